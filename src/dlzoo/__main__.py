@@ -1,0 +1,3 @@
+from dlzoo.cli import main
+
+main()

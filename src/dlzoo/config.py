@@ -1,0 +1,216 @@
+"""Typed run configs: a preset (data) + dotted overrides, validated with pydantic v2.
+
+A run config has five sections::
+
+    model: {name: mlp_classifier, hidden: [800, 800]}   # registry name + builder keyword arguments
+    data:  {name: mnist, flatten: true}                  # dataset name + loader keyword arguments
+    task:  {label_smoothing: 0.0}                        # the objective's hyperparameters (its own schema)
+    train: {epochs: 10, lr: 0.001, seed: 0}              # the loop: TrainConfig below
+    info:  {...}                                         # written by the run: data facts, never by users
+
+``resolve_config("mlp_classifier", preset="tiny", overrides=["train.lr=0.01"])`` merges preset,
+defaults and overrides, and every wrong name comes back as a ConfigError listing the valid ones.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from dlzoo.registry import ModelSpec, get_spec
+
+SECTIONS = ("model", "data", "task", "train", "info", "preset")
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; the message names the key and what was expected."""
+
+
+class TrainConfig(BaseModel):
+    """The loop's settings, shared by every paradigm."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int = Field(10, ge=1, description="passes over the training data (rounds for RL/episodic paradigms)")
+    batch_size: int = Field(128, ge=1, description="global batch size, split over devices")
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = Field(1e-3, gt=0, description="peak learning rate")
+    weight_decay: float = Field(0.0, ge=0)
+    momentum: float = Field(0.9, ge=0, description="SGD momentum")
+    scheduler: Literal["none", "cosine", "step"] = Field("none", description="per-epoch LR schedule")
+    step_gamma: float = Field(0.5, gt=0, description="'step' scheduler: factor every step_every epochs")
+    step_every: int = Field(10, ge=1)
+    grad_clip: float | None = Field(None, gt=0, description="clip the global gradient norm")
+    seed: int = 0
+    accelerator: Literal["auto", "cpu", "cuda", "gpu", "mps"] = "cpu"
+    devices: int = Field(1, ge=1, description="processes/devices (DDP when > 1)")
+    num_nodes: int = Field(1, ge=1)
+    strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
+    precision: Literal["32-true", "bf16-mixed", "16-mixed", "bf16-true"] = "32-true"
+    log_every: int = Field(50, ge=1, description="optimizer steps between metrics.jsonl lines")
+    eval_every: int = Field(1, ge=1, description="rounds between validation evaluations")
+    checkpoint_every: int = Field(1, ge=1, description="rounds between checkpoints")
+    tensorboard: bool = Field(False, description="also write TensorBoard event files")
+    progress: bool = Field(True, description="show a rich progress bar")
+
+
+class RunConfig(BaseModel):
+    """A fully resolved run: what ``config.yaml`` holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: str
+    model: dict[str, Any]
+    data: dict[str, Any]
+    task: dict[str, Any]
+    train: TrainConfig
+    info: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def model_name(self) -> str:
+        return self.model["name"]
+
+    def model_args(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model.items() if k != "name"}
+
+    def data_args(self) -> dict[str, Any]:
+        return {k: v for k, v in self.data.items() if k != "name"}
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls, text: str, *, source: str = "config.yaml") -> "RunConfig":
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{source}: not valid YAML ({e})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: expected a mapping with keys {', '.join(SECTIONS)}")
+        return validate_run_config(raw, source=source)
+
+
+def format_validation_error(err: ValidationError, *, prefix: str = "") -> str:
+    """pydantic errors as 'section.key: what was expected' lines, unknown keys with valid ones."""
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in (prefix, *e["loc"]) if p != "")
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{loc}: unknown key")
+        else:
+            lines.append(f"{loc}: {e['msg']} (got {e.get('input')!r})")
+    return "; ".join(lines)
+
+
+def _valid_keys_hint(model: type[BaseModel]) -> str:
+    return "valid: " + ", ".join(model.model_fields)
+
+
+def validate_section(schema: type[BaseModel], values: dict[str, Any], *, section: str) -> BaseModel:
+    """Validate one section against its schema, raising ConfigError with the valid keys."""
+    try:
+        return schema.model_validate(values)
+    except ValidationError as e:
+        raise ConfigError(f"{format_validation_error(e, prefix=section)}; {_valid_keys_hint(schema)}") from None
+
+
+def builder_schema(spec: ModelSpec) -> type[BaseModel]:
+    """A pydantic model of the entrypoint's keyword arguments (types from its annotations)."""
+    sig = inspect.signature(spec.builder)
+    hints = _annotations(spec.builder)
+    fields: dict[str, Any] = {}
+    for name, p in sig.parameters.items():
+        default = ... if p.default is inspect.Parameter.empty else p.default
+        fields[name] = (hints.get(name, Any), default)
+    return create_model(f"{spec.name}_args", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _annotations(fn: Any) -> dict[str, Any]:
+    import typing
+
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:  # unresolved forward references: fall back to no type checking
+        return {}
+
+
+def validate_run_config(raw: dict[str, Any], *, source: str = "config") -> RunConfig:
+    """Check a whole config: sections, model arguments, task hyperparameters, loop settings."""
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"{source}: unknown section(s) {unknown}; valid: {', '.join(SECTIONS)}")
+    for sec in ("model", "data"):
+        if not isinstance(raw.get(sec), dict) or "name" not in raw[sec]:
+            raise ConfigError(f"{source}: section '{sec}' needs a 'name'")
+    spec = get_spec(str(raw["model"]["name"]))
+    from dlzoo.tasks import objective_for, validate_data  # late import: tasks import families
+
+    try:
+        validate_data(spec, raw["data"])
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    objective = objective_for(spec)
+    task = validate_section(objective.Config, raw.get("task") or {}, section="task")
+    train = validate_section(TrainConfig, raw.get("train") or {}, section="train")
+    # model arguments: unknown names are errors now; required data-derived ones are filled by the task
+    args = {k: v for k, v in raw["model"].items() if k != "name"}
+    valid = spec.params()
+    bad = sorted(set(args) - set(valid))
+    if bad:
+        raise ConfigError(f"model: unknown argument(s) {bad} for {spec.name}; valid: {', '.join(valid)}")
+    return RunConfig(
+        preset=str(raw.get("preset", "custom")),
+        model=dict(raw["model"]),
+        data=dict(raw["data"]),
+        task=task.model_dump(mode="json"),
+        train=train,
+        info=dict(raw.get("info") or {}),
+    )
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``train.lr=0.01`` -> (["train", "lr"], 0.01); the value is parsed as YAML."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r}: expected section.key=value, e.g. train.lr=0.01")
+    key, _, text = item.partition("=")
+    path = key.strip().split(".")
+    if len(path) < 2 or path[0] not in SECTIONS or path[0] in ("info", "preset"):
+        raise ConfigError(f"override {item!r}: key must start with one of model., data., task., train.")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        value = text
+    return path, value
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in update.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def resolve_config(
+    model: str, *, preset: str = "default", overrides: list[str] | None = None, data: str | None = None
+) -> RunConfig:
+    """Preset of a registered model, then ``--data`` and dotted overrides, validated."""
+    spec = get_spec(model)
+    raw = deep_merge({"model": {}, "data": {}, "task": {}, "train": {}}, spec.preset(preset))
+    raw["model"]["name"] = model
+    raw["preset"] = preset
+    if data is not None and data != raw["data"].get("name"):
+        raw["data"] = {"name": data}  # another dataset: its own loader defaults, not the preset's
+    for item in overrides or []:
+        path, value = parse_override(item)
+        node = raw.setdefault(path[0], {})
+        for p in path[1:-1]:
+            node = node.setdefault(p, {})
+        node[path[-1]] = value
+    return validate_run_config(raw, source=f"{model} preset {preset!r}")

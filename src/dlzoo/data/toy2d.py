@@ -1,0 +1,133 @@
+"""Two-dimensional toy distributions for density models and GANs (task "density").
+
+``ring`` and ``grid`` follow the mode-collapse protocol of VEEGAN (Srivastava et al., 2017, Sec. 5.1)
+and PacGAN (Lin et al., 2018, Sec. 5): a ring of 8 Gaussians of radius 2 with std 0.02, and a 5x5
+grid of Gaussians at {-4, -2, 0, 2, 4}^2 with std 0.05. Their centers and std are exported by
+:func:`ring_modes` / :func:`grid_modes` for mode-coverage metrics (a sample is "high quality" when it
+lies within 3 std of a center; a mode is "covered" when it has such samples).
+
+Each loader draws ``n_train + n_test`` samples from one generator seeded by ``seed`` and keeps the
+first ``n_train`` as train, the rest as test. ``y`` is the index of the mode (or moon) a sample came
+from, int64, or None for the swiss roll.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import sklearn.datasets
+import torch
+
+from dlzoo.data.base import DataError, DataInfo, Split, TensorData, register_dataset
+from dlzoo.data.tabular import SKLEARN_VERSION
+
+TOY2D_VERSION = "dlzoo-toy2d-v1"  # ring / grid: numpy default_rng (PCG64) draws, see _mixture
+
+
+@dataclass(frozen=True, eq=False)
+class Modes:
+    """Centers and per-coordinate std of an isotropic Gaussian mixture with equal weights."""
+
+    centers: torch.Tensor  # (K, 2) float32
+    std: float
+
+
+def ring_modes(*, n_modes: int = 8, radius: float = 2.0, std: float = 0.02) -> Modes:
+    """Mode k at radius * (cos(2 pi k / n_modes), sin(2 pi k / n_modes)), k = 0..n_modes-1."""
+    angles = 2 * math.pi * torch.arange(n_modes, dtype=torch.float64) / n_modes  # (K,)
+    centers = radius * torch.stack([angles.cos(), angles.sin()], dim=1)  # (K, 2)
+    return Modes(centers=centers.float(), std=std)
+
+
+def grid_modes(*, std: float = 0.05) -> Modes:
+    """25 modes at {-4, -2, 0, 2, 4}^2, row-major: mode 5 * i + j at (-4 + 2i, -4 + 2j)."""
+    axis = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
+    centers = torch.cartesian_prod(axis, axis)  # (25, 2)
+    return Modes(centers=centers, std=std)
+
+
+def _check_sizes(n_train: int, n_test: int) -> None:
+    if n_train < 1 or n_test < 1:
+        raise DataError(f"n_train and n_test must be >= 1, got n_train={n_train}, n_test={n_test}")
+
+
+def _mixture(modes: Modes, *, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """n samples of the mixture: k ~ Uniform{0..K-1}, x = centers[k] + std * N(0, I)."""
+    if modes.std <= 0:
+        raise DataError(f"std must be > 0, got {modes.std}")
+    rng = np.random.default_rng(seed)
+    k = rng.integers(len(modes.centers), size=n)  # (n,)
+    x = modes.centers.numpy()[k] + modes.std * rng.standard_normal((n, 2))  # (n, 2)
+    return x.astype(np.float32), k.astype(np.int64)
+
+
+def _pack(
+    name: str, x: np.ndarray, y: np.ndarray | None, *, n_train: int, version: str, seed: int
+) -> TensorData:
+    """First n_train rows of (x, y) -> train, the rest -> test."""
+    x_t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))  # (n_train + n_test, 2)
+    y_t = None if y is None else torch.from_numpy(y.astype(np.int64))  # (n_train + n_test,)
+    train = Split(x=x_t[:n_train], y=None if y_t is None else y_t[:n_train])
+    test = Split(x=x_t[n_train:], y=None if y_t is None else y_t[n_train:])
+    info = DataInfo(
+        name=name,
+        version=version,
+        task="density",
+        input_shape=(2,),
+        num_classes=None,
+        class_names=None,
+        splits={"train": len(train), "test": len(test)},
+        split_note=f"i.i.d. samples, seed={seed}: first {len(train)} train, next {len(test)} test",
+    )
+    return TensorData(train=train, val=None, test=test, info=info)
+
+
+@register_dataset("moons", modality="toy2d")
+def moons(*, noise: float = 0.05, n_train: int = 10000, n_test: int = 2000, seed: int = 0) -> TensorData:
+    """scikit-learn's two interleaving half circles (``make_moons``, shuffled) plus Gaussian noise
+    of std ``noise``. y = moon index (0 or 1). x: (N, 2) roughly in [-1, 2] x [-0.5, 1]."""
+    _check_sizes(n_train, n_test)
+    x, y = sklearn.datasets.make_moons(n_samples=n_train + n_test, noise=noise, random_state=seed)
+    return _pack("moons", x, y, n_train=n_train, version=SKLEARN_VERSION, seed=seed)
+
+
+@register_dataset("ring", modality="toy2d")
+def ring(
+    *,
+    n_modes: int = 8,
+    radius: float = 2.0,
+    std: float = 0.02,
+    n_train: int = 10000,
+    n_test: int = 2000,
+    seed: int = 0,
+) -> TensorData:
+    """Equal mixture of ``n_modes`` Gaussians (std ``std``) on a circle of radius ``radius``
+    (VEEGAN ring). y = mode index, see :func:`ring_modes`. x: (N, 2)."""
+    _check_sizes(n_train, n_test)
+    if n_modes < 1:
+        raise DataError(f"n_modes must be >= 1, got {n_modes}")
+    modes = ring_modes(n_modes=n_modes, radius=radius, std=std)
+    x, y = _mixture(modes, n=n_train + n_test, seed=seed)
+    return _pack("ring", x, y, n_train=n_train, version=TOY2D_VERSION, seed=seed)
+
+
+@register_dataset("grid", modality="toy2d")
+def grid(*, std: float = 0.05, n_train: int = 10000, n_test: int = 2000, seed: int = 0) -> TensorData:
+    """Equal mixture of 25 Gaussians (std ``std``) at {-4, -2, 0, 2, 4}^2 (VEEGAN / PacGAN grid).
+    y = mode index, see :func:`grid_modes`. x: (N, 2)."""
+    _check_sizes(n_train, n_test)
+    x, y = _mixture(grid_modes(std=std), n=n_train + n_test, seed=seed)
+    return _pack("grid", x, y, n_train=n_train, version=TOY2D_VERSION, seed=seed)
+
+
+@register_dataset("swiss_roll", modality="toy2d")
+def swiss_roll(*, noise: float = 0.5, n_train: int = 10000, n_test: int = 2000, seed: int = 0) -> TensorData:
+    """scikit-learn's 3-D swiss roll (``make_swiss_roll``, noise std ``noise`` before scaling)
+    projected on its (x, z) plane and divided by 5, a 2-D spiral roughly in [-2, 2.6]^2. y = None.
+    x: (N, 2)."""
+    _check_sizes(n_train, n_test)
+    x3, _ = sklearn.datasets.make_swiss_roll(n_samples=n_train + n_test, noise=noise, random_state=seed)
+    x = x3[:, [0, 2]] / 5.0  # (N, 3) -> (N, 2): drop the height axis y, scale by 1/5
+    return _pack("swiss_roll", x, None, n_train=n_train, version=SKLEARN_VERSION, seed=seed)

@@ -1,0 +1,1 @@
+"""One folder per family: model.py (nn.Modules), objective.py (losses, algorithm steps), presets.py."""

@@ -1,0 +1,1 @@
+"""Feed-forward multilayer perceptrons for tabular data and flattened images."""

@@ -1,0 +1,52 @@
+"""Small building blocks shared by several families."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Standardize(nn.Module):
+    """z = (x - mean) / std with statistics fitted on the training data and saved with the weights.
+
+    Keeping the statistics as buffers makes the model self-contained: ``predict``, the server and
+    an exported ONNX graph take raw features. ``inverse`` maps standardized values back (regression
+    targets). ``role`` says what the training paradigm fits it on: "input" (x) or "target" (y).
+
+    Shapes: x (B, *shape) with ``shape`` the per-example shape given at construction.
+    """
+
+    def __init__(self, shape: tuple[int, ...] | int, *, role: str = "input", eps: float = 1e-8) -> None:
+        super().__init__()
+        if role not in ("input", "target"):
+            raise ValueError(f"unknown role {role!r}; valid: input, target")
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        self.role, self.eps = role, eps
+        self.register_buffer("mean", torch.zeros(shape))
+        self.register_buffer("std", torch.ones(shape))
+
+    @torch.no_grad()
+    def fit(self, data: torch.Tensor) -> None:
+        """Per-feature mean and std over the batch dimension; constant features get std 1."""
+        data = data.reshape(len(data), *self.mean.shape).double()
+        std = data.std(dim=0, unbiased=False)
+        self.mean.copy_(data.mean(dim=0).float())
+        self.std.copy_(torch.where(std > self.eps, std, torch.ones_like(std)).float())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def inverse(self, z: torch.Tensor) -> torch.Tensor:
+        return z * self.std + self.mean
+
+
+def fit_standardizers(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> int:
+    """Fit every ``Standardize`` in ``model`` on the training inputs (or targets); returns how many."""
+    fitted = 0
+    for m in model.modules():
+        if isinstance(m, Standardize):
+            source = x if m.role == "input" else y
+            if source is not None:
+                m.fit(source.float())
+                fitted += 1
+    return fitted

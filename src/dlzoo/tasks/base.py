@@ -1,0 +1,145 @@
+"""The paradigm protocol: what the loop in ``train/loop.py`` asks of every paradigm.
+
+The loop owns time (rounds), logging, evaluation cadence, checkpoints, plots and the run directory.
+A paradigm owns where batches come from and what one step is. It never sees the run directory; the
+model never sees either. See ``tasks/README.md`` for how each paradigm of DESIGN.md plugs in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Protocol
+
+import torch
+from lightning_fabric import Fabric
+from pydantic import BaseModel
+from torch import nn
+
+from dlzoo.config import RunConfig, TrainConfig
+from dlzoo.registry import ModelSpec, create_model
+
+Logs = dict[str, float | torch.Tensor]
+
+
+class Task(Protocol):
+    """One paradigm bound to one run."""
+
+    model: nn.Module  # the unwrapped module: what is saved to model.safetensors
+
+    def setup(self) -> None:
+        """Load data (or make environments), build the model, fill ``cfg.model``/``cfg.info``."""
+
+    def num_rounds(self) -> int:
+        """How many rounds the run has: epochs, or evaluation periods of environment steps."""
+
+    def train_round(self, round_idx: int) -> Iterator[Logs]:
+        """Run one round; yield the logs of every optimizer step (``train/<metric>`` names)."""
+
+    def evaluate(self, split: str, *, final: bool = False) -> dict[str, float]:
+        """Metrics on ``split`` ("val" or "test"), keyed ``<split>/<metric>``; ``final`` may cost more."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything besides model weights needed to resume at a round boundary (tensors only)."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+    def plots(self, folder: Path) -> list[Path]:
+        """Family/paradigm plots beside the learning curves; returns the files written."""
+
+
+class Objective(Protocol):
+    """The family's algorithm: a ``Config`` schema for the ``task:`` section + its math."""
+
+    Config: type[BaseModel]
+
+
+@dataclass
+class Context:
+    """What a paradigm gets from the loop."""
+
+    spec: ModelSpec
+    cfg: RunConfig
+    fabric: Fabric
+
+    @property
+    def train(self) -> TrainConfig:
+        return self.cfg.train
+
+
+def build_model(ctx: Context, derived: dict[str, Any]) -> nn.Module:
+    """Build the model, filling data-derived arguments the builder accepts and the user left unset.
+
+    ``derived`` holds facts from the data: in_features, input_shape, in_channels, num_classes,
+    out_features, obs_dim, n_actions... Only names in the builder's signature are used, and the
+    filled values go into ``cfg.model`` so config.yaml is fully resolved.
+    """
+    params = ctx.spec.params()
+    for key, value in derived.items():
+        if key in params and key not in ctx.cfg.model:
+            ctx.cfg.model[key] = list(value) if isinstance(value, tuple) else value
+    for key, default in params.items():  # record defaults too: the run must not change if they do
+        if key not in ctx.cfg.model and default is not inspect_empty():
+            ctx.cfg.model[key] = list(default) if isinstance(default, tuple) else default
+    return create_model(ctx.spec.name, **ctx.cfg.model_args())
+
+
+def inspect_empty() -> Any:
+    import inspect
+
+    return inspect.Parameter.empty
+
+
+def make_optimizer(params: Any, cfg: TrainConfig, *, lr: float | None = None) -> torch.optim.Optimizer:
+    lr = cfg.lr if lr is None else lr
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
+
+
+def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """Stepped once per epoch by the paradigm."""
+    if cfg.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    if cfg.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_every, gamma=cfg.step_gamma)
+    return None
+
+
+class TensorBatches:
+    """Mini-batches of in-memory tensors, sharded over processes like ``DistributedSampler``.
+
+    Epoch ``e`` uses ``torch.randperm(n, generator=seed + e)``: the order depends only on (seed,
+    epoch), so resuming at an epoch boundary replays the same batches, and with W processes rank r
+    takes ``perm[r::W]``, so a DDP run sees the same global batches as one process. Indexing whole
+    batches at once avoids the per-sample collate of a DataLoader (the overhead benchmark).
+    """
+
+    def __init__(self, *tensors: torch.Tensor, batch_size: int, seed: int, rank: int = 0, world: int = 1,
+                 shuffle: bool = True, device: torch.device | str = "cpu") -> None:
+        if batch_size % world:
+            raise ValueError(f"batch_size {batch_size} must be divisible by the {world} processes")
+        self.tensors, self.seed, self.rank, self.world, self.shuffle = tensors, seed, rank, world, shuffle
+        self.local_batch = batch_size // world
+        self.device = torch.device(device)
+        self.n = len(tensors[0])
+
+    def __len__(self) -> int:
+        return math.ceil(math.ceil(self.n / self.world) / self.local_batch)
+
+    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, ...]]:
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed + epoch)
+            order = torch.randperm(self.n, generator=g)
+        else:
+            order = torch.arange(self.n)
+        total = math.ceil(self.n / self.world) * self.world
+        if total > self.n:  # pad by wrapping around, as DistributedSampler does
+            order = torch.cat([order, order[: total - self.n]])
+        mine = order[self.rank :: self.world]
+        for start in range(0, len(mine), self.local_batch):
+            idx = mine[start : start + self.local_batch]
+            yield tuple(t[idx].to(self.device, non_blocking=True) for t in self.tensors)

@@ -1,0 +1,96 @@
+"""Generative (likelihood / ELBO) paradigm: x-only mini-batches, the family objective's loss.
+
+The family objective (e.g. ``families.autoencoder.objective.VAEObjective``) supplies:
+
+- ``Config``: pydantic schema of the ``task:`` section;
+- ``loss(model, x) -> (loss, logs)``: the scalar to minimize and per-batch diagnostics (unprefixed);
+- ``evaluate(model, x, final=...) -> dict[str, Tensor(B,)]``: per-example metrics (``final`` may use
+  expensive estimators, e.g. importance-sampled NLL with K = 1000);
+- ``sample(model, n, generator)`` and ``reconstruct(model, x)``: inference, also used by the server;
+- ``plots(model, data, folder)`` optionally.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from dlzoo.data import load_dataset
+from dlzoo.layers import fit_standardizers
+from dlzoo.tasks.base import Context, Logs, TensorBatches, build_model, make_optimizer, make_scheduler
+from dlzoo.tasks.supervised import data_facts, record_info
+
+
+class GenerativeTask:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        Objective = ctx.spec.objective
+        self.objective = Objective(Objective.Config(**ctx.cfg.task))
+
+    def setup(self) -> None:
+        ctx, fabric, t = self.ctx, self.ctx.fabric, self.ctx.train
+        self.data = load_dataset(ctx.cfg.data["name"], **ctx.cfg.data_args())
+        record_info(ctx, self.data.info)
+        facts = data_facts(self.data.info)
+        facts.pop("num_classes", None)  # labels are not what a density model predicts
+        self.model = build_model(ctx, facts)
+        fit_standardizers(self.model, self.data.train.x)
+        self.optimizer = make_optimizer(self.model.parameters(), t)
+        self.fmodel, self.optimizer = fabric.setup(self.model, self.optimizer)
+        self.scheduler = make_scheduler(self.optimizer, t)
+        self.batches = TensorBatches(
+            self.data.train.x, batch_size=t.batch_size, seed=t.seed,
+            rank=fabric.global_rank, world=fabric.world_size, device=fabric.device,
+        )
+
+    def num_rounds(self) -> int:
+        return self.ctx.train.epochs
+
+    def train_round(self, round_idx: int) -> Iterator[Logs]:
+        self.fmodel.train()
+        clip = self.ctx.train.grad_clip
+        for (x,) in self.batches.epoch(round_idx):
+            loss, logs = self.objective.loss(self.fmodel, x)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.ctx.fabric.backward(loss)
+            if clip is not None:
+                self.ctx.fabric.clip_gradients(self.fmodel, self.optimizer, max_norm=clip)
+            self.optimizer.step()
+            yield {"train/loss": loss.detach(), **{f"train/{k}": v.detach() for k, v in logs.items()}}
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+    @torch.no_grad()
+    def evaluate(self, split: str, *, final: bool = False) -> dict[str, float]:
+        part = getattr(self.data, split)
+        if part is None:
+            return {}
+        self.model.eval()
+        sums: dict[str, float] = {}
+        batch = 500
+        for start in range(0, len(part.x), batch):
+            x = part.x[start : start + batch].to(self.ctx.fabric.device)
+            for k, v in self.objective.evaluate(self.model, x, final=final).items():
+                sums[k] = sums.get(k, 0.0) + float(v.sum())
+        out = {f"{split}/{k}": v / len(part.x) for k, v in sums.items()}
+        if f"{split}/nll" in out:  # nats per example -> bits per dimension
+            out[f"{split}/bits_per_dim"] = out[f"{split}/nll"] / (math.prod(part.x.shape[1:]) * math.log(2))
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {"optimizer": self.optimizer.state_dict()}
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+
+    def plots(self, folder: Path) -> list[Path]:
+        hook = getattr(self.objective, "plots", None)
+        return hook(self.model, self.data, folder) if hook else []

@@ -1,0 +1,152 @@
+"""Supervised paradigm: (x, y) mini-batches from in-memory tensors, one optimizer step per batch.
+
+Classification minimizes cross-entropy on logits; regression minimizes mean squared error in target
+units. Metrics come from ``dlzoo.metrics`` (torchmetrics).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+
+from dlzoo.data import load_dataset
+from dlzoo.layers import fit_standardizers
+from dlzoo.metrics import classification_metrics, regression_metrics
+from dlzoo.tasks.base import Context, Logs, TensorBatches, build_model, make_optimizer, make_scheduler
+
+
+class ClassifyObjective:
+    """Cross-entropy on logits: L = -log softmax(f(x))_y, averaged over the batch."""
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        label_smoothing: float = Field(0.0, ge=0, lt=1, description="mix targets with uniform (Szegedy 2016)")
+
+    def __init__(self, cfg: "ClassifyObjective.Config") -> None:
+        self.cfg = cfg
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(out, y, label_smoothing=self.cfg.label_smoothing)  # (B, C), (B,) -> ()
+
+
+class RegressObjective:
+    """Mean squared error: L = mean (f(x) - y)^2."""
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    def __init__(self, cfg: "RegressObjective.Config") -> None:
+        self.cfg = cfg
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(out.reshape(y.shape), y)
+
+
+def data_facts(info: Any) -> dict[str, Any]:
+    """What a model builder may need from the data, and what config.yaml records under ``info``."""
+    shape = tuple(info.input_shape)
+    derived: dict[str, Any] = {"input_shape": shape, "in_features": math.prod(shape), "in_channels": shape[0]}
+    if info.num_classes is not None:
+        derived["num_classes"] = info.num_classes
+    elif info.task == "regress":
+        derived["out_features"] = 1
+    return derived
+
+
+def record_info(ctx: Context, info: Any) -> None:
+    ctx.cfg.info.update(
+        dataset=info.name,
+        dataset_version=info.version,
+        data_task=info.task,
+        input_shape=list(info.input_shape),
+        num_classes=info.num_classes,
+        class_names=list(info.class_names) if info.class_names else None,
+        splits=dict(info.splits),
+        split_note=info.split_note,
+    )
+
+
+class SupervisedTask:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        Objective = ctx.spec.objective or (ClassifyObjective if ctx.spec.task == "classify" else RegressObjective)
+        self.objective = Objective(Objective.Config(**ctx.cfg.task))
+
+    def setup(self) -> None:
+        ctx, fabric, t = self.ctx, self.ctx.fabric, self.ctx.train
+        self.data = load_dataset(ctx.cfg.data["name"], **ctx.cfg.data_args())
+        record_info(ctx, self.data.info)
+        self.model = build_model(ctx, data_facts(self.data.info))
+        fit_standardizers(self.model, self.data.train.x, self.data.train.y)
+        self.optimizer = make_optimizer(self.model.parameters(), t)
+        self.fmodel, self.optimizer = fabric.setup(self.model, self.optimizer)
+        self.scheduler = make_scheduler(self.optimizer, t)
+        self.batches = TensorBatches(
+            self.data.train.x, self.data.train.y, batch_size=t.batch_size, seed=t.seed,
+            rank=fabric.global_rank, world=fabric.world_size, device=fabric.device,
+        )
+
+    def num_rounds(self) -> int:
+        return self.ctx.train.epochs
+
+    def train_round(self, round_idx: int) -> Iterator[Logs]:
+        self.fmodel.train()
+        clip = self.ctx.train.grad_clip
+        for x, y in self.batches.epoch(round_idx):
+            loss = self.objective.loss(self.fmodel(x), y)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.ctx.fabric.backward(loss)
+            if clip is not None:
+                self.ctx.fabric.clip_gradients(self.fmodel, self.optimizer, max_norm=clip)
+            self.optimizer.step()
+            yield {"train/loss": loss.detach()}
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+    @torch.no_grad()
+    def evaluate(self, split: str, *, final: bool = False) -> dict[str, float]:
+        part = getattr(self.data, split)
+        if part is None:
+            return {}
+        self.model.eval()
+        device = self.ctx.fabric.device
+        classify = self.ctx.spec.task == "classify"
+        metrics = (classification_metrics(self.data.info.num_classes) if classify else regression_metrics()).to(device)
+        total_loss = 0.0
+        for start in range(0, len(part.x), 1024):
+            x, y = part.x[start : start + 1024].to(device), part.y[start : start + 1024].to(device)
+            out = self.model(x)
+            if classify:
+                total_loss += F.cross_entropy(out, y, reduction="sum").item()
+                metrics.update(out, y)
+            else:
+                metrics.update(out.reshape(y.shape), y)
+        result = {f"{split}/{k}": float(v) for k, v in metrics.compute().items()}
+        if classify:
+            result[f"{split}/nll"] = total_loss / len(part.x)
+        return result
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {"optimizer": self.optimizer.state_dict()}
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+
+    def plots(self, folder: Path) -> list[Path]:
+        if self.ctx.spec.task != "classify" or self.data.test is None:
+            return []
+        from dlzoo.train.plots import confusion_matrix_plot
+
+        with torch.no_grad():
+            pred = torch.cat([self.model(x).argmax(-1) for x in self.data.test.x.split(1024)])
+        return [confusion_matrix_plot(self.data.test.y, pred, self.data.info.class_names, folder / "confusion.png")]

@@ -1,0 +1,43 @@
+"""card.md: what the model is, what data it saw, how well it did, how to use it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlzoo.config import RunConfig
+from dlzoo.registry import ModelSpec
+from dlzoo.runs import RunDir, atomic_write_text
+
+VERB = {"classify": "predict", "regress": "predict", "generate": "sample", "control": "act"}
+
+
+def write_card(run: RunDir, spec: ModelSpec, cfg: RunConfig, result: dict[str, Any]) -> None:
+    metrics = "\n".join(f"| {k} | {v:.6g} |" for k, v in result.items() if "/" in k and isinstance(v, float))
+    info = "\n".join(f"- {k}: {v}" for k, v in cfg.info.items() if v not in (None, [], {}))
+    text = f"""# {spec.name} ({spec.family})
+
+{spec.description}
+
+- task: {spec.task}, paradigm: {spec.paradigm}, preset: {cfg.preset}
+- data: {cfg.data['name']} ({result.get('dataset_version')}), evaluated on split `{result.get('split')}`
+- seed {result.get('seed')}, {result.get('steps')} steps, {result.get('wall_time_s')} s on {result.get('hardware', {}).get('cpu')}
+
+## Data
+{info}
+
+## Metrics
+| metric | value |
+|---|---|
+{metrics}
+
+Definitions: see `src/dlzoo/families/{spec.family}/README.md`.
+
+## Use
+```
+dlzoo eval {run.path}
+dlzoo export {run.path} --format onnx
+dlzoo serve --runs {run.path.parent.parent}   # POST /v1/models/<name>/{VERB[spec.task]}
+```
+Weights: `model.safetensors`; the architecture is rebuilt from `config.yaml`.
+"""
+    atomic_write_text(run.card_path, text)

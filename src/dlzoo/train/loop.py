@@ -1,0 +1,128 @@
+"""The one training loop: rounds of a paradigm's steps, logging, evaluation, checkpoints, artifacts.
+
+    for round in rounds:                       # epochs, or periods of environment steps
+        for logs in task.train_round(round):   # one optimizer (or environment) step each
+            average logs over log_every steps -> metrics.jsonl
+        task.evaluate("val") every eval_every rounds
+        atomic checkpoint every checkpoint_every rounds (model, task state, RNG, step, wall time)
+    task.evaluate("test", final=True) -> eval.json; model.safetensors; card.md; plots/
+
+Distribution is Lightning Fabric's: ``train.devices=2 train.strategy=ddp`` re-launches this command
+once per extra process (or run under ``torchrun``/``fabric run`` for many nodes). Rank 0 alone writes.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from typing import Any
+
+import torch
+from lightning_fabric import Fabric
+
+from dlzoo.config import RunConfig
+from dlzoo.registry import get_spec
+from dlzoo.runs import RunDir
+from dlzoo.tasks import make_task
+from dlzoo.tasks.base import Context
+from dlzoo.train.card import write_card
+from dlzoo.train.logger import MetricsLogger, progress_bar
+from dlzoo.train.seeding import rng_state, set_rng_state
+
+
+class RunExistsError(FileExistsError):
+    """The run directory already holds a run, and neither resume nor overwrite was asked for."""
+
+
+def hardware() -> dict[str, Any]:
+    info = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def make_fabric(cfg: RunConfig) -> Fabric:
+    t = cfg.train
+    return Fabric(accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes,
+                  strategy=t.strategy, precision=t.precision)
+
+
+def train_run(cfg: RunConfig, run: RunDir, *, resume: bool = False, fabric: Fabric | None = None) -> dict[str, Any]:
+    """Train ``cfg`` into ``run``; with ``resume`` continue from its last checkpoint. Returns eval.json."""
+    fabric = fabric or make_fabric(cfg)
+    fabric.launch()
+    rank0 = fabric.global_rank == 0
+    state = run.load_checkpoint() if resume else None
+    if rank0 and state is None and run.metrics_path.exists() and not resume:
+        raise RunExistsError(f"{run.path} already holds a run; pass --resume to continue it or --name for a new one")
+    fabric.seed_everything(cfg.train.seed, workers=True, verbose=False)
+
+    spec = get_spec(cfg.model_name)
+    task = make_task(Context(spec, cfg, fabric))
+    task.setup()
+    start_round, step, wall_before = 0, 0, 0.0
+    if state is not None:
+        task.model.load_state_dict(state["model"])
+        task.load_state_dict(state["task"])
+        set_rng_state(state["rng"])
+        start_round, step, wall_before = int(state["round"]) + 1, int(state["step"]), float(state["wall_time_s"])
+        if rank0:
+            run.truncate_metrics(through_round=start_round - 1)
+    if rank0:
+        run.write_config(cfg)
+    logger = MetricsLogger(run, enabled=rank0, tensorboard=cfg.train.tensorboard)
+    rounds, t = task.num_rounds(), cfg.train
+    t0 = time.perf_counter() - wall_before
+
+    with progress_bar(enabled=rank0 and t.progress, total=rounds, done=start_round, title=spec.name) as bar:
+        for r in range(start_round, rounds):
+            for logs in task.train_round(r):
+                step += 1
+                logger.accumulate(logs)
+                if step % t.log_every == 0:
+                    logger.flush(step=step, round=r, time=time.perf_counter() - t0)
+            logger.flush(step=step, round=r, time=time.perf_counter() - t0)
+            last = r == rounds - 1
+            if (r + 1) % t.eval_every == 0 or last:
+                val = task.evaluate("val")
+                if val:
+                    logger.write({**val, "step": step, "round": r, "time": time.perf_counter() - t0})
+                    bar.describe(val)
+            if ((r + 1) % t.checkpoint_every == 0 or last) and rank0:
+                run.save_checkpoint({
+                    "model": task.model.state_dict(), "task": task.state_dict(), "rng": rng_state(),
+                    "round": r, "step": step, "wall_time_s": time.perf_counter() - t0,
+                })
+            fabric.barrier()
+            bar.advance()
+
+    wall = time.perf_counter() - t0
+    result = task.evaluate("test", final=True)
+    result.update(
+        model=spec.name, family=spec.family, preset=cfg.preset, data=cfg.data["name"],
+        dataset_version=cfg.info.get("dataset_version") or cfg.info.get("gymnasium_version"),
+        split="test", split_note=cfg.info.get("split_note", ""), seed=t.seed, rounds=rounds, steps=step,
+        wall_time_s=round(wall, 3), world_size=fabric.world_size, hardware=hardware(),
+    )
+    if rank0:
+        run.write_eval(result)
+        run.save_weights(task.model)
+        from dlzoo.train.plots import learning_curves
+
+        run.plots_dir.mkdir(parents=True, exist_ok=True)
+        learning_curves(run.read_metrics(), run.plots_dir / "learning_curves.png", title=spec.name)
+        task.plots(run.plots_dir)
+        write_card(run, spec, cfg, result)
+    logger.close()
+    return result
+
+
+def summarize(result: dict[str, Any]) -> str:
+    """The headline numbers of an eval.json, one line."""
+    keys = [k for k in result if "/" in k and isinstance(result[k], float)]
+    return ", ".join(f"{k}={result[k]:.4g}" for k in keys[:6]) + f" ({result.get('wall_time_s', 0):.1f} s)"
+
+
+__all__ = ["RunExistsError", "hardware", "summarize", "train_run"]
