@@ -28,8 +28,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from dlzoo.data import DataError
     from dlzoo.inference import InputError
     from dlzoo.registry import RegistryError
-    from dlzoo.runs import RunError
-    from dlzoo.train.loop import RunExistsError
+    from dlzoo.runs import RunError, RunExistsError
 
     return ConfigError, DataError, InputError, RegistryError, RunError, RunExistsError
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -100,7 +101,8 @@ def families() -> list[str]:
     """Every folder under ``dlzoo/families`` with a ``presets.py``: adding a family is adding a folder."""
     import dlzoo.families as pkg
 
-    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if m.ispkg)
+    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__)
+                  if m.ispkg and any((Path(p) / m.name / "presets.py").is_file() for p in pkg.__path__))
 
 
 def _load_families() -> None:

@@ -35,6 +35,10 @@ class RunError(ValueError):
     """A run directory that is missing pieces or does not match its config."""
 
 
+class RunExistsError(FileExistsError):
+    """The run directory already holds a run, and resume was not asked for."""
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write through a temporary file in the same folder, fsync it, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)

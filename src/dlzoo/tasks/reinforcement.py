@@ -112,7 +112,7 @@ class ReinforcementTask:
         offset = 10**9 if split == "test" else 10**8  # evaluation seeds never overlap training seeds
         returns = rollout_returns(self.env_id, self.Objective.act, self.model, episodes=episodes,
                                   seed=offset + self.ctx.train.seed * 1000, device=self.ctx.fabric.device)
-        return {f"{split}/{k}": v for k, v in episodic_return_stats(returns).items()} | {f"{split}/env_steps": float(self.step)}
+        return {f"{split}/{k}": v for k, v in episodic_return_stats(returns).items()}
 
     def state_dict(self) -> dict[str, Any]:
         return {"algo": self.algo.state_dict(), "buffer": self.buffer.state_dict(),

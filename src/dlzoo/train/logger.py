@@ -15,11 +15,12 @@ class MetricsLogger:
     """Averages step logs over a window and appends one JSON line per flush.
 
     Values may be 0-dim tensors: they are summed as tensors and turned into floats only at flush,
-    so logging costs no device synchronisation per step.
+    so logging costs no device synchronisation per step. With ``reduce`` (``fabric.all_reduce``)
+    every process must flush at the same steps, which the loop guarantees.
     """
 
-    def __init__(self, run: RunDir, *, enabled: bool, tensorboard: bool = False) -> None:
-        self.run, self.enabled = run, enabled
+    def __init__(self, run: RunDir, *, enabled: bool, tensorboard: bool = False, reduce: Any = None) -> None:
+        self.run, self.enabled, self.reduce = run, enabled, reduce
         self.sums: dict[str, Any] = {}
         self.counts: dict[str, int] = {}
         self.tb = None
@@ -38,7 +39,9 @@ class MetricsLogger:
     def flush(self, **fields: Any) -> None:
         if not self.sums:
             return
-        row = {k: float(v) / self.counts[k] for k, v in self.sums.items()}
+        row = {k: v / self.counts[k] for k, v in self.sums.items()}
+        if self.reduce is not None:  # DDP: log the mean over processes, i.e. over the global batch
+            row = {k: float(v) for k, v in self.reduce(row).items()}
         self.sums, self.counts = {}, {}
         self.write({**row, **fields})
 

@@ -23,16 +23,12 @@ from lightning_fabric import Fabric
 
 from dlzoo.config import RunConfig
 from dlzoo.registry import get_spec
-from dlzoo.runs import RunDir
+from dlzoo.runs import RunDir, RunExistsError
 from dlzoo.tasks import make_task
 from dlzoo.tasks.base import Context
 from dlzoo.train.card import write_card
 from dlzoo.train.logger import MetricsLogger, progress_bar
 from dlzoo.train.seeding import rng_state, set_rng_state
-
-
-class RunExistsError(FileExistsError):
-    """The run directory already holds a run, and neither resume nor overwrite was asked for."""
 
 
 def hardware() -> dict[str, Any]:
@@ -72,7 +68,8 @@ def train_run(cfg: RunConfig, run: RunDir, *, resume: bool = False, fabric: Fabr
             run.truncate_metrics(through_round=start_round - 1)
     if rank0:
         run.write_config(cfg)
-    logger = MetricsLogger(run, enabled=rank0, tensorboard=cfg.train.tensorboard)
+    reduce = (lambda row: fabric.all_reduce(row, reduce_op="mean")) if fabric.world_size > 1 else None
+    logger = MetricsLogger(run, enabled=rank0, tensorboard=cfg.train.tensorboard, reduce=reduce)
     rounds, t = task.num_rounds(), cfg.train
     t0 = time.perf_counter() - wall_before
 

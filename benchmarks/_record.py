@@ -1,0 +1,88 @@
+"""One JSON record per benchmark result in benchmarks/results/ (the README table is made from them).
+
+    from _record import record, Timer
+    record("tabular", model="mlp_classifier", family="mlp", dataset="digits", dataset_version=...,
+           split="test: stratified 80/20, split_seed=0", metric="test/accuracy", values=[...], seeds=[...],
+           wall_time_s=..., reference={"value": 0.977, "source": "..."}, baselines=[{...}], config={...})
+
+A record: benchmark, family, model, dataset, dataset_version, split, metric, value (mean), sd, values,
+seeds, higher_is_better, reference {value, source}, baselines [{name, value, sd, wall_time_s, ...}],
+wall_time_s (per seed, mean), hardware, command, date, config, notes. ``key`` names the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def hardware() -> dict[str, Any]:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def mean_sd(values: list[float]) -> tuple[float, float]:
+    return float(statistics.fmean(values)), float(statistics.stdev(values)) if len(values) > 1 else 0.0
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True,
+                                       stderr=subprocess.DEVNULL, cwd=RESULTS.parent).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def record(benchmark: str, *, key: str, model: str, family: str, dataset: str, metric: str,
+           values: list[float], seeds: list[int], wall_time_s: float, split: str,
+           dataset_version: str | None = None, higher_is_better: bool = True,
+           reference: dict[str, Any] | None = None, baselines: list[dict[str, Any]] | None = None,
+           config: dict[str, Any] | None = None, notes: str = "", extra: dict[str, Any] | None = None) -> Path:
+    """Write benchmarks/results/<benchmark>-<key>.json and return its path."""
+    value, sd = mean_sd(values)
+    rec = {
+        "benchmark": benchmark, "family": family, "model": model, "dataset": dataset,
+        "dataset_version": dataset_version, "split": split, "metric": metric, "value": value, "sd": sd,
+        "values": values, "seeds": seeds, "higher_is_better": higher_is_better,
+        "reference": reference, "baselines": baselines or [], "wall_time_s": wall_time_s,
+        "hardware": hardware(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "commit": git_commit(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": config or {}, "notes": notes, **(extra or {}),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{benchmark}-{key}.json"
+    path.write_text(json.dumps(rec, indent=2) + "\n")
+    print(f"recorded {path.name}: {metric} = {value:.4g} ± {sd:.2g} (n={len(values)})")
+    return path
+
+
+class Timer:
+    def __enter__(self) -> "Timer":
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.seconds = time.perf_counter() - self.t0

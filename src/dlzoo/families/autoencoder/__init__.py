@@ -1,0 +1,1 @@
+"""Autoencoders; the variational autoencoder (Kingma & Welling 2014): MLP and convolutional."""

@@ -1,0 +1,1 @@
+"""Reinforcement learning: value-based and policy-gradient agents on gymnasium environments."""
