@@ -116,11 +116,11 @@ def run_sklearn(make: Callable[[int], Any], seed: int, x_tr: np.ndarray, y_tr: n
     return float(model.score(x_te, y_te)), time.perf_counter() - t0
 
 
-def evaluate(name: str, seeds: list[int], *, preset: str, overrides: list[str], cv: bool, root: Path
-             ) -> dict[str, dict[str, list[float]]]:
+def evaluate(name: str, seeds: list[int], *, preset: str, overrides: list[str], cv: bool, root: Path,
+             baselines: bool = True) -> dict[str, dict[str, list[float]]]:
     """{model: {"acc": per seed, "fit_s": per seed, "total_s": per seed}}; CV scores are fold means."""
     out: dict[str, dict[str, list[float]]] = {m: {"acc": [], "fit_s": [], "total_s": []}
-                                              for m in ["dlzoo mlp_classifier", *BASELINES]}
+                                              for m in ["dlzoo mlp_classifier", *(BASELINES if baselines else [])]}
     x, y = raw(name)
     if cv:
         x_tr, y_tr = train_part(name)
@@ -133,7 +133,7 @@ def evaluate(name: str, seeds: list[int], *, preset: str, overrides: list[str], 
                 for k in range(len(splits))]
         for key, i in (("acc", 0), ("fit_s", 1), ("total_s", 2)):
             out["dlzoo mlp_classifier"][key].append(statistics.fmean(r[i] for r in ours))
-        for bname, make in BASELINES.items():
+        for bname, make in BASELINES.items() if baselines else []:
             res = [run_sklearn(make, seed, *s) for s in splits]
             out[bname]["acc"].append(statistics.fmean(r[0] for r in res))
             out[bname]["fit_s"].append(statistics.fmean(r[1] for r in res))
@@ -148,8 +148,11 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=5, help="model seeds 0..seeds-1")
     p.add_argument("--cv", action="store_true", help="5-fold CV on the training part (tuning); records nothing")
     p.add_argument("--no-record", action="store_true", help="print only")
+    p.add_argument("--no-baselines", action="store_true", help="dlzoo only (tuning sweeps); implies --no-record")
+    p.add_argument("--threads", type=int, default=1, help="torch threads for dlzoo (1: these matmuls are too "
+                   "small to gain from more, and extra threads spin on a shared machine)")
     args = p.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     seeds = list(range(args.seeds))
     if args.cv:
         for name in args.datasets:
@@ -158,12 +161,13 @@ def main() -> None:
     print(f"preset={args.preset} overrides={args.overrides} seeds={seeds} ({where})")
     with tempfile.TemporaryDirectory(prefix="dlzoo-tabular-") as tmp:
         for name in args.datasets:
-            res = evaluate(name, seeds, preset=args.preset, overrides=args.overrides, cv=args.cv, root=Path(tmp))
+            res = evaluate(name, seeds, preset=args.preset, overrides=args.overrides, cv=args.cv, root=Path(tmp),
+                           baselines=not args.no_baselines)
             for model, r in res.items():
                 m, sd = mean_sd(r["acc"])
                 print(f"{name:14s} {model:40s} acc {m:.4f} ± {sd:.4f}  fit {statistics.fmean(r['fit_s']):6.2f} s  "
                       f"{[round(a, 4) for a in r['acc']]}", flush=True)
-            if args.cv or args.no_record:
+            if args.cv or args.no_record or args.no_baselines:
                 continue
             ours = res["dlzoo mlp_classifier"]
             baselines = []

@@ -209,7 +209,8 @@ def bench(name: Optional[str] = typer.Argument(None, help="benchmark script in b
 def main() -> None:
     known = _known_errors()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns the exit code of typer.Exit here
+        sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):

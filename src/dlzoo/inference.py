@@ -34,8 +34,10 @@ def as_batch(loaded: LoadedRun, data: Any) -> torch.Tensor:
     shape = input_shape(loaded)
     try:
         x = torch.as_tensor(data, dtype=torch.float32)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:
         raise InputError(f"inputs must be numbers in nested lists of shape (batch, {_fmt(shape)}): {e}") from None
+    if x.numel() == 0:
+        raise InputError(f"empty batch: send at least one example of shape ({_fmt(shape)})")
     if x.ndim == len(shape) and tuple(x.shape) == shape:
         x = x.unsqueeze(0)
     flat = math.prod(shape)
@@ -48,7 +50,7 @@ def as_batch(loaded: LoadedRun, data: Any) -> torch.Tensor:
     if x.shape[0] > MAX_BATCH:
         raise InputError(f"batch of {x.shape[0]} examples is over the limit of {MAX_BATCH}")
     if not torch.isfinite(x).all():
-        raise InputError("inputs contain NaN or infinity")
+        raise InputError("inputs contain NaN or infinity (numbers beyond float32's ±3.4e38 count as infinity)")
     return x
 
 

@@ -65,7 +65,7 @@ def vae_mlp(*, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (400,), l
         "tiny": {
             "model": {"channels": [16, 32], "latent_dim": 8},
             "data": DIGITS, "task": DIGITS_TASK,
-            "train": {"epochs": 30, "batch_size": 64, "lr": 3e-3, "log_every": 10, "progress": False},
+            "train": {"epochs": 15, "batch_size": 64, "lr": 3e-3, "log_every": 10, "progress": False},
         },
         "default": {
             "model": {"channels": [32, 64], "latent_dim": 16},

@@ -1,0 +1,428 @@
+"""The HTTP API over a folder of runs: ``create_app("runs/")`` -> FastAPI app.
+
+Names. Every finished run under the folder is served under ``<model>@<run>`` (registry name @ run
+directory name, e.g. ``mlp_classifier@20250101-120000``), and ``<model>`` alone resolves to the
+latest run of that model (newest model.safetensors). ``GET /v1/models`` lists each run under its
+shortest unambiguous name and all its aliases.
+
+    GET  /healthz                          liveness + number of models
+    GET  /v1/models                        models (+ runs that failed to load, under "skipped")
+    GET  /v1/models/{name}                 one model: family, task, input_shape, metrics, verbs
+    POST /v1/models/{name}/predict         classify | regress   {"inputs": [...]} -> labels/probabilities | predictions
+    POST /v1/models/{name}/sample          generate             {"n": 16, "seed": 0} -> samples
+    POST /v1/models/{name}/reconstruct     generate             {"inputs": [...]} -> reconstructions
+    POST /v1/models/{name}/act             control              {"inputs": observations} -> actions
+
+Errors are JSON ``{"detail": "..."}`` saying what was expected: 404 unknown model (lists the names),
+400 a verb the model does not serve (lists its verbs), 413 a body over ``max_body_bytes``
+(checked on Content-Length and on the bytes actually received), 422 anything else about the input
+(not JSON, NaN/Infinity literals, strings or booleans, wrong shape, empty or too large a batch).
+Inference runs in worker threads (see batching.py), so the event loop keeps answering meanwhile.
+This module imports the registry, runs and inference, never ``dlzoo.train``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any, AsyncIterator, Awaitable, Callable
+
+import anyio
+from fastapi import Body, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from dlzoo import __version__, inference
+from dlzoo.inference import InputError
+from dlzoo.registry import ModelSpec, choices_error
+from dlzoo.runs import LoadedRun, RunDir, RunError, find_runs, load_run
+from dlzoo.serve.batching import BatchConfig, MicroBatcher
+from dlzoo.serve.schemas import (
+    ActResponse, ErrorResponse, Health, InputsRequest, ModelInfo, ModelList, PredictResponse,
+    ReconstructResponse, SampleRequest, SampleResponse, SkippedRun,
+)
+
+log = logging.getLogger("dlzoo.serve")
+MiB = 2**20
+ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (400, 404, 413, 422)}
+
+
+class APIError(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def verbs_for(spec: ModelSpec) -> tuple[str, ...]:
+    """The POST verbs a model serves, from its task and what its objective implements."""
+    if spec.task in ("classify", "regress"):
+        return ("predict",)
+    wanted = {"generate": ("sample", "reconstruct"), "control": ("act",)}.get(spec.task, ())
+    return tuple(v for v in wanted if callable(getattr(spec.objective, v, None)))
+
+
+# -- the served models --------------------------------------------------------------------------
+
+@dataclass
+class Served:
+    """One loaded run, its names and its batchers (one per input verb)."""
+
+    name: str  # canonical: <model>@<run>
+    loaded: LoadedRun
+    verbs: tuple[str, ...]
+    metrics: dict[str, float | None]
+    mtime: float
+    info: ModelInfo | None = None
+    batchers: dict[str, MicroBatcher] = field(default_factory=dict)
+
+    def batcher(self, verb: str, config: BatchConfig) -> MicroBatcher:
+        if verb not in self.batchers:
+            loaded = self.loaded
+            run = {
+                "predict": lambda x: inference.predict(loaded, x),
+                "reconstruct": lambda x: {"reconstructions": inference.reconstruct(loaded, x).tolist()},
+                "act": lambda x: {"actions": inference.act(loaded, x)},
+            }[verb]
+            self.batchers[verb] = MicroBatcher(prepare=partial(inference.as_batch, loaded), run=run,
+                                               config=config, name=f"{self.name}/{verb}")
+        return self.batchers[verb]
+
+
+class ModelTable:
+    """Every finished run under ``root``, loaded once; broken ones are listed, never fatal."""
+
+    def __init__(self, root: Path | str, *, batching: BatchConfig) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise RunError(f"{self.root}: no such folder (give the folder that holds run directories, e.g. runs/)")
+        self.batching = batching
+        self.runs: dict[str, Served] = {}  # <model>@<run> -> served
+        self.latest: dict[str, str] = {}  # <model> -> <model>@<run> of its newest run
+        self.skipped: list[SkippedRun] = []
+        self._load()
+
+    def _load(self) -> None:
+        finished = list(find_runs(self.root))
+        for run in finished:
+            try:
+                served = self._load_one(run)
+            except Exception as e:  # any broken run: skip it, keep serving the others
+                self._skip(run.path, f"{type(e).__name__}: {e}")
+                continue
+            if served.name in self.runs:
+                self._skip(run.path, f"duplicate name {served.name} (already served from "
+                                     f"{self._rel(self.runs[served.name].loaded.run.path)})")
+                continue
+            self.runs[served.name] = served
+        done = {r.path for r in finished}
+        for cfg in sorted(self.root.glob("**/config.yaml")):
+            if cfg.parent not in done:
+                self._skip(cfg.parent, "not finished: no model.safetensors yet")
+        by_model: dict[str, list[Served]] = {}
+        for s in self.runs.values():
+            by_model.setdefault(s.loaded.spec.name, []).append(s)
+        for model, runs in by_model.items():
+            runs.sort(key=lambda s: (s.mtime, s.name))
+            self.latest[model] = runs[-1].name
+            for s in runs:
+                latest = s is runs[-1]
+                s.info = _model_info(s, short=model if len(runs) == 1 else s.name,
+                                     aliases=[s.name, model] if latest else [s.name], latest=latest)
+        log.info("serving %d run(s) from %s; skipped %d", len(self.runs), self.root, len(self.skipped))
+
+    def _load_one(self, run: RunDir) -> Served:
+        loaded = load_run(run.path)
+        try:
+            raw = run.read_eval()
+        except (RunError, ValueError) as e:
+            log.warning("%s: no usable eval.json (%s); serving without metrics", run.path, e)
+            raw = {}
+        metrics = {k: (float(v) if v == v and abs(v) != float("inf") else None) for k, v in raw.items()
+                   if "/" in k and isinstance(v, (int, float)) and not isinstance(v, bool)}
+        return Served(name=f"{loaded.spec.name}@{run.path.name}", loaded=loaded, verbs=verbs_for(loaded.spec),
+                      metrics=metrics, mtime=run.weights_path.stat().st_mtime)
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root)) or "."
+        except ValueError:
+            return str(path)
+
+    def _skip(self, path: Path, error: str) -> None:
+        log.warning("skipping run %s: %s", path, error)
+        self.skipped.append(SkippedRun(path=self._rel(path), error=error))
+
+    def names(self) -> list[str]:
+        return sorted(s.info.name for s in self.runs.values() if s.info is not None)
+
+    def resolve(self, name: str, verb: str | None = None) -> Served:
+        served = self.runs.get(self.latest.get(name, name))
+        if served is None:
+            hint = " (every run is also reachable as <model>@<run>)" if self.runs else f" (no runs under {self.root})"
+            raise APIError(404, choices_error("model", name, self.names()) + hint)
+        if verb is not None and verb not in served.verbs:
+            spec = served.loaded.spec
+            serves = (f"it serves: {', '.join(served.verbs)} (POST /v1/models/{name}/{served.verbs[0]})"
+                      if served.verbs else "it serves no inference verb")
+            raise APIError(400, f"{served.name} is a {spec.task} model ({spec.family}) and does not serve "
+                                f"'{verb}'; {serves}")
+        return served
+
+    def close(self) -> None:
+        for s in self.runs.values():
+            for b in s.batchers.values():
+                b.close()
+
+
+def _model_info(s: Served, *, short: str, aliases: list[str], latest: bool) -> ModelInfo:
+    spec, cfg = s.loaded.spec, s.loaded.config
+    shape = cfg.info.get("input_shape")
+    return ModelInfo(
+        name=short, aliases=aliases, model=spec.name, run=s.loaded.run.path.name, latest=latest,
+        family=spec.family, task=spec.task, paradigm=spec.paradigm, description=spec.description,
+        input_shape=[int(d) for d in shape] if shape else None, class_names=cfg.info.get("class_names"),
+        data=cfg.data.get("name"), metrics=s.metrics, verbs=list(s.verbs),
+    )
+
+
+# -- request bodies: size limit and standard JSON -----------------------------------------------
+
+_NONFINITE = re.compile(rb"NaN|Infinity")
+
+
+class BodyGuard:
+    """ASGI middleware: refuse bodies over ``max_bytes`` (413) and NaN/Infinity literals (422).
+
+    Python's json module (and so FastAPI) accepts ``NaN``, ``Infinity`` and ``-Infinity``, which are
+    not JSON. The body is read here in full (stopping as soon as it is too large), checked, and
+    handed on to the app unchanged.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]], *, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                return await _reply(scope, receive, send, 400, f"invalid Content-Length {declared.decode()!r}")
+            if int(declared) > self.max_bytes:
+                return await _reply(scope, receive, send, 413, self._too_large(int(declared)))
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return await _reply(scope, receive, send, 413, self._too_large(size, at_least=True))
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if _NONFINITE.search(body):
+            problem = _nonfinite_literal(body)
+            if problem:
+                return await _reply(scope, receive, send, 422, problem)
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    def _too_large(self, size: int, *, at_least: bool = False) -> str:
+        got = f"{'more than ' if at_least else ''}{size - 1 if at_least else size} bytes"
+        return (f"request body of {got} is over the limit of {self.max_bytes} bytes; "
+                f"send fewer examples per request")
+
+
+def _nonfinite_literal(body: bytes) -> str | None:
+    """A message if the body is JSON with a NaN/Infinity literal (not inside a string), else None."""
+
+    def refuse(token: str) -> Any:
+        raise _Nonfinite(token)
+
+    try:
+        json.loads(body, parse_constant=refuse)
+    except _Nonfinite as e:
+        return (f"request body is not standard JSON: found the literal {e.args[0]}; JSON has no NaN or "
+                f"Infinity, send finite numbers")
+    except ValueError:  # not JSON at all: the app's own validation says so
+        return None
+    return None
+
+
+class _Nonfinite(ValueError):
+    pass
+
+
+async def _reply(scope: dict[str, Any], receive: Callable, send: Callable, status: int, detail: str) -> None:
+    await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
+
+
+# -- validation errors in one line --------------------------------------------------------------
+
+def describe_validation(errors: list[dict[str, Any]], *, expected: str = "") -> str:
+    """pydantic's error list -> 'where: what was expected, got what'; union noise is collapsed."""
+    parts: list[str] = []
+    inputs = [e for e in errors if tuple(e["loc"][:2]) == ("body", "inputs")]
+    if inputs:
+        depth = max(_depth(e) for e in inputs)
+        deepest = [e for e in inputs if _depth(e) == depth]
+        e = next((e for e in deepest if e["type"] in ("finite_number", "missing")), deepest[0])
+        where = "inputs" + "".join(f"[{p}]" for p in e["loc"][2:] if isinstance(p, int))
+        if e["type"] == "missing":
+            parts.append(f"{where}: required: numbers in nested lists{expected}")
+        elif e["type"] == "finite_number":
+            parts.append(f"{where}: expected a finite number, got {_short(e.get('input'))}")
+        else:
+            parts.append(f"{where}: expected numbers in nested lists{expected}, got {_short(e.get('input'))}")
+    for e in errors:
+        if e in inputs:
+            continue
+        loc = ".".join(str(p) for p in e["loc"] if p != "body")
+        if e["type"] == "json_invalid":
+            parts.append(f"request body is not valid JSON ({e.get('ctx', {}).get('error', e['msg'])})")
+        elif e["type"] == "missing" and not loc:
+            parts.append("request body is required: a JSON object sent with Content-Type: application/json")
+        elif e["type"] in ("model_attributes_type", "dict_type") and not loc:
+            if isinstance(e.get("input"), (bytes, str)):  # a body FastAPI did not parse: not declared JSON
+                parts.append("request body must be a JSON object sent with Content-Type: application/json")
+            else:
+                parts.append(f"request body must be a JSON object, got {_short(e.get('input'))}")
+        elif e["type"] == "extra_forbidden":
+            parts.append(f"{loc}: unknown field")
+        else:
+            parts.append(f"{loc or 'body'}: {e['msg']}" + ("" if e["type"] == "missing" else f", got {_short(e.get('input'))}"))
+    return "; ".join(dict.fromkeys(parts)) or "invalid request"
+
+
+def _depth(e: dict[str, Any]) -> int:
+    return sum(isinstance(p, int) for p in e["loc"])
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- the app ------------------------------------------------------------------------------------
+
+def create_app(runs: Path | str, *, max_body_bytes: int = 8 * MiB, max_batch: int = 256,
+               max_wait_ms: float = 5.0) -> FastAPI:
+    """Serve every finished run under ``runs``.
+
+    Args:
+        runs: folder of run directories (``runs/<model>/<run>/``), searched recursively.
+        max_body_bytes: largest request body accepted; larger ones get 413.
+        max_batch: examples per forward pass when concurrent requests are batched (1 = no batching).
+        max_wait_ms: how long the first request of a batch waits for others (0 = only what is queued).
+    """
+    table = ModelTable(runs, batching=BatchConfig(max_batch=max_batch, max_wait_ms=max_wait_ms))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await anyio.to_thread.run_sync(table.close)
+
+    app = FastAPI(title="dlzoo", version=__version__, lifespan=lifespan,
+                  description="Inference over trained dlzoo runs. A model is named <model> (its latest run) "
+                              "or <model>@<run>; see GET /v1/models.")
+    app.state.models = table
+    app.add_middleware(BodyGuard, max_bytes=max_body_bytes)
+
+    @app.exception_handler(APIError)
+    async def _api_error(_: Request, e: APIError) -> JSONResponse:
+        return JSONResponse({"detail": e.detail}, status_code=e.status)
+
+    @app.exception_handler(InputError)
+    async def _input_error(_: Request, e: InputError) -> JSONResponse:
+        return JSONResponse({"detail": str(e)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, e: RequestValidationError) -> JSONResponse:
+        expected = ""
+        name = request.path_params.get("name")
+        served = table.runs.get(table.latest.get(name, name)) if name else None
+        if served is not None and served.info is not None and served.info.input_shape:
+            shape = ", ".join(map(str, served.info.input_shape))
+            expected = f" of shape (batch, {shape}) or ({shape})"
+        return JSONResponse({"detail": describe_validation(list(e.errors()), expected=expected)}, status_code=422)
+
+    async def guarded(work: Awaitable[Any]) -> Any:
+        """Await inference; errors that are not about the input become a 500 with the reason."""
+        try:
+            return await work
+        except (APIError, InputError):
+            raise
+        except Exception as e:
+            log.exception("inference failed")
+            raise APIError(500, f"inference failed: {type(e).__name__}: {e}") from None
+
+    @app.get("/healthz", response_model=Health)
+    async def healthz() -> Health:
+        return Health(status="ok", models=len(table.runs))
+
+    @app.get("/v1/models", response_model=ModelList)
+    async def list_models() -> ModelList:
+        infos = sorted((s.info for s in table.runs.values() if s.info), key=lambda i: (i.model, i.run))
+        return ModelList(models=infos, skipped=table.skipped)
+
+    @app.get("/v1/models/{name}", response_model=ModelInfo, responses=ERRORS)
+    async def get_model(name: str) -> ModelInfo:
+        return table.resolve(name).info
+
+    async def batched(name: str, verb: str, inputs: Any) -> tuple[Served, dict[str, list[Any]]]:
+        served = table.resolve(name, verb)
+        return served, await guarded(served.batcher(verb, table.batching).submit(inputs))
+
+    @app.post("/v1/models/{name}/predict", response_model=PredictResponse, response_model_exclude_none=True,
+              responses=ERRORS)
+    async def predict(name: str, body: InputsRequest) -> PredictResponse:
+        """classify: labels, probabilities and class names; regress: predictions. One row per example."""
+        served, out = await batched(name, "predict", body.inputs)
+        return PredictResponse(model=served.name, **out)
+
+    @app.post("/v1/models/{name}/reconstruct", response_model=ReconstructResponse, responses=ERRORS)
+    async def reconstruct(name: str, body: InputsRequest) -> ReconstructResponse:
+        """Encode and decode each example (autoencoders)."""
+        served, out = await batched(name, "reconstruct", body.inputs)
+        rows = out["reconstructions"]
+        return ReconstructResponse(model=served.name, reconstructions=rows, shape=[len(rows), *_shape(rows[0])])
+
+    @app.post("/v1/models/{name}/act", response_model=ActResponse, responses=ERRORS)
+    async def act(name: str, body: InputsRequest) -> ActResponse:
+        """The greedy action of a policy for each observation."""
+        served, out = await batched(name, "act", body.inputs)
+        return ActResponse(model=served.name, actions=out["actions"])
+
+    @app.post("/v1/models/{name}/sample", response_model=SampleResponse, responses=ERRORS)
+    async def sample(name: str, body: Annotated[SampleRequest | None, Body()] = None) -> SampleResponse:
+        """n samples from a generative model; the same seed gives the same samples."""
+        body = body or SampleRequest()
+        served = table.resolve(name, "sample")
+        x = await guarded(anyio.to_thread.run_sync(partial(inference.sample, served.loaded, n=body.n, seed=body.seed)))
+        return SampleResponse(model=served.name, samples=x.tolist(), shape=list(x.shape))
+
+    return app
+
+
+def _shape(row: Any) -> list[int]:
+    shape = []
+    while isinstance(row, list):
+        shape.append(len(row))
+        row = row[0] if row else None
+    return shape

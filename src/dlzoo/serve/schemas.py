@@ -1,0 +1,107 @@
+"""Request and response bodies of the HTTP API (pydantic v2; they make up /openapi.json).
+
+Inputs are JSON numbers in nested lists: one example of the model's ``input_shape`` or a batch of
+them (``GET /v1/models/{name}`` says which shape). Numbers are strict: strings, booleans, nulls,
+NaN and Infinity are refused with 422; the shape itself is checked against the model later.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict
+from typing_extensions import TypeAliasType
+
+from dlzoo.inference import MAX_SAMPLES
+
+Number = Union[Annotated[int, Strict()], Annotated[float, Strict(), AllowInfNan(False)]]
+#: a JSON number or a (nested) list of them: one example of shape input_shape, or a batch
+Tensor = TypeAliasType("Tensor", Union[Number, list["Tensor"]])
+#: model outputs: floats in nested lists
+Array = TypeAliasType("Array", Union[float, list["Array"]])
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- requests -----------------------------------------------------------------------------------
+
+class InputsRequest(_Body):
+    """Examples for predict / reconstruct / act."""
+
+    inputs: Tensor = Field(description="one example of shape input_shape, or a batch (B, *input_shape); "
+                                       "flattened images (B, prod(input_shape)) are accepted too",
+                           examples=[[[0.1, 0.2, 0.3]]])
+
+
+class SampleRequest(_Body):
+    n: int = Field(16, ge=1, le=MAX_SAMPLES, strict=True, description="number of samples")
+    seed: int = Field(0, ge=0, le=2**63 - 1, strict=True, description="seed of the sampler's noise: same seed, same samples")
+
+
+# -- responses ----------------------------------------------------------------------------------
+
+class PredictResponse(BaseModel):
+    """classify: labels + probabilities (+ class_names); regress: predictions. Always batched."""
+
+    model: str = Field(description="the run that answered, as <model>@<run>")
+    labels: list[int] | None = Field(None, description="classify: argmax class index per example")
+    probabilities: list[list[float]] | None = Field(None, description="classify: softmax over classes per example")
+    class_names: list[str] | None = Field(None, description="classify: name of each predicted label")
+    predictions: list[float] | list[list[float]] | None = Field(None, description="regress: value(s) per example")
+
+
+class SampleResponse(BaseModel):
+    model: str
+    samples: list[Array] = Field(description="n samples, each of the model's input_shape")
+    shape: list[int] = Field(description="shape of samples: (n, *input_shape)")
+
+
+class ReconstructResponse(BaseModel):
+    model: str
+    reconstructions: list[Array] = Field(description="one reconstruction per input example")
+    shape: list[int]
+
+
+class ActResponse(BaseModel):
+    model: str
+    actions: list[int] | list[list[float]] = Field(
+        description="greedy action per observation: an index (discrete) or a vector (continuous)")
+
+
+class ModelInfo(BaseModel):
+    name: str = Field(description="shortest name that resolves to this run")
+    aliases: list[str] = Field(description="every name that resolves to this run: <model>@<run>, and <model> "
+                                           "for the latest run of a model")
+    model: str = Field(description="registry name")
+    run: str = Field(description="run directory name")
+    latest: bool = Field(description="the newest run of this model (what <model> resolves to)")
+    family: str
+    task: str = Field(description="classify | regress | generate | control")
+    paradigm: str
+    description: str
+    input_shape: list[int] | None = Field(description="per-example input shape")
+    class_names: list[str] | None = None
+    data: str | None = Field(None, description="dataset (or environment) it was trained on")
+    metrics: dict[str, float | None] = Field(description="final metrics from eval.json, 'split/metric'")
+    verbs: list[str] = Field(description="POST /v1/models/{name}/<verb> this model serves")
+
+
+class SkippedRun(BaseModel):
+    path: str = Field(description="run directory, relative to the served folder")
+    error: str
+
+
+class ModelList(BaseModel):
+    models: list[ModelInfo]
+    skipped: list[SkippedRun] = Field(description="run directories that could not be loaded, and why")
+
+
+class Health(BaseModel):
+    status: str
+    models: int
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(description="what was wrong and what was expected")

@@ -1,0 +1,79 @@
+"""The `dlzoo` command in subprocesses, as a user runs it: clear one-line errors, a full pipeline."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def dlzoo(*args: str, cwd: Path | None = None, stdin: str | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DLZOO_OFFLINE": "1", "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "dlzoo", *args], capture_output=True, text=True, cwd=cwd,
+                          input=stdin, timeout=timeout, env=env)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["train", "mlp_clasifier"], "unknown model 'mlp_clasifier'; valid: "),
+        (["train", "mlp_classifier", "--preset", "huge"], "unknown preset for mlp_classifier 'huge'; valid: default"),
+        (["train", "mlp_classifier", "--data", "imagenet"], "unknown dataset 'imagenet'; valid: "),
+        (["train", "mlp_classifier", "train.lrr=3"], "train.lrr: unknown key; valid: epochs"),
+        (["train", "mlp_classifier", "train.optimizer=adagrad"], "'adam', 'adamw' or 'sgd'"),
+        (["info", "nope"], "unknown model 'nope'"),
+        (["eval", "/nonexistent/run"], "not a run directory"),
+        (["list", "--family", "vision"], "unknown family 'vision'; valid: "),
+    ],
+)
+def test_bad_input_is_one_clear_line_without_traceback(args: list[str], needle: str) -> None:
+    proc = dlzoo(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert needle in " ".join(proc.stderr.split()), proc.stderr
+    assert proc.stderr.strip().count("\n") <= 2  # one message (rich may wrap it), not a dump
+
+
+def test_list_and_info() -> None:
+    proc = dlzoo("list")
+    assert proc.returncode == 0 and "mlp_classifier" in proc.stdout
+    proc = dlzoo("info", "mlp_classifier", "--preset", "tiny")
+    assert proc.returncode == 0
+    assert "model.in_features = required" in proc.stdout and "epochs: 30" in proc.stdout
+
+
+def test_train_predict_eval_export_pipeline(tmp_path: Path) -> None:
+    proc = dlzoo("train", "mlp_classifier", "--preset", "tiny", "--runs", str(tmp_path), "--name", "a",
+                 "train.epochs=3", "train.progress=false")
+    assert proc.returncode == 0, proc.stderr
+    assert "test/accuracy=" in proc.stdout
+    run = tmp_path / "mlp_classifier" / "a"
+    saved = json.loads((run / "eval.json").read_text())
+
+    # the same name again refuses to overwrite; --resume of a finished run is a no-op that ends the same
+    again = dlzoo("train", "mlp_classifier", "--preset", "tiny", "--runs", str(tmp_path), "--name", "a")
+    assert again.returncode == 2 and "--resume" in again.stderr
+
+    from sklearn.datasets import load_digits
+
+    x = load_digits().data[:3].tolist()
+    proc = dlzoo("predict", str(run), "-", stdin=json.dumps({"inputs": x}))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert len(out["labels"]) == 3 and all(abs(sum(p) - 1) < 1e-5 for p in out["probabilities"])
+
+    bad = dlzoo("predict", str(run), "-", stdin=json.dumps({"inputs": [[1.0, 2.0]]}))
+    assert bad.returncode == 2 and "expected inputs of shape (batch, 64)" in " ".join(bad.stderr.split())
+
+    proc = dlzoo("eval", str(run))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["test/accuracy"] == pytest.approx(saved["test/accuracy"])
+
+
+def test_resume_rejects_overrides(tmp_path: Path) -> None:
+    proc = dlzoo("train", "mlp_classifier", "--runs", str(tmp_path), "--name", "x", "--resume")
+    assert proc.returncode == 2 and "has no run to resume" in proc.stderr

@@ -1,0 +1,78 @@
+"""Interrupted runs resume exactly; a 2-process DDP run matches one process with the same global batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from test_cli import dlzoo
+
+TINY = ["mlp_classifier", "--preset", "tiny", "train.progress=false"]
+
+
+def history(run: Path) -> list[dict]:
+    """metrics.jsonl without wall-clock fields."""
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "time"} for r in rows]
+
+
+def headline(run: Path) -> dict:
+    return {k: v for k, v in json.loads((run / "eval.json").read_text()).items() if k.startswith("test/")}
+
+
+def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
+    args = [*TINY, "train.epochs=40", "train.batch_size=16", "model.dropout=0.2", "--runs", str(tmp_path)]
+    ref = dlzoo("train", *args, "--name", "ref")
+    assert ref.returncode == 0, ref.stderr
+
+    run = tmp_path / "mlp_classifier" / "killed"
+    env = {**os.environ, "DLZOO_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "dlzoo", "train", *args, "--name", "killed"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while not (run / "checkpoints" / "last.ckpt").exists():  # kill right after the first checkpoint
+        assert proc.poll() is None and time.monotonic() < deadline, "training ended before a checkpoint appeared"
+        time.sleep(0.02)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "eval.json").exists(), "the run finished before it was killed; the test proves nothing"
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["round"] < 39
+
+    resumed = dlzoo("train", "mlp_classifier", "--runs", str(tmp_path), "--name", "killed", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert history(run) == history(tmp_path / "mlp_classifier" / "ref")
+    assert headline(run) == headline(tmp_path / "mlp_classifier" / "ref")
+    a, b = load_file(run / "model.safetensors"), load_file(tmp_path / "mlp_classifier" / "ref" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_ddp_two_processes_match_one_process(tmp_path: Path) -> None:
+    # iris: 120 training examples = 5 global batches of 24, so no process ever pads a batch
+    common = ["mlp_classifier", "--preset", "tiny", "--data", "iris", "--runs", str(tmp_path),
+              "train.epochs=8", "train.batch_size=24", "train.log_every=1", "train.progress=false"]
+    one = dlzoo("train", *common, "--name", "one")
+    assert one.returncode == 0, one.stderr
+    two = dlzoo("train", *common, "--name", "two", "train.devices=2", "train.strategy=ddp", timeout=600)
+    assert two.returncode == 0, two.stderr
+    r1, r2 = tmp_path / "mlp_classifier" / "one", tmp_path / "mlp_classifier" / "two"
+    assert json.loads((r2 / "eval.json").read_text())["world_size"] == 2
+    h1, h2 = history(r1), history(r2)
+    assert len(h1) == len(h2) == 8 * 5  # one line per optimizer step (log_every=1)
+    for a, b in zip(h1, h2):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-5), (k, a, b)
+    w1, w2 = load_file(r1 / "model.safetensors"), load_file(r2 / "model.safetensors")
+    for k in w1:
+        torch.testing.assert_close(w1[k], w2[k], rtol=1e-4, atol=1e-5)
