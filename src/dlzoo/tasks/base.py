@@ -85,6 +85,15 @@ def build_model(ctx: Context, derived: dict[str, Any]) -> nn.Module:
     return create_model(ctx.spec.name, **ctx.cfg.model_args())
 
 
+def load_data(ctx: Context) -> Any:
+    """Load the ``data:`` section's dataset and record its defaults, so config.yaml is fully resolved."""
+    from dlzoo.data import dataset_params, load_dataset
+
+    name = ctx.cfg.data["name"]
+    ctx.cfg.data = {"name": name, **dataset_params(name), **ctx.cfg.data_args()}
+    return load_dataset(name, **ctx.cfg.data_args())
+
+
 def inspect_empty() -> Any:
     import inspect
 

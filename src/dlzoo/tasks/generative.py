@@ -18,9 +18,8 @@ from typing import Any, Iterator
 
 import torch
 
-from dlzoo.data import load_dataset
 from dlzoo.layers import fit_standardizers
-from dlzoo.tasks.base import Context, Logs, TensorBatches, build_model, make_optimizer, make_scheduler
+from dlzoo.tasks.base import Context, Logs, TensorBatches, build_model, load_data, make_optimizer, make_scheduler
 from dlzoo.tasks.supervised import data_facts, record_info
 
 
@@ -32,7 +31,7 @@ class GenerativeTask:
 
     def setup(self) -> None:
         ctx, fabric, t = self.ctx, self.ctx.fabric, self.ctx.train
-        self.data = load_dataset(ctx.cfg.data["name"], **ctx.cfg.data_args())
+        self.data = load_data(ctx)
         record_info(ctx, self.data.info)
         facts = data_facts(self.data.info)
         facts.pop("num_classes", None)  # labels are not what a density model predicts

@@ -14,10 +14,9 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
-from dlzoo.data import load_dataset
 from dlzoo.layers import fit_standardizers
 from dlzoo.metrics import classification_metrics, regression_metrics
-from dlzoo.tasks.base import Context, Logs, TensorBatches, build_model, make_optimizer, make_scheduler
+from dlzoo.tasks.base import Context, Logs, TensorBatches, build_model, load_data, make_optimizer, make_scheduler
 
 
 class ClassifyObjective:
@@ -79,7 +78,7 @@ class SupervisedTask:
 
     def setup(self) -> None:
         ctx, fabric, t = self.ctx, self.ctx.fabric, self.ctx.train
-        self.data = load_dataset(ctx.cfg.data["name"], **ctx.cfg.data_args())
+        self.data = load_data(ctx)
         record_info(ctx, self.data.info)
         self.model = build_model(ctx, data_facts(self.data.info))
         fit_standardizers(self.model, self.data.train.x, self.data.train.y)
