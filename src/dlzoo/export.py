@@ -146,7 +146,8 @@ def _parity(expected: tuple[torch.Tensor, ...], got: tuple[torch.Tensor, ...], *
         again = rerun()
         self_diff = max(float((a - b).abs().max()) for a, b in zip(expected, again))
         if self_diff > 0:
-            msg += f"; the PyTorch model itself is not deterministic in eval mode (two passes differ by {self_diff:.3g})"
+            msg += (f"; the PyTorch model itself is not deterministic in eval mode "
+                    f"(two passes differ by {self_diff:.3g})")
         raise ExportError(msg)
     return worst
 
@@ -228,7 +229,8 @@ def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path) -> 
             try:
                 module, how = torch.jit.trace(model, example, check_trace=False), "trace"
             except Exception as e:
-                raise ExportError(f"TorchScript export of {type(model).__name__} failed (script and trace): {e}") from None
+                raise ExportError(f"TorchScript export of {type(model).__name__} failed "
+                                  f"(script and trace): {_first_line(e)}") from None
         torch.jit.save(module, str(path))
     return how
 

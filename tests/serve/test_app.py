@@ -11,22 +11,19 @@ import json
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
-warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
+from fastapi.testclient import TestClient
 
-from fastapi.testclient import TestClient  # noqa: E402
-
-from dlzoo import inference  # noqa: E402
-from dlzoo.config import resolve_config  # noqa: E402
-from dlzoo.data import load_dataset  # noqa: E402
-from dlzoo.registry import list_models  # noqa: E402
-from dlzoo.runs import RunDir, RunError, load_run  # noqa: E402
-from dlzoo.serve import create_app  # noqa: E402
+from dlzoo import inference
+from dlzoo.config import resolve_config
+from dlzoo.data import load_dataset
+from dlzoo.registry import list_models
+from dlzoo.runs import RunDir, RunError, load_run
+from dlzoo.serve import create_app
 
 JSON = {"content-type": "application/json"}
 # families written in parallel: their tests skip until the model is registered, then must pass
@@ -45,13 +42,23 @@ def _train(root: Path, model: str, name: str, overrides: list[str]) -> Path:
     return run.path
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models gain nothing from intra-op threads, and on a busy machine they lose 10-20x to them."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def runs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("runs")
-    old = _train(root, "mlp_classifier", "old", ["train.epochs=5", "train.seed=1"])
-    new = _train(root, "mlp_classifier", "new", [])
+    old = _train(root, "mlp_classifier", "old", ["train.epochs=2", "train.seed=1"])
+    new = _train(root, "mlp_classifier", "new", ["train.epochs=8"])
     os.utime(old / "model.safetensors", (1_000_000, 1_000_000))  # "new" is unambiguously the latest
-    _train(root, "mlp_regressor", "r1", ["train.epochs=10"])
+    _train(root, "mlp_regressor", "r1", ["train.epochs=3"])
     failures = {}
     for model, overrides in OPTIONAL.items():
         if model in list_models():
@@ -192,11 +199,12 @@ def test_verb_the_model_does_not_serve_is_400_naming_its_verbs(client: TestClien
 ROW = "[" + ", ".join(["1.0"] * 64) + "]"
 
 
-@pytest.mark.parametrize(("body", "expected"), [
+BAD_INPUTS = [
     ('{"inputs": [[1.0, 2.0]]}', "expected inputs of shape (batch, 64) or (64), got (1, 2)"),
     ('{"inputs": [[[1.0]]]}', "expected inputs of shape (batch, 64)"),
     ('{"inputs": []}', "empty batch"),
-    ('{"inputs": [[1.0, "a"]]}', "inputs[0][1]: expected numbers in nested lists of shape (batch, 64) or (64), got 'a'"),
+    ('{"inputs": [[1.0, "a"]]}',
+     "inputs[0][1]: expected numbers in nested lists of shape (batch, 64) or (64), got 'a'"),
     ('{"inputs": [true, false]}', "inputs[0]: expected numbers"),
     ('{"inputs": [[1.0, null]]}', "inputs[0][1]: expected numbers"),
     ('{"inputs": {"x": 1}}', "expected numbers in nested lists"),
@@ -212,7 +220,10 @@ ROW = "[" + ", ".join(["1.0"] * 64) + "]"
     ('{"input": [1.0]}', "inputs: required"),
     (f'{{"inputs": {ROW}, "extra": 1}}', "extra: unknown field"),
     ('{"inputs": [' + ", ".join([ROW] * 4097) + "]}", "batch of 4097 examples is over the limit of 4096"),
-])
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), BAD_INPUTS, ids=[e[:40] for _, e in BAD_INPUTS])
 def test_bad_inputs_are_422_saying_what_was_expected(client: TestClient, body: str, expected: str) -> None:
     status, detail = _post(client, "/v1/models/mlp_classifier/predict", body)
     assert status == 422
@@ -363,7 +374,8 @@ def test_act(client: TestClient, runs_root: Path) -> None:
 
 def test_serve_never_imports_train(runs_root: Path) -> None:
     code = (
-        "import sys\n"
+        "import sys, torch\n"
+        "torch.set_num_threads(1)\n"
         "from dlzoo.serve import create_app\n"
         f"app = create_app({str(runs_root)!r})\n"
         "assert app.state.models.runs, 'no runs loaded'\n"

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Annotated, Any, AsyncIterator, Awaitable, Callable
 
 import anyio
-from fastapi import Body, FastAPI, Request
+from fastapi import Body, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -306,7 +306,8 @@ def describe_validation(errors: list[dict[str, Any]], *, expected: str = "") -> 
         elif e["type"] == "extra_forbidden":
             parts.append(f"{loc}: unknown field")
         else:
-            parts.append(f"{loc or 'body'}: {e['msg']}" + ("" if e["type"] == "missing" else f", got {_short(e.get('input'))}"))
+            got = "" if e["type"] == "missing" else f", got {_short(e.get('input'))}"
+            parts.append(f"{loc or 'body'}: {e['msg']}{got}")
     return "; ".join(dict.fromkeys(parts)) or "invalid request"
 
 
@@ -385,35 +386,41 @@ def create_app(runs: Path | str, *, max_body_bytes: int = 8 * MiB, max_batch: in
     async def get_model(name: str) -> ModelInfo:
         return table.resolve(name).info
 
-    async def batched(name: str, verb: str, inputs: Any) -> tuple[Served, dict[str, list[Any]]]:
-        served = table.resolve(name, verb)
-        return served, await guarded(served.batcher(verb, table.batching).submit(inputs))
+    def serving(verb: str) -> Any:
+        """Dependency: the model named in the path, if it serves ``verb`` (checked before the body)."""
+
+        def resolve(name: str) -> Served:
+            return table.resolve(name, verb)
+
+        return Depends(resolve)
+
+    async def batched(served: Served, verb: str, inputs: Any) -> dict[str, list[Any]]:
+        return await guarded(served.batcher(verb, table.batching).submit(inputs))
 
     @app.post("/v1/models/{name}/predict", response_model=PredictResponse, response_model_exclude_none=True,
               responses=ERRORS)
-    async def predict(name: str, body: InputsRequest) -> PredictResponse:
+    async def predict(body: InputsRequest, served: Served = serving("predict")) -> PredictResponse:
         """classify: labels, probabilities and class names; regress: predictions. One row per example."""
-        served, out = await batched(name, "predict", body.inputs)
+        out = await batched(served, "predict", body.inputs)
         return PredictResponse(model=served.name, **out)
 
     @app.post("/v1/models/{name}/reconstruct", response_model=ReconstructResponse, responses=ERRORS)
-    async def reconstruct(name: str, body: InputsRequest) -> ReconstructResponse:
+    async def reconstruct(body: InputsRequest, served: Served = serving("reconstruct")) -> ReconstructResponse:
         """Encode and decode each example (autoencoders)."""
-        served, out = await batched(name, "reconstruct", body.inputs)
-        rows = out["reconstructions"]
+        rows = (await batched(served, "reconstruct", body.inputs))["reconstructions"]
         return ReconstructResponse(model=served.name, reconstructions=rows, shape=[len(rows), *_shape(rows[0])])
 
     @app.post("/v1/models/{name}/act", response_model=ActResponse, responses=ERRORS)
-    async def act(name: str, body: InputsRequest) -> ActResponse:
+    async def act(body: InputsRequest, served: Served = serving("act")) -> ActResponse:
         """The greedy action of a policy for each observation."""
-        served, out = await batched(name, "act", body.inputs)
+        out = await batched(served, "act", body.inputs)
         return ActResponse(model=served.name, actions=out["actions"])
 
     @app.post("/v1/models/{name}/sample", response_model=SampleResponse, responses=ERRORS)
-    async def sample(name: str, body: Annotated[SampleRequest | None, Body()] = None) -> SampleResponse:
+    async def sample(body: Annotated[SampleRequest | None, Body()] = None,
+                     served: Served = serving("sample")) -> SampleResponse:
         """n samples from a generative model; the same seed gives the same samples."""
         body = body or SampleRequest()
-        served = table.resolve(name, "sample")
         x = await guarded(anyio.to_thread.run_sync(partial(inference.sample, served.loaded, n=body.n, seed=body.seed)))
         return SampleResponse(model=served.name, samples=x.tolist(), shape=list(x.shape))
 

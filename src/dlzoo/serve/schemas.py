@@ -37,7 +37,8 @@ class InputsRequest(_Body):
 
 class SampleRequest(_Body):
     n: int = Field(16, ge=1, le=MAX_SAMPLES, strict=True, description="number of samples")
-    seed: int = Field(0, ge=0, le=2**63 - 1, strict=True, description="seed of the sampler's noise: same seed, same samples")
+    seed: int = Field(0, ge=0, le=2**63 - 1, strict=True,
+                      description="seed of the sampler's noise: same seed, same samples")
 
 
 # -- responses ----------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def vae_mlp(*, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (400,), l
     presets={
         "tiny": {
             "model": {"channels": [16, 32], "latent_dim": 8},
-            "data": DIGITS, "task": DIGITS_TASK,
+            "data": DIGITS, "task": {**DIGITS_TASK, "eval_iw_samples": 100},  # conv decodes are slow on CPU
             "train": {"epochs": 15, "batch_size": 64, "lr": 3e-3, "log_every": 10, "progress": False},
         },
         "default": {

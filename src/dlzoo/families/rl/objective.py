@@ -45,8 +45,9 @@ from dlzoo.tasks.replay import ReplayBatch, ReplayBuffer
 def linear_epsilon(step: int, *, initial: float, final: float, fraction: float, total_steps: int) -> float:
     """ε(t) = ε_0 + (ε_1 − ε_0) · min(1, t / (fraction · T)): SB3's ``LinearSchedule``."""
     horizon = fraction * total_steps
-    progress = 1.0 if horizon <= 0 else min(1.0, step / horizon)
-    return initial + (final - initial) * progress
+    if step >= horizon:
+        return final
+    return initial + (final - initial) * step / horizon
 
 
 @torch.no_grad()
@@ -87,6 +88,8 @@ class DQN:
         if fabric.world_size > 1:
             raise ValueError(f"DQN runs in one process (one environment, one buffer); got {fabric.world_size} "
                              "processes: set train.devices=1")
+        if train_cfg.precision != "32-true":
+            raise ValueError(f"DQN trains in full precision; train.precision must be '32-true', got {train_cfg.precision!r}")
         if train_cfg.scheduler != "none":
             raise ValueError(f"DQN keeps a constant learning rate; train.scheduler must be 'none', "
                              f"got {train_cfg.scheduler!r}")
