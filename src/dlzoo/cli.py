@@ -26,11 +26,12 @@ def _fail(message: str) -> None:
 def _known_errors() -> tuple[type[BaseException], ...]:
     from dlzoo.config import ConfigError
     from dlzoo.data import DataError
+    from dlzoo.export import ExportError
     from dlzoo.inference import InputError
     from dlzoo.registry import RegistryError
     from dlzoo.runs import RunError, RunExistsError
 
-    return ConfigError, DataError, InputError, RegistryError, RunError, RunExistsError
+    return ConfigError, DataError, ExportError, InputError, RegistryError, RunError, RunExistsError
 
 
 @app.command("list")

@@ -153,10 +153,6 @@ class LoadedRun:
     spec: ModelSpec
     model: nn.Module
 
-    @property
-    def name(self) -> str:
-        return self.run.path.name if self.run.path.parent.name != self.spec.name else self.spec.name
-
 
 def load_run(path: Path | str) -> LoadedRun:
     """Rebuild the model from ``config.yaml`` and ``model.safetensors`` alone."""

@@ -10,15 +10,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 import torch
-from lightning_fabric import Fabric
 from pydantic import BaseModel
 from torch import nn
 
 from dlzoo.config import RunConfig, TrainConfig
 from dlzoo.registry import ModelSpec, create_model
+
+if TYPE_CHECKING:  # Fabric costs seconds to import; the server imports objectives but never trains
+    from lightning_fabric import Fabric
 
 Logs = dict[str, float | torch.Tensor]
 
