@@ -120,6 +120,41 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.
     return None
 
 
+class Optimization:
+    """One optimizer (+ optional per-epoch scheduler) over a Fabric-wrapped model: one step, its state.
+
+    ``fmodel`` is the wrapped model to call in training (DDP synchronizes gradients through it).
+    """
+
+    def __init__(self, fabric: "Fabric", model: nn.Module, cfg: TrainConfig) -> None:
+        self.fabric, self.clip = fabric, cfg.grad_clip
+        self.fmodel, self.optimizer = fabric.setup(model, make_optimizer(model.parameters(), cfg))
+        self.scheduler = make_scheduler(self.optimizer, cfg)
+
+    def step(self, loss: torch.Tensor) -> None:
+        """theta <- update(theta, grad loss), with the global gradient norm clipped to ``train.grad_clip``."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.fabric.backward(loss)
+        if self.clip is not None:
+            self.fabric.clip_gradients(self.fmodel, self.optimizer, max_norm=self.clip)
+        self.optimizer.step()
+
+    def end_epoch(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {"optimizer": self.optimizer.state_dict()}
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+
+
 class TensorBatches:
     """Mini-batches of in-memory tensors, sharded over processes like ``DistributedSampler``.
 

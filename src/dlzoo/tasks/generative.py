@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import torch
 
 from dlzoo.layers import fit_standardizers
-from dlzoo.tasks.base import Context, Logs, TensorBatches, build_model, load_data, make_optimizer, make_scheduler
+from dlzoo.tasks.base import Context, Logs, TensorBatches, Optimization, build_model, load_data
 from dlzoo.tasks.supervised import data_facts, record_info
 
 
@@ -37,9 +37,7 @@ class GenerativeTask:
         facts.pop("num_classes", None)  # labels are not what a density model predicts
         self.model = build_model(ctx, facts)
         fit_standardizers(self.model, self.data.train.x)
-        self.optimizer = make_optimizer(self.model.parameters(), t)
-        self.fmodel, self.optimizer = fabric.setup(self.model, self.optimizer)
-        self.scheduler = make_scheduler(self.optimizer, t)
+        self.opt = Optimization(fabric, self.model, t)
         self.batches = TensorBatches(
             self.data.train.x, batch_size=t.batch_size, seed=t.seed,
             rank=fabric.global_rank, world=fabric.world_size, device=fabric.device,
@@ -49,18 +47,12 @@ class GenerativeTask:
         return self.ctx.train.epochs
 
     def train_round(self, round_idx: int) -> Iterator[Logs]:
-        self.fmodel.train()
-        clip = self.ctx.train.grad_clip
+        self.opt.fmodel.train()
         for (x,) in self.batches.epoch(round_idx):
-            loss, logs = self.objective.loss(self.fmodel, x)
-            self.optimizer.zero_grad(set_to_none=True)
-            self.ctx.fabric.backward(loss)
-            if clip is not None:
-                self.ctx.fabric.clip_gradients(self.fmodel, self.optimizer, max_norm=clip)
-            self.optimizer.step()
+            loss, logs = self.objective.loss(self.opt.fmodel, x)
+            self.opt.step(loss)
             yield {"train/loss": loss.detach(), **{f"train/{k}": v.detach() for k, v in logs.items()}}
-        if self.scheduler is not None:
-            self.scheduler.step()
+        self.opt.end_epoch()
 
     @torch.no_grad()
     def evaluate(self, split: str, *, final: bool = False) -> dict[str, float]:
@@ -80,15 +72,10 @@ class GenerativeTask:
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        state = {"optimizer": self.optimizer.state_dict()}
-        if self.scheduler is not None:
-            state["scheduler"] = self.scheduler.state_dict()
-        return state
+        return self.opt.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
+        self.opt.load_state_dict(state)
 
     def plots(self, folder: Path) -> list[Path]:
         hook = getattr(self.objective, "plots", None)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dlzoo.layers import fit_standardizers
 from dlzoo.metrics import classification_metrics, regression_metrics
-from dlzoo.tasks.base import Context, Logs, TensorBatches, build_model, load_data, make_optimizer, make_scheduler
+from dlzoo.tasks.base import Context, Logs, TensorBatches, Optimization, build_model, load_data
 
 
 class ClassifyObjective:
@@ -82,9 +82,7 @@ class SupervisedTask:
         record_info(ctx, self.data.info)
         self.model = build_model(ctx, data_facts(self.data.info))
         fit_standardizers(self.model, self.data.train.x, self.data.train.y)
-        self.optimizer = make_optimizer(self.model.parameters(), t)
-        self.fmodel, self.optimizer = fabric.setup(self.model, self.optimizer)
-        self.scheduler = make_scheduler(self.optimizer, t)
+        self.opt = Optimization(fabric, self.model, t)
         self.batches = TensorBatches(
             self.data.train.x, self.data.train.y, batch_size=t.batch_size, seed=t.seed,
             rank=fabric.global_rank, world=fabric.world_size, device=fabric.device,
@@ -94,18 +92,12 @@ class SupervisedTask:
         return self.ctx.train.epochs
 
     def train_round(self, round_idx: int) -> Iterator[Logs]:
-        self.fmodel.train()
-        clip = self.ctx.train.grad_clip
+        self.opt.fmodel.train()
         for x, y in self.batches.epoch(round_idx):
-            loss = self.objective.loss(self.fmodel(x), y)
-            self.optimizer.zero_grad(set_to_none=True)
-            self.ctx.fabric.backward(loss)
-            if clip is not None:
-                self.ctx.fabric.clip_gradients(self.fmodel, self.optimizer, max_norm=clip)
-            self.optimizer.step()
+            loss = self.objective.loss(self.opt.fmodel(x), y)
+            self.opt.step(loss)
             yield {"train/loss": loss.detach()}
-        if self.scheduler is not None:
-            self.scheduler.step()
+        self.opt.end_epoch()
 
     @torch.no_grad()
     def evaluate(self, split: str, *, final: bool = False) -> dict[str, float]:
@@ -131,15 +123,10 @@ class SupervisedTask:
         return result
 
     def state_dict(self) -> dict[str, Any]:
-        state = {"optimizer": self.optimizer.state_dict()}
-        if self.scheduler is not None:
-            state["scheduler"] = self.scheduler.state_dict()
-        return state
+        return self.opt.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
+        self.opt.load_state_dict(state)
 
     def plots(self, folder: Path) -> list[Path]:
         if self.ctx.spec.task != "classify" or self.data.test is None:
