@@ -6,6 +6,7 @@ Data are scikit-learn's bundled sets (offline); nothing here reads /work/shared 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import torch
@@ -18,6 +19,15 @@ from dlzoo.layers import Standardize
 from dlzoo.registry import create_model
 from dlzoo.runs import RunDir, load_run
 from dlzoo.train.loop import train_run
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """These matmuls are small: one thread is as fast and does not spin-wait on a busy 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def train_tiny(root: Path, model: str, *overrides: str) -> tuple[RunDir, dict]:
@@ -51,9 +61,11 @@ def test_tiny_classifier_loss_decreases(classifier_run: tuple[RunDir, dict]) -> 
 
 
 def test_tiny_regressor_beats_the_mean(regressor_run: tuple[RunDir, dict]) -> None:
-    # predicting the training mean gives r2 ~ 0 (slightly below on the test split); linear regression ~0.45
+    # on this split: predicting the training mean gives r2 = -0.001 (mse 5135), linear regression r2 = 0.33;
+    # the tiny MLP gets 0.31-0.33 over seeds 0-2
     _, result = regressor_run
-    assert result["test/r2"] > 0.3
+    assert result["test/r2"] > 0.25
+    assert result["test/mse"] < 0.8 * 5135
     assert result["test/rmse"] == pytest.approx(result["test/mse"] ** 0.5, rel=1e-4)
 
 

@@ -24,7 +24,7 @@ from dlzoo.train.loop import train_run
 
 # three rounds of 300 steps: long enough to learn a little, update the target and checkpoint twice
 SHORT = ["train.progress=false", "task.total_steps=900", "task.eval_every_steps=300", "task.learning_starts=200",
-         "task.eval_episodes=3", "task.final_eval_episodes=3", "train.log_every=100"]
+         "task.eval_episodes=3", "task.final_eval_episodes=3", "train.log_every=100", "task.keep_best=true"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -138,6 +138,17 @@ def test_target_and_training_cadence_match_sb3() -> None:
     assert trained_at == [24, 32, 40, 48]  # t = 8 and 16 fall inside learning_starts
 
 
+def test_linear_learning_rate_counts_environment_steps() -> None:
+    dqn = make_dqn(QNetwork(obs_dim=4, n_actions=2, hidden=(8,)), learning_starts=0, train_freq=10,
+                   gradient_steps=1, total_steps=100, lr_schedule="linear")
+    buffer = ReplayBuffer(100, (4,), (), discrete=True)
+    buffer.add([0.0] * 4, 0, 1.0, [0.0] * 4, False)
+    g = torch.Generator().manual_seed(0)
+    for t, lr in [(30, 7e-4), (90, 1e-4), (110, 0.0)]:  # lr(t) = 1e-3 · max(0, 1 − t / 100), set before learning
+        dqn.update(buffer, t, g)
+        assert dqn.optimizer.param_groups[0]["lr"] == pytest.approx(lr)
+
+
 # -- replay buffer ----------------------------------------------------------------------------------
 
 def test_replay_buffer_round_trip_through_state_dict() -> None:
@@ -219,6 +230,32 @@ def test_resume_after_a_crash_gives_the_uninterrupted_run(short_run: tuple[RunDi
     assert without_time(crashed.read_metrics()) == without_time(run.read_metrics())
     for key in [k for k in result if k.startswith("test/")] + ["steps"]:
         assert resumed[key] == result[key], key
+
+
+def test_keep_best_tests_the_best_validation_round() -> None:
+    from dlzoo.registry import get_spec
+    from dlzoo.tasks.base import Context
+
+    cfg = resolve_config("dqn", preset="tiny", overrides=["model.hidden=[]", "task.keep_best=true",
+                                                          "task.eval_episodes=2", "task.final_eval_episodes=2"])
+    task = ReinforcementTask(Context(get_spec("dqn"), cfg, Fabric(accelerator="cpu", devices=1)))
+    task.setup()
+    head = task.model.head  # a linear Q-function: Q(s, 1) − Q(s, 0) = w · s
+    with torch.no_grad():
+        head.bias.zero_()
+        head.weight.copy_(torch.tensor([[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 3.0, 1.0]]))  # push right if 3θ + θ̇ > 0
+    good = task.evaluate("val")["val/return_mean"]
+    balancing = {k: v.clone() for k, v in task.model.state_dict().items()}
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.copy_(torch.tensor([1.0, 0.0]))  # always push left: the pole falls in ~9 steps
+    assert task.evaluate("val")["val/return_mean"] < good
+    state = task.state_dict()  # the best weights travel with the checkpoint
+    task.best = None
+    task.load_state_dict(state)
+    test = task.evaluate("test", final=True)["test/return_mean"]
+    assert all(torch.equal(v, balancing[k]) for k, v in task.model.state_dict().items())  # what the loop saves
+    assert test > 100
 
 
 def test_tiny_preset_learns_cartpole(tiny_run: tuple[RunDir, dict]) -> None:

@@ -13,6 +13,10 @@ The ``data:`` section names the environment (``data: {name: CartPole-v1}``). The
 A round is ``eval_every_steps`` environment steps, extended to the end of the running episode, so
 every checkpoint falls on an episode boundary and a resumed run resets the environment with the same
 seed (``seed + episode index``) as an uninterrupted one.
+
+With ``keep_best`` the run's result is the round with the best ``val/return_mean`` (the latest of
+equals), not the last: its weights are kept (and checkpointed) when validated, and the final test
+evaluation and ``model.safetensors`` use them. Selection uses the validation seeds only.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class RLConfig(BaseModel):
     final_eval_episodes: int = Field(20, ge=1, description="greedy episodes of the final test evaluation")
     buffer_size: int = Field(100_000, ge=1, description="replay capacity (transitions)")
     gamma: float = Field(0.99, gt=0, le=1, description="discount factor")
+    keep_best: bool = Field(False, description="test and save the weights of the best validation round, not the last")
 
 
 def validate_env(data: dict[str, Any]) -> None:
@@ -85,6 +90,8 @@ class ReinforcementTask:
         self.step = 0  # environment steps so far
         self.episode = 0  # episodes started so far
         self.returns: list[float] = []  # training episode returns, for the plot
+        self.best: dict[str, torch.Tensor] | None = None  # keep_best: weights of the best validation round
+        self.best_return = -math.inf
 
     def num_rounds(self) -> int:
         return math.ceil(self.cfg.total_steps / self.cfg.eval_every_steps)
@@ -109,15 +116,22 @@ class ReinforcementTask:
 
     def evaluate(self, split: str, *, final: bool = False) -> dict[str, float]:
         episodes = self.cfg.final_eval_episodes if final else self.cfg.eval_episodes
+        if final and self.cfg.keep_best and self.best is not None:
+            self.model.load_state_dict(self.best)  # the loop saves task.model after this evaluation
         offset = 10**9 if split == "test" else 10**8  # evaluation seeds never overlap training seeds
         returns = rollout_returns(self.env_id, self.Objective.act, self.model, episodes=episodes,
                                   seed=offset + self.ctx.train.seed * 1000, device=self.ctx.fabric.device)
-        return {f"{split}/{k}": v for k, v in episodic_return_stats(returns).items()}
+        stats = episodic_return_stats(returns)
+        if split == "val" and self.cfg.keep_best and stats["return_mean"] >= self.best_return:
+            self.best_return = stats["return_mean"]
+            self.best = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        return {f"{split}/{k}": v for k, v in stats.items()}
 
     def state_dict(self) -> dict[str, Any]:
         return {"algo": self.algo.state_dict(), "buffer": self.buffer.state_dict(),
                 "generator": self.generator.get_state(), "step": torch.tensor(self.step),
-                "episode": torch.tensor(self.episode), "returns": torch.tensor(self.returns, dtype=torch.float64)}
+                "episode": torch.tensor(self.episode), "returns": torch.tensor(self.returns, dtype=torch.float64),
+                "best": self.best or {}, "best_return": torch.tensor(self.best_return, dtype=torch.float64)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.algo.load_state_dict(state["algo"])
@@ -125,6 +139,8 @@ class ReinforcementTask:
         self.generator.set_state(state["generator"])
         self.step, self.episode = int(state["step"]), int(state["episode"])
         self.returns = state["returns"].tolist()
+        self.best = state.get("best") or None
+        self.best_return = float(state.get("best_return", -math.inf))
 
     def plots(self, folder: Path) -> list[Path]:
         from dlzoo.train.plots import episode_returns_plot

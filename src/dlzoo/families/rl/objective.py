@@ -78,6 +78,8 @@ class DQN:
         exploration_initial_eps: float = Field(1.0, ge=0, le=1, description="ε at the start of the anneal")
         exploration_final_eps: float = Field(0.05, ge=0, le=1, description="ε after the anneal")
         double_dqn: bool = Field(False, description="Double DQN target: online argmax, target evaluation")
+        lr_schedule: Literal["constant", "linear"] = Field(
+            "constant", description="'linear': lr(t) = train.lr · (1 − t / total_steps), SB3's linear_schedule")
         loss: Literal["huber", "mse"] = Field(
             "huber", description="'huber': smooth L1 with δ=1 (SB3, Mnih et al.); 'mse': squared TD error")
 
@@ -91,8 +93,8 @@ class DQN:
         if train_cfg.precision != "32-true":
             raise ValueError(f"DQN trains in full precision; train.precision must be '32-true', got {train_cfg.precision!r}")
         if train_cfg.scheduler != "none":
-            raise ValueError(f"DQN keeps a constant learning rate; train.scheduler must be 'none', "
-                             f"got {train_cfg.scheduler!r}")
+            raise ValueError(f"DQN schedules its learning rate per environment step (task.lr_schedule); "
+                             f"train.scheduler must be 'none', got {train_cfg.scheduler!r}")
         self.cfg, self.train_cfg = cfg, train_cfg
         self.device = fabric.device
         self.n_actions = int(env.action_space.n)
@@ -133,6 +135,9 @@ class DQN:
             self.sync_target()
         if step <= cfg.learning_starts or step % cfg.train_freq or cfg.gradient_steps == 0:
             return logs
+        if cfg.lr_schedule == "linear":  # set before each training phase, like SB3's _update_learning_rate
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.train_cfg.lr * max(0.0, 1.0 - step / cfg.total_steps)
         losses, q_means, norms = [], [], []
         for _ in range(cfg.gradient_steps):
             batch = ReplayBatch(*(t.to(self.device, non_blocking=True)
