@@ -186,9 +186,9 @@ def main() -> None:
 
     sb3_name = f"stable-baselines3 {stable_baselines3.__version__} DQN, same hyperparameters, measured here"
     episodes = cfg.task["final_eval_episodes"]
-    common = dict(model="dqn", family="rl", dataset=ENV, dataset_version=f"gymnasium {gym.__version__}",
-                  seeds=args.seeds, config=ours[0]["config"],
-                  split=f"test: {episodes} greedy episodes, reset seeds 1e9 + 1000*seed + i")
+    common = {"model": "dqn", "family": "rl", "dataset": ENV, "dataset_version": f"gymnasium {gym.__version__}",
+              "seeds": args.seeds, "config": ours[0]["config"],
+              "split": f"test: {episodes} greedy episodes, reset seeds 1e9 + 1000*seed + i"}
     notes = (f"torch threads {args.threads} for both, run interleaved per seed; wall times exclude evaluation "
              f"(ours includes its checkpoints); validation every {cfg.task['eval_every_steps']} steps on "
              f"{cfg.task['eval_episodes']} episodes (seeds 1e8 + 1000*seed + i)")

@@ -118,7 +118,8 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--reps", type=int, default=5, help="repetitions, alternating which loop runs first")
     p.add_argument("--hidden", nargs="+", default=["800,800", "256"], help="models: comma-separated widths")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="torch threads for both loops (1: steadier timings "
+                   "on a shared machine, where two threads spin-wait for each other)")
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(args.threads)

@@ -64,6 +64,7 @@ def test_data_option_replaces_preset_dataset() -> None:
         (["train.epochs=-1"], None, "greater than or equal to 1"),
         (["model.widht=3"], None, "unknown argument.*valid: in_features"),
         (["task.label_smoothing=2"], None, "less than 1"),
+        (["model.hidden=wide"], None, r"model\.hidden: Input should be a valid tuple"),
         (["data.split_sed=1"], None, "split_seed"),
         (["lr=1"], None, "section.key=value|must start with"),
         (["train.lr"], None, "expected section.key=value"),

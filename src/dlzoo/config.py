@@ -123,9 +123,11 @@ def builder_schema(spec: ModelSpec) -> type[BaseModel]:
     sig = inspect.signature(spec.builder)
     hints = _annotations(spec.builder)
     fields: dict[str, Any] = {}
-    for name, p in sig.parameters.items():
-        default = ... if p.default is inspect.Parameter.empty else p.default
-        fields[name] = (hints.get(name, Any), default)
+    for name, p in sig.parameters.items():  # required (data-derived) arguments may be absent here
+        if p.default is inspect.Parameter.empty:
+            fields[name] = (hints.get(name, Any) | None, None)
+        else:
+            fields[name] = (hints.get(name, Any), p.default)
     return create_model(f"{spec.name}_args", __config__=ConfigDict(extra="forbid"), **fields)
 
 
@@ -156,12 +158,13 @@ def validate_run_config(raw: dict[str, Any], *, source: str = "config") -> RunCo
     objective = objective_for(spec)
     task = validate_section(objective.Config, raw.get("task") or {}, section="task")
     train = validate_section(TrainConfig, raw.get("train") or {}, section="train")
-    # model arguments: unknown names are errors now; required data-derived ones are filled by the task
+    # model arguments: unknown names and wrong types are errors now; data-derived ones are filled by the task
     args = {k: v for k, v in raw["model"].items() if k != "name"}
     valid = spec.params()
     bad = sorted(set(args) - set(valid))
     if bad:
         raise ConfigError(f"model: unknown argument(s) {bad} for {spec.name}; valid: {', '.join(valid)}")
+    validate_section(builder_schema(spec), args, section="model")
     return RunConfig(
         preset=str(raw.get("preset", "custom")),
         model=dict(raw["model"]),

@@ -122,7 +122,10 @@ def test_target_and_training_cadence_match_sb3() -> None:
                    gradient_steps=3, target_update_interval=5, total_steps=100)
     buffer = ReplayBuffer(100, (4,), (), discrete=True)
     g = torch.Generator().manual_seed(0)
-    same = lambda: all(torch.equal(a, b) for a, b in zip(dqn.model.parameters(), dqn.target.parameters()))  # noqa: E731
+
+    def same() -> bool:
+        return all(torch.equal(a, b) for a, b in zip(dqn.model.parameters(), dqn.target.parameters()))
+
     trained_at = []
     for t in range(1, 49):
         buffer.add(torch.randn(4, generator=g), t % 2, 1.0, torch.randn(4, generator=g), False)

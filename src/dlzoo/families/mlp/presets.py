@@ -13,18 +13,22 @@ TINY_TRAIN = {"epochs": 30, "batch_size": 64, "lr": 3e-3, "log_every": 10}
     presets={
         # seconds on CPU: digits reaches > 0.93 test accuracy
         "tiny": {"model": {"hidden": [64]}, "data": {"name": "digits"}, "train": TINY_TRAIN},
-        # tabular default: the benchmark configuration (digits / wine / breast_cancer)
+        # tabular default: one recipe for digits / breast_cancer / wine (benchmarks/tabular.py), chosen by
+        # 5-fold CV on the training part only: one hidden layer beat two, label smoothing helped all three
         "default": {
-            "model": {"hidden": [256, 256], "dropout": 0.1},
+            "model": {"hidden": [256], "dropout": 0.2},
             "data": {"name": "digits"},
+            "task": {"label_smoothing": 0.1},
             "train": {"epochs": 100, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-4, "scheduler": "cosine",
                       "log_every": 20},
         },
-        # MNIST: the classic 2 x 800 network of Simard et al. (2003), 98.4% and better
+        # MNIST: the classic 2 x 800 network of Simard et al. (2003), 98.4% and better; dropout, label
+        # smoothing and 15 cosine epochs chosen on the 5000-image val split (~2.5 min per seed on one CPU core)
         "mnist": {
             "model": {"hidden": [800, 800], "dropout": 0.2, "standardize_input": False},
             "data": {"name": "mnist", "flatten": True, "val_size": 5000},
-            "train": {"epochs": 20, "batch_size": 128, "lr": 1e-3, "scheduler": "cosine", "log_every": 50},
+            "task": {"label_smoothing": 0.1},
+            "train": {"epochs": 15, "batch_size": 128, "lr": 1e-3, "scheduler": "cosine", "log_every": 50},
         },
     },
 )

@@ -27,12 +27,11 @@ are the loop's settings (``train.optimizer``, ``train.lr``, ``train.batch_size``
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import gymnasium as gym
 import torch
 import torch.nn.functional as F
-from lightning_fabric import Fabric
 from pydantic import Field
 from torch import nn
 
@@ -40,6 +39,9 @@ from dlzoo.config import TrainConfig
 from dlzoo.tasks.base import Logs, make_optimizer
 from dlzoo.tasks.reinforcement import RLConfig
 from dlzoo.tasks.replay import ReplayBatch, ReplayBuffer
+
+if TYPE_CHECKING:  # importing Fabric takes seconds; the server imports this module but never trains
+    from lightning_fabric import Fabric
 
 
 def linear_epsilon(step: int, *, initial: float, final: float, fraction: float, total_steps: int) -> float:
@@ -83,7 +85,7 @@ class DQN:
         loss: Literal["huber", "mse"] = Field(
             "huber", description="'huber': smooth L1 with δ=1 (SB3, Mnih et al.); 'mse': squared TD error")
 
-    def __init__(self, cfg: "DQN.Config", model: nn.Module, fabric: Fabric, train_cfg: TrainConfig,
+    def __init__(self, cfg: DQN.Config, model: nn.Module, fabric: Fabric, train_cfg: TrainConfig,
                  env: gym.Env) -> None:
         if not isinstance(env.action_space, gym.spaces.Discrete):
             raise ValueError(f"DQN needs a discrete action space, got {env.action_space}")
@@ -91,7 +93,8 @@ class DQN:
             raise ValueError(f"DQN runs in one process (one environment, one buffer); got {fabric.world_size} "
                              "processes: set train.devices=1")
         if train_cfg.precision != "32-true":
-            raise ValueError(f"DQN trains in full precision; train.precision must be '32-true', got {train_cfg.precision!r}")
+            raise ValueError(f"DQN trains in full precision; train.precision must be '32-true', "
+                             f"got {train_cfg.precision!r}")
         if train_cfg.scheduler != "none":
             raise ValueError(f"DQN schedules its learning rate per environment step (task.lr_schedule); "
                              f"train.scheduler must be 'none', got {train_cfg.scheduler!r}")
