@@ -16,16 +16,8 @@ from dlzoo.export import ExportError, export_model, export_run
 from dlzoo.runs import RunDir, load_run
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: intra-op threads only add contention
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Path:
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from dlzoo.train.loop import train_run
 
     run = RunDir.create(tmp_path_factory.mktemp("runs"), "mlp_classifier", "e")

@@ -22,17 +22,8 @@ from dlzoo.runs import RunDir, load_run
 from dlzoo.train import train_run
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small models train far faster on one intra-op thread, above all on a shared, busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, one_thread):
+def trained(tmp_path_factory):
     """vae_mlp's tiny preset trained once through the real loop (8x8 digits, dynamic binarization)."""
     cfg = resolve_config("vae_mlp", preset="tiny")
     run = RunDir.create(tmp_path_factory.mktemp("runs"), "vae_mlp", "tiny")

@@ -6,7 +6,6 @@ Data are scikit-learn's bundled sets (offline); nothing here reads /work/shared 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import torch
@@ -19,15 +18,6 @@ from dlzoo.layers import Standardize
 from dlzoo.registry import create_model
 from dlzoo.runs import RunDir, load_run
 from dlzoo.train.loop import train_run
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """These matmuls are small: one thread is as fast and does not spin-wait on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def train_tiny(root: Path, model: str, *overrides: str) -> tuple[RunDir, dict]:

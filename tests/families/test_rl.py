@@ -27,15 +27,6 @@ SHORT = ["train.progress=false", "task.total_steps=900", "task.eval_every_steps=
          "task.eval_episodes=3", "task.final_eval_episodes=3", "train.log_every=100", "task.keep_best=true"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Batches of 64 through a small MLP are latency-bound: one intra-op thread is faster on 2 shared cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def make_dqn(model: torch.nn.Module, **task: object) -> DQN:
     env = gym.make("CartPole-v1")  # only its action space (2 actions) is used
     return DQN(DQN.Config(**task), model, Fabric(accelerator="cpu", devices=1), TrainConfig(lr=1e-3), env)
