@@ -33,7 +33,14 @@ def tiny_task(name: str):
     return task, cfg
 
 
-def example_batch(task, n: int = 4) -> torch.Tensor:
+def example_batch(task, n: int = 4) -> tuple[torch.Tensor, ...]:
+    """forward's positional inputs for n examples: the task's own (tokens, graphs), else n training inputs."""
+    if hasattr(task, "example_inputs"):
+        return tuple(task.example_inputs(n))
+    return (_tensor_batch(task, n),)
+
+
+def _tensor_batch(task, n: int) -> torch.Tensor:
     if hasattr(task, "data"):
         return task.data.train.x[:n].clone()
     space = task.env.observation_space  # reinforcement: observations from the environment's space
@@ -47,8 +54,8 @@ def np_stack(items):
     return np.stack(items)
 
 
-def outputs(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
-    out = model(x)
+def outputs(model: torch.nn.Module, x: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    out = model(*x)
     return list(out) if isinstance(out, (tuple, list)) else [out]
 
 
@@ -58,13 +65,15 @@ def built(request):
 
 
 def test_forward_is_finite_and_batched(built) -> None:
+    """n examples in, n rows out (example_inputs(n) means n examples: sequences, graphs, or nodes)."""
     name, task, _ = built
-    x = example_batch(task)
+    n = 4
+    x = example_batch(task, n)
     task.model.eval()
     with torch.no_grad():
         outs = outputs(task.model, x)
     for o in outs:
-        assert o.shape[0] == len(x), f"{name}: output {tuple(o.shape)} does not keep the batch dimension"
+        assert o.shape[0] == n, f"{name}: output {tuple(o.shape)} does not keep the batch dimension ({n})"
         assert torch.isfinite(o).all(), f"{name}: non-finite output"
 
 
@@ -107,7 +116,9 @@ def test_export_parity(built, tmp_path, fmt: str) -> None:
     export = pytest.importorskip("dlzoo.export")
     name, task, _ = built
     x = example_batch(task, n=3)
-    report = export.export_model(task.model.eval(), x, tmp_path / f"{name}.{fmt}", fmt=fmt)  # raises on disagreement
+    check = [example_batch(task, n=5), example_batch(task, n=1)] if hasattr(task, "example_inputs") else None
+    report = export.export_model(task.model.eval(), x, tmp_path / f"{name}.{fmt}", fmt=fmt, check=check,
+                                 dynamic=getattr(task, "dynamic_dims", None))  # raises on disagreement
     with torch.no_grad():
         scale = max(float(o.abs().max()) for o in outputs(task.model, x))
     assert report.path.is_file() and report.max_abs_diff <= 1e-4 * (1 + scale)

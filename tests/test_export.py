@@ -130,3 +130,35 @@ def test_cli_export(run_dir: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["export", str(run_dir), "--format", "torchscript", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert out.is_file() and "max |diff| vs PyTorch" in " ".join(result.output.split())  # rich wraps lines
+
+
+class TokensAndMask(nn.Module):
+    """Two inputs, one of them integer: token ids (B, T) and a float mask (B, T) -> pooled logits (B, 3)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb, self.head = nn.Embedding(11, 8), nn.Linear(8, 3)
+
+    def forward(self, idx: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = self.emb(idx) * mask.unsqueeze(-1)  # (B, T, 8)
+        return self.head(h.sum(1) / mask.sum(1, keepdim=True).clamp_min(1))  # (B, 3)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_several_inputs_integer_ids_and_a_dynamic_length(tmp_path: Path, fmt: str) -> None:
+    torch.manual_seed(0)
+    idx, mask = torch.randint(0, 11, (2, 7)), torch.ones(2, 7)
+    dims = ({0: "batch", 1: "time"}, {0: "batch", 1: "time"})
+    check = [(torch.randint(0, 11, (5, 4)), torch.rand(5, 4).round()), (torch.randint(0, 11, (1, 9)), torch.ones(1, 9))]
+    report = export_model(TokensAndMask(), (idx, mask), tmp_path / f"m.{fmt}", fmt=fmt, check=check, dynamic=dims)
+    assert report.max_abs_diff < 1e-5 and report.outputs == 1
+    # by default only dim 0 varies, and integer check inputs are drawn inside the example's id range
+    report = export_model(TokensAndMask(), (idx, mask), tmp_path / f"d.{fmt}", fmt=fmt)
+    assert report.max_abs_diff < 1e-5
+
+
+def test_a_frozen_sequence_length_fails_the_check(tmp_path: Path) -> None:
+    idx, mask = torch.randint(0, 11, (2, 7)), torch.ones(2, 7)
+    longer = [(torch.randint(0, 11, (3, 9)), torch.ones(3, 9))]
+    with pytest.raises(ExportError, match="fails on inputs of dim-0 sizes 3/3"):
+        export_model(TokensAndMask(), (idx, mask), tmp_path / "m.onnx", fmt="onnx", check=longer)

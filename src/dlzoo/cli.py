@@ -141,19 +141,38 @@ def predict(run: Path = typer.Argument(..., help="run directory"),
 
     loaded = load_run(run)
     data = _read_input(inputs)
-    result = {"actions": inference.act(loaded, data)} if loaded.spec.task == "control" else inference.predict(loaded, data)
+    if "predict" in inference.requests_of(loaded.spec):  # a body of the family's own (strings, graphs)
+        result = inference.handle(loaded, "predict", data)
+    elif loaded.spec.task == "control":
+        result = {"actions": inference.act(loaded, data)}
+    else:
+        result = inference.predict(loaded, data)
     console.print_json(json.dumps(result))
 
 
 @app.command()
 def sample(run: Path = typer.Argument(..., help="run directory of a generative model"),
            n: int = typer.Option(64, help="number of samples"), seed: int = typer.Option(0),
-           out: Path = typer.Option(Path("samples.png"), help=".png grid or .npy array")) -> None:
-    """Draw samples from a generative model into a PNG grid or an .npy file."""
+           out: Path = typer.Option(Path("samples.png"), help=".png grid or .npy array"),
+           request: Optional[str] = typer.Option(None, help="language models etc.: the JSON request body "
+                                                 "(e.g. '{\"prompt\": \"ROMEO:\", \"max_new_tokens\": 200}')")) -> None:
+    """Draw samples from a generative model into a PNG grid or an .npy file (language models: print text)."""
     from dlzoo import inference
     from dlzoo.runs import load_run
 
-    x = inference.sample(load_run(run), n=n, seed=seed)
+    loaded = load_run(run)
+    if "sample" in inference.requests_of(loaded.spec):  # the family's own request: print what it answers
+        try:
+            body = json.loads(request) if request else {}
+        except json.JSONDecodeError as e:
+            raise typer.BadParameter(f"--request is not valid JSON: {e}") from None
+        result = inference.handle(loaded, "sample", body)
+        for item in [result] if isinstance(result, dict) else result:
+            text = item if isinstance(item, str) else item.get("text") if "text" in item else json.dumps(item)
+            console.print(text, end="" if isinstance(item, str) else "\n", markup=False, highlight=False)
+        console.print()
+        return
+    x = inference.sample(loaded, n=n, seed=seed)
     if out.suffix == ".npy":
         import numpy as np
 

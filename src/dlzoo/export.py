@@ -22,8 +22,12 @@ Exporters (torch 2.13):
   ``torch.jit.trace``. TorchScript is deprecated upstream; it is kept because it loads in C++
   (libtorch) without Python. Its DeprecationWarnings are silenced here.
 
-A model's forward must take one float tensor (B, *input_shape) and return a tensor or a tuple/list
-of tensors (``ExportReport.outputs`` counts them). The export is of the eval-mode model.
+A model's forward takes one float tensor (B, *input_shape), or several tensors (token ids, edge
+indices: pass ``example`` as a tuple), and returns a tensor or a tuple/list of tensors
+(``ExportReport.outputs`` counts them). By default dim 0 of every input is the batch dimension;
+``dynamic`` names other varying dims (a graph's node and edge counts), and ``check`` supplies the
+parity inputs when they cannot be made from the example (integer inputs are drawn from the
+example's value range). The export is of the eval-mode model.
 """
 
 from __future__ import annotations
@@ -61,56 +65,106 @@ class ExportReport:
     exporter: str = ""  # which exporter produced the file: "dynamo" | "torchscript-onnx" | "script" | "trace"
 
 
+Inputs = tuple[torch.Tensor, ...]  # the positional arguments of forward
+Dynamic = tuple[dict[int, str], ...]  # per input: {dim: name} of the dims that vary (same name = same size)
+
+
 def export_run(run_dir: Path | str, *, fmt: str, out: Path | None = None) -> ExportReport:
-    """Rebuild a run's model from config.yaml + weights and export it (default: <run>/export/)."""
+    """Rebuild a run's model from config.yaml + weights and export it (default: <run>/export/).
+
+    Models whose inputs are not one float tensor get their example inputs from the family objective's
+    ``export_inputs(loaded, n) -> tuple of tensors`` (and ``dynamic_dims``, if not batch-only).
+    """
     from dlzoo.inference import InputError, input_shape
     from dlzoo.runs import load_run
 
     _check_fmt(fmt)
     loaded = load_run(run_dir)
+    path = Path(out) if out is not None else loaded.run.path / "export" / FORMATS[fmt]
+    make = getattr(loaded.spec.objective, "export_inputs", None)
+    if make is not None:
+        return export_model(loaded.model, make(loaded, EXAMPLE_BATCH), path, fmt=fmt,
+                            check=[make(loaded, CHECK_BATCH), make(loaded, 1)],
+                            dynamic=getattr(loaded.spec.objective, "dynamic_dims", None))
     try:
         shape = input_shape(loaded)
     except InputError as e:
         raise ExportError(f"cannot build an example input: {e}") from None
     example = torch.randn((EXAMPLE_BATCH, *shape), generator=torch.Generator().manual_seed(0))
-    path = Path(out) if out is not None else loaded.run.path / "export" / FORMATS[fmt]
     return export_model(loaded.model, example, path, fmt=fmt)
 
 
-def export_model(model: nn.Module, example: torch.Tensor, path: Path, *, fmt: str,
+def export_model(model: nn.Module, example: torch.Tensor | Inputs, path: Path, *, fmt: str,
+                 check: list[Inputs] | None = None, dynamic: Dynamic | None = None,
                  atol: float = ATOL, rtol: float = RTOL) -> ExportReport:
-    """Export ``model`` (in eval mode) traced/captured on ``example`` (B, *input_shape) and check parity."""
+    """Export ``model`` (in eval mode) captured on ``example`` and check parity on other batch sizes.
+
+    ``example``: a tensor (B, *input_shape) or a tuple of forward's inputs. ``check``: input tuples for
+    the parity check (default: made from the example with batch sizes 5 and 1). ``dynamic``: per input,
+    {dim: name} of the varying dims (default: dim 0 of every input, "batch").
+    """
     _check_fmt(fmt)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    example = _as_inputs(example)
+    dynamic = tuple(dynamic) if dynamic is not None else tuple({0: "batch"} for _ in example)
+    if len(dynamic) != len(example):
+        raise ExportError(f"dynamic names the dims of {len(dynamic)} inputs, forward takes {len(example)}")
     was_training = model.training
     model.eval()
     try:
-        g = torch.Generator().manual_seed(1)
-        scale = float(example.std()) if example.numel() > 1 else 1.0
-        check = torch.randn((CHECK_BATCH, *example.shape[1:]), generator=g) * scale + float(example.mean())
-        batches = (check, check[:1])  # another batch size than the example's, and a single example
+        batches = [_as_inputs(c) for c in check] if check is not None else _check_inputs(example)
         with torch.no_grad():
-            expected = [_outputs(model(x)) for x in batches]
+            expected = [_outputs(model(*x)) for x in batches]
         if fmt == "onnx":
-            exporter = _export_onnx(model, example, path, n_outputs=len(expected[0]))
+            exporter = _export_onnx(model, example, path, n_outputs=len(expected[0]), dynamic=dynamic)
             run = _onnx_runner(path)
         else:
             exporter = _export_torchscript(model, example, path)
             run = _torchscript_runner(path)
         diff = 0.0
         for x, want in zip(batches, expected):
+            size = (f"a batch of {len(x[0])}" if len(x) == 1 else
+                    "inputs of dim-0 sizes " + "/".join(str(t.shape[0]) if t.ndim else "()" for t in x))
             try:
                 got = run(x)
             except Exception as e:  # a graph that cannot take another batch size fails here
-                raise ExportError(f"{path}: the exported {fmt} model fails on a batch of {len(x)} "
-                                  f"(exported with a batch of {len(example)}): {_first_line(e)}") from None
+                raise ExportError(f"{path}: the exported {fmt} model fails on {size} "
+                                  f"(exported with {len(example[0])}): {_first_line(e)}") from None
             with torch.no_grad():
-                diff = max(diff, _parity(want, got, atol=atol, rtol=rtol, rerun=lambda x=x: _outputs(model(x)),
-                                         where=f"{path} ({fmt}, {exporter} exporter, batch of {len(x)})"))
+                diff = max(diff, _parity(want, got, atol=atol, rtol=rtol, rerun=lambda x=x: _outputs(model(*x)),
+                                         where=f"{path} ({fmt}, {exporter} exporter, {size})"))
     finally:
         model.train(was_training)
     return ExportReport(path=path, fmt=fmt, max_abs_diff=diff, outputs=len(expected[0]), exporter=exporter)
+
+
+def _as_inputs(x: torch.Tensor | Inputs) -> Inputs:
+    inputs = (x,) if isinstance(x, torch.Tensor) else tuple(x)
+    if not inputs or not all(isinstance(t, torch.Tensor) for t in inputs):
+        raise ExportError("example inputs must be a tensor or a non-empty tuple of tensors")
+    return inputs
+
+
+def _check_inputs(example: Inputs) -> list[Inputs]:
+    """Parity inputs: batches of CHECK_BATCH and of 1 drawn like the example, which is not reused.
+
+    Float inputs: Gaussian noise with the example's mean and spread (parity is about the graph, not
+    about realistic data). Integer inputs (token ids): uniform over the example's [min, max].
+    """
+    g = torch.Generator().manual_seed(1)
+
+    def like(t: torch.Tensor, n: int) -> torch.Tensor:
+        shape = (n, *t.shape[1:])
+        if t.is_floating_point():
+            scale = float(t.std()) if t.numel() > 1 else 1.0
+            return (torch.randn(shape, generator=g) * scale + float(t.float().mean())).to(t.dtype)
+        if t.dtype == torch.bool:
+            return torch.randint(0, 2, shape, generator=g).bool()
+        return torch.randint(int(t.min()), int(t.max()) + 1, shape, generator=g).to(t.dtype)
+
+    big = tuple(like(t, CHECK_BATCH) for t in example)
+    return [big, tuple(t[:1] for t in big)]  # another batch size than the example's, and a single example
 
 
 def _check_fmt(fmt: str) -> None:
@@ -154,8 +208,9 @@ def _parity(expected: tuple[torch.Tensor, ...], got: tuple[torch.Tensor, ...], *
 
 # -- ONNX ---------------------------------------------------------------------------------------
 
-def _io_names(n_outputs: int) -> tuple[list[str], list[str]]:
-    return ["input"], ["output"] if n_outputs == 1 else [f"output_{i}" for i in range(n_outputs)]
+def _io_names(n_inputs: int, n_outputs: int) -> tuple[list[str], list[str]]:
+    inputs = ["input"] if n_inputs == 1 else [f"input_{i}" for i in range(n_inputs)]
+    return inputs, ["output"] if n_outputs == 1 else [f"output_{i}" for i in range(n_outputs)]
 
 
 @contextmanager
@@ -172,22 +227,26 @@ def _quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path, *, n_outputs: int) -> str:
-    inputs, outputs = _io_names(n_outputs)
+def _export_onnx(model: nn.Module, example: Inputs, path: Path, *, n_outputs: int, dynamic: Dynamic) -> str:
+    inputs, outputs = _io_names(len(example), n_outputs)
     # weights inside the .onnx file unless they exceed protobuf's 2 GB limit
     large = sum(t.numel() * t.element_size() for t in model.state_dict().values()) > 1.5 * 2**30
+    dims: dict[str, Any] = {}  # one torch.export.Dim per name, so equal names are one symbolic size
+    shapes = tuple({d: dims.setdefault(n, torch.export.Dim(n)) for d, n in spec.items()} or None for spec in dynamic)
     try:
         with _quiet():
-            torch.onnx.export(model, (example,), str(path), dynamo=True, external_data=large,
+            torch.onnx.export(model, example, str(path), dynamo=True, external_data=large,
                               input_names=inputs, output_names=outputs,
-                              dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
+                              dynamic_shapes=shapes, verbose=False)
         return "dynamo"
     except Exception as e:  # torch.export could not capture the model: trace it instead
         reason = _first_line(e)
-    axes = {name: {0: "batch"} for name in inputs + outputs}
+    lead = dynamic[0].get(0)  # outputs vary along dim 0 like the first input's dim 0 (batch, or nodes)
+    axes = {**{name: spec for name, spec in zip(inputs, dynamic) if spec},
+            **({name: {0: lead} for name in outputs} if lead else {})}
     try:
         with _quiet():
-            torch.onnx.export(model, (example,), str(path), dynamo=False, input_names=inputs,
+            torch.onnx.export(model, example, str(path), dynamo=False, input_names=inputs,
                               output_names=outputs, dynamic_axes=axes)
     except Exception as e:
         raise ExportError(f"ONNX export of {type(model).__name__} failed: torch.export: {reason}; "
@@ -211,17 +270,19 @@ def _onnx_runner(path: Path) -> Callable[[torch.Tensor], tuple[torch.Tensor, ...
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
+    names = [i.name for i in session.get_inputs()]
 
-    def run(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tuple(torch.from_numpy(o) for o in session.run(None, {name: x.numpy()}))
+    def run(x: Inputs) -> tuple[torch.Tensor, ...]:
+        if len(x) != len(names):  # an input the graph does not use is dropped from it by the exporter
+            raise ExportError(f"the ONNX graph takes {len(names)} inputs ({names}), forward takes {len(x)}")
+        return tuple(torch.from_numpy(o) for o in session.run(None, {n: t.numpy() for n, t in zip(names, x)}))
 
     return run
 
 
 # -- TorchScript --------------------------------------------------------------------------------
 
-def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path) -> str:
+def _export_torchscript(model: nn.Module, example: Inputs, path: Path) -> str:
     with _quiet():
         try:
             module, how = torch.jit.script(model), "script"
@@ -241,8 +302,8 @@ def _torchscript_runner(path: Path) -> Callable[[torch.Tensor], tuple[torch.Tens
     module.eval()
 
     @torch.no_grad()
-    def run(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def run(x: Inputs) -> tuple[torch.Tensor, ...]:
         with _quiet():
-            return _outputs(module(x))
+            return _outputs(module(*x))
 
     return run

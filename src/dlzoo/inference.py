@@ -100,3 +100,36 @@ def reconstruct(loaded: LoadedRun, data: Any) -> torch.Tensor:
 def act(loaded: LoadedRun, data: Any) -> list[Any]:
     """Greedy actions of a policy for a batch of observations."""
     return _objective(loaded, "act")(loaded.model, as_batch(loaded, data)).tolist()
+
+
+# -- a family's own request bodies (graphs, prompts, strings) ----------------------------------------
+
+def requests_of(spec: Any) -> dict[str, Any]:
+    """verb -> pydantic schema of the request body, for families whose inputs are not tensors.
+
+    A family objective declares ``requests = {"predict": GraphRequest, ...}`` and a staticmethod
+    ``serve(verb, loaded, body) -> dict | Iterator[dict | str]``; the server and the CLI then answer
+    that verb through :func:`handle` instead of the tensor path above.
+    """
+    return dict(getattr(spec.objective, "requests", None) or {})
+
+
+def handle(loaded: LoadedRun, verb: str, body: Any) -> Any:
+    """Validate ``body`` (a dict, or an already validated schema instance) and let the objective answer.
+
+    Returns a dict (one JSON response) or an iterator of dicts/strings (a stream: one JSON line each;
+    a string item means ``{"text": item}``). Raises InputError for a body that does not fit the schema
+    (one line per field) or the model (unknown tokens, node ids).
+    """
+    from pydantic import ValidationError
+
+    schema = requests_of(loaded.spec).get(verb)
+    if schema is None:
+        raise InputError(f"{loaded.spec.name} has no {verb} request of its own")
+    if not isinstance(body, schema):
+        try:
+            body = schema.model_validate(body)
+        except ValidationError as e:
+            raise InputError(f"{verb} request for {loaded.spec.name}: " + "; ".join(
+                f"{'.'.join(map(str, x['loc'])) or 'body'}: {x['msg']}" for x in e.errors())) from None
+    return loaded.spec.objective.serve(verb, loaded, body)

@@ -25,7 +25,8 @@ from torch import nn
 #: task kinds and the HTTP verbs they are served under (see serve/)
 TASKS = ("classify", "regress", "generate", "control")
 #: paradigms: the module in ``dlzoo.tasks`` that trains the model
-PARADIGMS = ("supervised", "generative", "reinforcement")
+#: (graph: node/graph-level tasks; language: next-token models on a token stream; seq2seq: source -> target)
+PARADIGMS = ("supervised", "generative", "reinforcement", "graph", "language", "seq2seq")
 
 
 class RegistryError(ValueError):

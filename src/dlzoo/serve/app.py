@@ -12,6 +12,8 @@ shortest unambiguous name and all its aliases.
     POST /v1/models/{name}/sample          generate             {"n": 16, "seed": 0} -> samples
     POST /v1/models/{name}/reconstruct     generate             {"inputs": [...]} -> reconstructions
     POST /v1/models/{name}/act             control              {"inputs": observations} -> actions
+    POST /v1/models/{name}/{verb}          a family's own body  (objective.requests[verb]: graphs, prompts,
+                                                                 strings) -> JSON, or JSON lines when streamed
 
 Errors are JSON ``{"detail": "..."}`` saying what was expected: 404 unknown model (lists the names),
 400 a verb the model does not serve (lists its verbs), 413 a body over ``max_body_bytes``
@@ -35,7 +37,8 @@ from typing import Annotated, Any, AsyncIterator, Awaitable, Callable
 import anyio
 from fastapi import Body, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ValidationError
 
 from dlzoo import __version__, inference
 from dlzoo.inference import InputError
@@ -59,11 +62,13 @@ class APIError(Exception):
 
 
 def verbs_for(spec: ModelSpec) -> tuple[str, ...]:
-    """The POST verbs a model serves, from its task and what its objective implements."""
+    """The POST verbs a model serves: from its task and what its objective implements, plus the verbs
+    its objective answers with request bodies of its own (``objective.requests``)."""
+    own = tuple(inference.requests_of(spec))
     if spec.task in ("classify", "regress"):
-        return ("predict",)
+        return tuple(dict.fromkeys(("predict", *own)))
     wanted = {"generate": ("sample", "reconstruct"), "control": ("act",)}.get(spec.task, ())
-    return tuple(v for v in wanted if callable(getattr(spec.objective, v, None)))
+    return tuple(dict.fromkeys((*(v for v in wanted if callable(getattr(spec.objective, v, None))), *own)))
 
 
 # -- the served models --------------------------------------------------------------------------
@@ -278,6 +283,8 @@ async def _reply(scope: dict[str, Any], receive: Callable, send: Callable, statu
 def describe_validation(errors: list[dict[str, Any]], *, expected: str = "") -> str:
     """pydantic's error list -> 'where: what was expected, got what'; union noise is collapsed."""
     parts: list[str] = []
+    # a body typed "tensor request | a family's own body" reports each union member; keep their errors
+    errors = [{**e, "loc": tuple(p for p in e["loc"] if p not in _UNION_TAGS)} for e in errors]
     inputs = [e for e in errors if tuple(e["loc"][:2]) == ("body", "inputs")]
     if inputs:
         depth = max(_depth(e) for e in inputs)
@@ -309,6 +316,9 @@ def describe_validation(errors: list[dict[str, Any]], *, expected: str = "") -> 
             got = "" if e["type"] == "missing" else f", got {_short(e.get('input'))}"
             parts.append(f"{loc or 'body'}: {e['msg']}{got}")
     return "; ".join(dict.fromkeys(parts)) or "invalid request"
+
+
+_UNION_TAGS = {"InputsRequest", "SampleRequest", "dict[str,any]"}
 
 
 def _depth(e: dict[str, Any]) -> int:
@@ -397,11 +407,39 @@ def create_app(runs: Path | str, *, max_body_bytes: int = 8 * MiB, max_batch: in
     async def batched(served: Served, verb: str, inputs: Any) -> dict[str, list[Any]]:
         return await guarded(served.batcher(verb, table.batching).submit(inputs))
 
+    def invalid(e: ValidationError) -> RequestValidationError:
+        """A body validated by hand reports its errors like one validated by FastAPI."""
+        return RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in e.errors()])
+
+    def parse(schema: type[BaseModel], body: Any) -> Any:
+        if isinstance(body, schema):
+            return body
+        try:
+            return schema.model_validate(body.model_dump() if isinstance(body, BaseModel) else body)
+        except ValidationError as e:
+            raise invalid(e) from None
+
+    async def own_request(served: Served, verb: str, body: Any) -> Any:
+        """A family's own request body (graphs, prompts): its schema validates it, its objective answers.
+        A dict becomes one JSON response; an iterator is streamed as JSON lines (application/x-ndjson)."""
+        parsed = parse(inference.requests_of(served.loaded.spec)[verb], body)
+        out = await guarded(anyio.to_thread.run_sync(partial(inference.handle, served.loaded, verb, parsed)))
+        if isinstance(out, dict):
+            return JSONResponse({"model": served.name, **out})
+        return StreamingResponse(_json_lines(out, served.name), media_type="application/x-ndjson")
+
+    def has_own(served: Served, verb: str) -> bool:
+        return verb in inference.requests_of(served.loaded.spec)
+
     @app.post("/v1/models/{name}/predict", response_model=PredictResponse, response_model_exclude_none=True,
               responses=ERRORS)
-    async def predict(body: InputsRequest, served: Served = serving("predict")) -> PredictResponse:
-        """classify: labels, probabilities and class names; regress: predictions. One row per example."""
-        out = await batched(served, "predict", body.inputs)
+    async def predict(body: Annotated[InputsRequest | dict[str, Any], Body()],
+                      served: Served = serving("predict")) -> Any:
+        """classify: labels, probabilities and class names; regress: predictions. One row per example.
+        Families with inputs of their own (graphs, strings) take the body their model lists in its info."""
+        if has_own(served, "predict"):
+            return await own_request(served, "predict", body)
+        out = await batched(served, "predict", parse(InputsRequest, body).inputs)
         return PredictResponse(model=served.name, **out)
 
     @app.post("/v1/models/{name}/reconstruct", response_model=ReconstructResponse, responses=ERRORS)
@@ -417,14 +455,36 @@ def create_app(runs: Path | str, *, max_body_bytes: int = 8 * MiB, max_batch: in
         return ActResponse(model=served.name, actions=out["actions"])
 
     @app.post("/v1/models/{name}/sample", response_model=SampleResponse, responses=ERRORS)
-    async def sample(body: Annotated[SampleRequest | None, Body()] = None,
-                     served: Served = serving("sample")) -> SampleResponse:
-        """n samples from a generative model; the same seed gives the same samples."""
-        body = body or SampleRequest()
+    async def sample(body: Annotated[SampleRequest | dict[str, Any] | None, Body()] = None,
+                     served: Served = serving("sample")) -> Any:
+        """n samples from a generative model; the same seed gives the same samples. Language models take
+        a prompt (see their info) and can stream."""
+        if has_own(served, "sample"):
+            return await own_request(served, "sample", body if body is not None else {})
+        body = parse(SampleRequest, body) if body is not None else SampleRequest()
         x = await guarded(anyio.to_thread.run_sync(partial(inference.sample, served.loaded, n=body.n, seed=body.seed)))
         return SampleResponse(model=served.name, samples=x.tolist(), shape=list(x.shape))
 
+    @app.post("/v1/models/{name}/{verb}", responses=ERRORS)
+    async def other_verb(verb: str, body: Annotated[dict[str, Any], Body()], name: str) -> Any:
+        """Verbs a family answers with a request body of its own (e.g. embed)."""
+        served = table.resolve(name, verb)
+        return await own_request(served, verb, body)
+
     return app
+
+
+def _json_lines(items: Any, name: str) -> Any:
+    """A stream of items as JSON lines (a str item is {"text": item}); an error ends it with {"error": ...}."""
+    try:
+        for item in items:
+            yield json.dumps({"text": item} if isinstance(item, str) else item) + "\n"
+    except InputError as e:
+        yield json.dumps({"error": str(e)}) + "\n"
+    except Exception as e:  # the status line is already sent: report in-band
+        log.exception("streamed inference failed")
+        yield json.dumps({"error": f"inference failed: {type(e).__name__}: {e}"}) + "\n"
+    yield json.dumps({"done": True, "model": name}) + "\n"
 
 
 def _shape(row: Any) -> list[int]:

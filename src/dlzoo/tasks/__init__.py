@@ -6,6 +6,7 @@ the class whose ``Config`` is the schema of the run config's ``task:`` section.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from dlzoo.registry import ModelSpec, choices_error
@@ -22,17 +23,24 @@ def objective_for(spec: ModelSpec) -> Any:
     raise ValueError(f"{spec.name}: paradigm {spec.paradigm!r} needs an objective in register_model")
 
 
+#: paradigm -> "module:Class" of its Task; a new paradigm adds one line here and its name to registry.PARADIGMS
+PARADIGM_TASKS: dict[str, str] = {
+    "supervised": "dlzoo.tasks.supervised:SupervisedTask",
+    "generative": "dlzoo.tasks.generative:GenerativeTask",
+    "reinforcement": "dlzoo.tasks.reinforcement:ReinforcementTask",
+    "seq2seq": "dlzoo.tasks.seq2seq:Seq2SeqTask",
+    "language": "dlzoo.tasks.language:LanguageTask",
+    "graph": "dlzoo.tasks.graph:graph_task",
+}
+
+
 def make_task(ctx: Any) -> Any:
+    """The Task of the model's paradigm, bound to ``ctx`` (imported on demand: paradigms are heavy)."""
     paradigm = ctx.spec.paradigm
-    if paradigm == "supervised":
-        from dlzoo.tasks.supervised import SupervisedTask as T
-    elif paradigm == "generative":
-        from dlzoo.tasks.generative import GenerativeTask as T
-    elif paradigm == "reinforcement":
-        from dlzoo.tasks.reinforcement import ReinforcementTask as T
-    else:
-        raise ValueError(choices_error("paradigm", paradigm, ("supervised", "generative", "reinforcement")))
-    return T(ctx)
+    if paradigm not in PARADIGM_TASKS:
+        raise ValueError(choices_error("paradigm", paradigm, list(PARADIGM_TASKS)))
+    module, cls = PARADIGM_TASKS[paradigm].split(":")
+    return getattr(importlib.import_module(module), cls)(ctx)
 
 
 def validate_data(spec: ModelSpec, data: dict[str, Any]) -> None:
