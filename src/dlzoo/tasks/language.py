@@ -1,0 +1,218 @@
+"""Language-model paradigm: next-token prediction on a token stream, nanoGPT's training recipe.
+
+    batch:  B random blocks of block_size + 1 tokens from the train stream (nanoGPT's get_batch):
+            x = block[:-1], y = block[1:]                                     (B, T) each
+    step:   L = -1/(B T) sum_{b,t} log p(y_bt | x_b,<=t),  AdamW, global grad-norm clip
+    lr(i):  linear warmup over warmup_iters, cosine decay to min_lr at lr_decay_iters (nanoGPT get_lr)
+    round:  eval_interval iterations, then the val loss (a "round" replaces the epoch: train.epochs is
+            not used here; the run length is task.max_iters)
+    val:    mean loss over eval_iters random val batches (nanoGPT's estimate_loss), drawn with a fixed
+            seed so every estimate uses the same batches and re-evaluation reproduces it exactly
+
+Models: any ``forward(idx (B, T) int64) -> logits (B, T, V)``; the builder may take ``vocab_size``
+and ``block_size``, which are filled from the data and this config. The vocabulary is written to
+``config.yaml`` (``info.vocab``), so ``load_run`` and the server rebuild the tokenizer. The family
+objective supplies ``Config`` (a subclass of :class:`LanguageConfig`) and ``loss(model, x, y)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from dlzoo.tasks.base import Context, Logs, build_model, load_data
+
+EVAL_SEED = 1337  # the val/test batches of estimate_loss come from a generator with this seed
+EVAL_CHUNK = 256  # blocks per forward pass in evaluation
+
+
+class LanguageConfig(BaseModel):
+    """The ``task:`` section of a language-model run (nanoGPT's names and defaults where it has them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    block_size: int = Field(64, ge=1, description="tokens per training example (the context length trained on)")
+    max_iters: int = Field(2000, ge=1, description="optimizer steps in the whole run")
+    eval_interval: int = Field(250, ge=1, description="steps per round; the val loss is estimated after each")
+    eval_iters: int = Field(20, ge=1, description="random batches averaged into each val/test loss estimate")
+    eval_batch_size: int | None = Field(None, ge=1, description="blocks per eval batch (default train.batch_size)")
+    warmup_iters: int = Field(100, ge=0, description="linear learning-rate warmup steps")
+    decay_lr: bool = Field(True, description="cosine decay from train.lr to min_lr")
+    lr_decay_iters: int | None = Field(None, ge=1, description="step at which the decay reaches min_lr (default max_iters)")
+    min_lr: float = Field(1e-4, ge=0, description="learning rate after the decay")
+    beta1: float = Field(0.9, ge=0, lt=1, description="Adam beta1")
+    beta2: float = Field(0.99, ge=0, lt=1, description="Adam beta2 (nanoGPT's char models: 0.99)")
+    full_eval: bool = Field(True, description="final test also reports loss_full: every token of the split once, "
+                                              "in non-overlapping blocks (the exact expectation of the estimate)")
+    compile: bool = Field(False, description="torch.compile the model (its compile time counts in the wall time)")
+
+    @model_validator(mode="after")
+    def _check(self) -> LanguageConfig:
+        if self.lr_decay_iters is not None and self.lr_decay_iters < self.warmup_iters:
+            raise ValueError(f"lr_decay_iters ({self.lr_decay_iters}) must be >= warmup_iters ({self.warmup_iters})")
+        return self
+
+
+def cross_entropy_lm(logits: torch.Tensor, targets: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
+    """-log p(target) per token: logits (B, T, V), targets (B, T) -> () or (B, T)."""
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction=reduction)
+    return loss if reduction != "none" else loss.view(targets.shape)
+
+
+def learning_rate(it: int, *, lr: float, cfg: LanguageConfig) -> float:
+    """nanoGPT's get_lr: linear warmup, then cosine decay from lr to min_lr, then min_lr."""
+    if not cfg.decay_lr:
+        return lr
+    if it < cfg.warmup_iters:
+        return lr * (it + 1) / (cfg.warmup_iters + 1)
+    decay_iters = cfg.lr_decay_iters or cfg.max_iters
+    if it > decay_iters:
+        return cfg.min_lr
+    ratio = (it - cfg.warmup_iters) / max(1, decay_iters - cfg.warmup_iters)
+    coeff = 0.5 * (1.0 + math.cos(math.pi * ratio))  # 1 -> 0
+    return cfg.min_lr + coeff * (lr - cfg.min_lr)
+
+
+def blocks_at(stream: torch.Tensor, starts: torch.Tensor, length: int) -> torch.Tensor:
+    """stream (N,), starts (B,) -> (B, length): stream[s : s + length] for every start s."""
+    return stream[starts[:, None] + torch.arange(length, device=stream.device)]
+
+
+def make_optimizer(model: torch.nn.Module, *, name: str, lr: float, weight_decay: float,
+                   betas: tuple[float, float]) -> torch.optim.Optimizer:
+    """nanoGPT's groups: weight decay on matrices and embeddings (dim >= 2), none on biases and norms."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=betas[0])
+    cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
+    fused = "fused" in inspect.signature(cls).parameters
+    try:  # the fused kernel (one op for all parameters) is the fastest on CPU too
+        return cls(groups, lr=lr, betas=betas, fused=True) if fused else cls(groups, lr=lr, betas=betas, foreach=True)
+    except (RuntimeError, TypeError):
+        return cls(groups, lr=lr, betas=betas, foreach=True)
+
+
+class LanguageTask:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        Objective = ctx.spec.objective
+        self.objective = Objective(Objective.Config(**ctx.cfg.task))
+        self.cfg: LanguageConfig = self.objective.cfg
+
+    # -- setup ---------------------------------------------------------------------------------
+    def setup(self) -> None:
+        ctx, fabric, t, c = self.ctx, self.ctx.fabric, self.ctx.train, self.cfg
+        self.data = load_data(ctx)
+        info = self.data.info
+        for split in ("train", "val", "test"):
+            if len(getattr(self.data, split)) <= c.block_size:
+                raise ValueError(f"{info.name}: the {split} split has {len(getattr(self.data, split))} tokens, "
+                                 f"fewer than task.block_size + 1 = {c.block_size + 1}")
+        ctx.cfg.info.update(dataset=info.name, dataset_version=info.version, data_task="language",
+                            tokenizer="char", vocab=self.data.vocab, vocab_size=len(self.data.vocab),
+                            splits=dict(info.splits), split_note=info.split_note)
+        self.model = build_model(ctx, {"vocab_size": len(self.data.vocab), "block_size": c.block_size})
+        model_block = getattr(self.model, "block_size", None)
+        if model_block is not None and model_block < c.block_size:
+            raise ValueError(f"model.block_size ({model_block}) is smaller than task.block_size ({c.block_size})")
+        device = fabric.device
+        self.streams = {s: getattr(self.data, s).to(device) for s in ("train", "val", "test")}
+        if t.batch_size % fabric.world_size:
+            raise ValueError(f"batch_size {t.batch_size} must be divisible by the {fabric.world_size} processes")
+        self.local_batch = t.batch_size // fabric.world_size
+        optimizer = make_optimizer(self.model, name=t.optimizer, lr=t.lr, weight_decay=t.weight_decay,
+                                   betas=(c.beta1, c.beta2))
+        self.fmodel, self.optimizer = fabric.setup(self.model, optimizer)
+        self.forward = torch.compile(self.fmodel) if c.compile else self.fmodel
+
+    def num_rounds(self) -> int:
+        return math.ceil(self.cfg.max_iters / self.cfg.eval_interval)
+
+    # -- training ------------------------------------------------------------------------------
+    def train_round(self, round_idx: int) -> Iterator[Logs]:
+        c, t, fabric = self.cfg, self.ctx.train, self.ctx.fabric
+        first = round_idx * c.eval_interval
+        iters = min(c.eval_interval, c.max_iters - first)
+        # every start index of the round at once, from (seed, round, rank): resume replays the same batches
+        g = torch.Generator().manual_seed(t.seed * 1_000_003 + round_idx * 1009 + fabric.global_rank)
+        train = self.streams["train"]
+        starts = torch.randint(len(train) - c.block_size, (iters, self.local_batch), generator=g).to(train.device)
+        self.fmodel.train()
+        for i in range(iters):
+            lr = learning_rate(first + i, lr=t.lr, cfg=c)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            block = blocks_at(train, starts[i], c.block_size + 1)  # (B, T + 1)
+            loss = self.objective.loss(self.forward, block[:, :-1], block[:, 1:])
+            self.optimizer.zero_grad(set_to_none=True)
+            fabric.backward(loss)
+            if t.grad_clip is not None:
+                fabric.clip_gradients(self.fmodel, self.optimizer, max_norm=t.grad_clip)
+            self.optimizer.step()
+            yield {"train/loss": loss.detach(), "train/lr": lr}
+
+    # -- evaluation ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def _mean_loss(self, blocks: torch.Tensor) -> float:
+        """Mean next-token loss over blocks (N, T + 1), evaluated EVAL_CHUNK blocks at a time."""
+        total = torch.zeros((), device=blocks.device, dtype=torch.float64)
+        for chunk in blocks.split(EVAL_CHUNK):
+            logits = self.model(chunk[:, :-1])  # (n, T, V)
+            total += cross_entropy_lm(logits, chunk[:, 1:], reduction="sum").double()
+        return float(total) / (blocks.shape[0] * (blocks.shape[1] - 1))
+
+    def estimate_loss(self, split: str) -> float:
+        """nanoGPT's estimate_loss: mean over eval_iters random batches (fixed seed: the same batches each time)."""
+        c = self.cfg
+        stream = self.streams[split]
+        n = c.eval_iters * (c.eval_batch_size or self.ctx.train.batch_size)
+        g = torch.Generator().manual_seed(EVAL_SEED)
+        starts = torch.randint(len(stream) - c.block_size, (n,), generator=g).to(stream.device)
+        return self._mean_loss(blocks_at(stream, starts, c.block_size + 1))
+
+    def full_loss(self, split: str) -> float:
+        """Every token of the split predicted once, in consecutive non-overlapping blocks of block_size."""
+        stream, T = self.streams[split], self.cfg.block_size
+        n = (len(stream) - 1) // T
+        starts = torch.arange(n, device=stream.device) * T
+        return self._mean_loss(blocks_at(stream, starts, T + 1))
+
+    def evaluate(self, split: str, *, final: bool = False) -> dict[str, float]:
+        """{split}/loss (nats per token, the estimate) and {split}/bpc; final test adds loss_full / bpc_full."""
+        self.model.eval()
+        loss = self.estimate_loss(split)
+        out = {f"{split}/loss": loss, f"{split}/bpc": loss / math.log(2)}
+        if final and self.cfg.full_eval:
+            full = self.full_loss(split)
+            out.update({f"{split}/loss_full": full, f"{split}/bpc_full": full / math.log(2)})
+        return out
+
+    # -- contract / export ---------------------------------------------------------------------
+    def example_inputs(self, n: int) -> tuple[torch.Tensor]:
+        """n consecutive val blocks of block_size tokens: (idx (n, T) int64,)."""
+        stream, T = self.streams["val"].cpu(), self.cfg.block_size
+        starts = (torch.arange(n) * T) % max(1, len(stream) - T)
+        return (blocks_at(stream, starts, T),)
+
+    dynamic_dims = ({0: "batch", 1: "seq"},)  # batch and sequence length (<= block_size) both vary
+
+    # -- state ---------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def plots(self, folder: Path) -> list[Path]:
+        hook = getattr(self.objective, "plots", None)
+        return hook(self.model, self.data, folder) if hook else []
+
