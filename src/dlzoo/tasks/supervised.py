@@ -109,9 +109,13 @@ class SupervisedTask:
         classify = self.ctx.spec.task == "classify"
         metrics = (classification_metrics(self.data.info.num_classes) if classify else regression_metrics()).to(device)
         total_loss = 0.0
+        extra = getattr(self.objective, "metrics", None)  # optional family metrics, e.g. forecasting's MASE
+        outs = []
         for start in range(0, len(part.x), 1024):
             x, y = part.x[start : start + 1024].to(device), part.y[start : start + 1024].to(device)
             out = self.model(x)
+            if extra is not None:
+                outs.append(out.cpu())
             if classify:
                 total_loss += F.cross_entropy(out, y, reduction="sum").item()
                 metrics.update(out, y)
@@ -120,6 +124,9 @@ class SupervisedTask:
         result = {f"{split}/{k}": float(v) for k, v in metrics.compute().items()}
         if classify:
             result[f"{split}/nll"] = total_loss / len(part.x)
+        if extra is not None:  # extra(out (N, ...), y (N, ...), train_y) -> {metric: value}
+            more = extra(torch.cat(outs), part.y, self.data.train.y)
+            result.update({f"{split}/{k}": float(v) for k, v in more.items()})
         return result
 
     def state_dict(self) -> dict[str, Any]:

@@ -13,7 +13,7 @@ VERB = {"classify": "predict", "regress": "predict", "generate": "sample", "cont
 
 def write_card(run: RunDir, spec: ModelSpec, cfg: RunConfig, result: dict[str, Any]) -> None:
     metrics = "\n".join(f"| {k} | {v:.6g} |" for k, v in result.items() if "/" in k and isinstance(v, float))
-    info = "\n".join(f"- {k}: {v}" for k, v in cfg.info.items() if v not in (None, [], {}))
+    info = "\n".join(f"- {k}: {_short(v)}" for k, v in cfg.info.items() if v not in (None, [], {}))
     text = f"""# {spec.name} ({spec.family})
 
 {spec.description}
@@ -36,8 +36,21 @@ Definitions: see `src/dlzoo/families/{spec.family}/README.md`.
 ```
 dlzoo eval {run.path}
 dlzoo export {run.path} --format onnx
-dlzoo serve --runs {run.path.parent.parent}   # POST /v1/models/<name>/{VERB[spec.task]}
+dlzoo serve --runs {run.path.parent.parent}   # POST /v1/models/<name>/{_verb(spec)}
 ```
 Weights: `model.safetensors`; the architecture is rebuilt from `config.yaml`.
 """
     atomic_write_text(run.card_path, text)
+
+
+def _verb(spec: ModelSpec) -> str:
+    own = list(getattr(spec.objective, "requests", None) or {})
+    return own[0] if own else VERB[spec.task]
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    """One markdown line: strings with control characters (a vocabulary's newline) are quoted, long
+    values (vocabularies, class lists) cut."""
+    text = repr(value) if isinstance(value, str) and not value.isprintable() else str(value)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
