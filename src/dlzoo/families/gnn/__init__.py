@@ -1,0 +1,1 @@
+"""Graph neural networks: GCN, GAT, GraphSAGE, GIN in plain PyTorch (see README.md)."""
