@@ -24,6 +24,11 @@ from dlzoo.data.download import Resource, data_root, fetch
 
 # imported for their @register_dataset side effect
 from dlzoo.data import images, tabular, toy2d  # noqa: E402,F401  isort: skip
+from dlzoo.data import timeseries  # noqa: E402,F401  isort: skip
+from dlzoo.data import seqtasks  # noqa: E402,F401  isort: skip
+from dlzoo.data import sequences  # noqa: E402,F401  isort: skip
+from dlzoo.data import text  # noqa: E402,F401  isort: skip
+from dlzoo.data import graphs  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "DataError",

@@ -1,0 +1,1 @@
+"""Transformers: attention from first principles, an encoder classifier, seq2seq and a GPT."""
