@@ -106,8 +106,11 @@ def eval_cmd(run: Path = typer.Argument(..., help="run directory"),
     console.print_json(json.dumps(evaluate_run(run, split=split)))
 
 
-def _read_input(source: str) -> Any:
-    """JSON from a file or '-' (stdin), or a .npy / .csv file of examples."""
+def _read_input(source: str, *, whole_body: bool = False) -> Any:
+    """JSON from a file or '-' (stdin), or a .npy / .csv file of examples.
+
+    A JSON object {"inputs": ...} (an HTTP body) gives its inputs, unless ``whole_body``: families
+    with request bodies of their own (graphs, strings) get the object as it is."""
     from dlzoo.inference import InputError
 
     if source == "-":
@@ -129,7 +132,7 @@ def _read_input(source: str) -> Any:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise InputError(f"input is not valid JSON ({e})") from None
-    return data["inputs"] if isinstance(data, dict) and "inputs" in data else data
+    return data["inputs"] if isinstance(data, dict) and "inputs" in data and not whole_body else data
 
 
 @app.command()
@@ -140,8 +143,9 @@ def predict(run: Path = typer.Argument(..., help="run directory"),
     from dlzoo.runs import load_run
 
     loaded = load_run(run)
-    data = _read_input(inputs)
-    if "predict" in inference.requests_of(loaded.spec):  # a body of the family's own (strings, graphs)
+    own = "predict" in inference.requests_of(loaded.spec)  # a body of the family's own (strings, graphs)
+    data = _read_input(inputs, whole_body=own)
+    if own:
         result = inference.handle(loaded, "predict", data)
     elif loaded.spec.task == "control":
         result = {"actions": inference.act(loaded, data)}
