@@ -21,6 +21,20 @@ from dlzoo.families.gnn.layers import GATConv, GCNConv, GINConv, SAGEConv
 from dlzoo.families.gnn.ops import input_dropout, sum_readout
 
 
+def conv_stack(convs: nn.ModuleList, x: torch.Tensor, edge_index: torch.Tensor, *, dropout: float,
+               training: bool) -> torch.Tensor:
+    """dropout -> conv -> ReLU per layer (no ReLU after the last), as GCN and GraphSAGE stack them."""
+    for i, conv in enumerate(convs):
+        if i == 0:  # the input features: sparse (bag of words), dropout on their nonzeros only
+            x = input_dropout(x, dropout, training)  # (N, F)
+        else:
+            x = F.dropout(x, p=dropout, training=training)  # (N, F_i)
+        x = conv(x, edge_index)  # (N, F_{i+1})
+        if i < len(convs) - 1:
+            x = F.relu(x)
+    return x  # (N, out)
+
+
 class GCN(nn.Module):
     """Kipf & Welling (2017), Eq. 9 for two layers: Z = softmax(Â ReLU(Â X W0) W1), here as logits.
 
@@ -35,15 +49,7 @@ class GCN(nn.Module):
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        for i, conv in enumerate(self.convs):
-            if i == 0:  # the input features: sparse (bag of words), dropout on their nonzeros only
-                x = input_dropout(x, self.dropout, self.training)  # (N, F)
-            else:
-                x = F.dropout(x, p=self.dropout, training=self.training)  # (N, F_i)
-            x = conv(x, edge_index)  # (N, F_{i+1})
-            if i < len(self.convs) - 1:
-                x = F.relu(x)
-        return x  # (N, out)
+        return conv_stack(self.convs, x, edge_index, dropout=self.dropout, training=self.training)  # (N, out)
 
 
 class GAT(nn.Module):
@@ -81,15 +87,7 @@ class GraphSAGE(nn.Module):
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        for i, conv in enumerate(self.convs):
-            if i == 0:  # the input features: sparse (bag of words), dropout on their nonzeros only
-                x = input_dropout(x, self.dropout, self.training)  # (N, F)
-            else:
-                x = F.dropout(x, p=self.dropout, training=self.training)  # (N, F_i)
-            x = conv(x, edge_index)  # (N, F_{i+1})
-            if i < len(self.convs) - 1:
-                x = F.relu(x)
-        return x  # (N, out)
+        return conv_stack(self.convs, x, edge_index, dropout=self.dropout, training=self.training)  # (N, out)
 
 
 def gin_mlp(in_features: int, hidden: int, layers: int) -> nn.Sequential:
