@@ -16,18 +16,13 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import record  # noqa: E402
-
-from dlzoo.config import resolve_config  # noqa: E402
-from dlzoo.runs import RunDir  # noqa: E402
-from dlzoo.train.loop import train_run  # noqa: E402
+from _seeds import train_seeds  # noqa: E402
 
 TARGET = 0.984
 
@@ -42,22 +37,8 @@ def main() -> None:
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    test, val, loop_s, total_s = [], [], [], []
-    with tempfile.TemporaryDirectory(prefix="dlzoo-mnist-") as tmp:
-        for seed in range(args.seeds):
-            cfg = resolve_config("mlp_classifier", preset=args.preset,
-                                 overrides=[*args.overrides, f"train.seed={seed}", "train.progress=false"])
-            run = RunDir.create(tmp, "mlp_classifier", f"seed{seed}")
-            t0 = time.perf_counter()
-            result = train_run(cfg, run)
-            total_s.append(time.perf_counter() - t0)
-            rows = [r for r in run.read_metrics() if "val/accuracy" in r]
-            val.append(rows[-1]["val/accuracy"] if rows else float("nan"))
-            test.append(result["test/accuracy"])
-            loop_s.append(result["wall_time_s"])
-            curve = " ".join(f"{r['val/accuracy']:.4f}" for r in rows)
-            print(f"seed {seed}: test/accuracy {test[-1]:.4f}  val/accuracy {val[-1]:.4f}  loop {loop_s[-1]:.0f} s  "
-                  f"total {total_s[-1]:.0f} s\n  val curve: {curve}", flush=True)
+    runs = train_seeds("mlp_classifier", preset=args.preset, overrides=args.overrides, seeds=args.seeds)
+    test, val, loop_s, total_s, cfg = runs.test, runs.val, runs.loop_s, runs.total_s, runs.cfg
     print(f"test/accuracy {statistics.fmean(test):.4f} (target {TARGET}); loop {statistics.fmean(loop_s):.0f} s/seed")
     if args.no_record:
         return

@@ -16,17 +16,14 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import record
+from _seeds import train_seeds
 
-from dlzoo.config import resolve_config
-from dlzoo.runs import RunDir
-from dlzoo.train.loop import train_run
 
 TARGET = 0.98
 
@@ -39,19 +36,8 @@ def main() -> None:
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    test, val, loop_s = [], [], []
-    with tempfile.TemporaryDirectory(prefix="dlzoo-tmnist-") as tmp:
-        for seed in range(args.seeds):
-            cfg = resolve_config("transformer_classifier", preset="mnist",
-                                 overrides=[*args.overrides, f"train.seed={seed}", "train.progress=false"])
-            run = RunDir.create(tmp, "transformer_classifier", f"seed{seed}")
-            result = train_run(cfg, run)
-            rows = [r for r in run.read_metrics() if "val/accuracy" in r]
-            val.append(rows[-1]["val/accuracy"] if rows else float("nan"))
-            test.append(result["test/accuracy"])
-            loop_s.append(result["wall_time_s"])
-            print(f"seed {seed}: test/accuracy {test[-1]:.4f} val/accuracy {val[-1]:.4f} loop {loop_s[-1]:.0f} s; "
-                  f"val curve {[round(r['val/accuracy'], 4) for r in rows]}", flush=True)
+    runs = train_seeds("transformer_classifier", preset="mnist", overrides=args.overrides, seeds=args.seeds)
+    test, val, loop_s, cfg = runs.test, runs.val, runs.loop_s, runs.cfg
     print(f"test/accuracy {statistics.fmean(test):.4f} (reference {TARGET})")
     if args.no_record:
         return
