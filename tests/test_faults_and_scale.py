@@ -76,3 +76,35 @@ def test_ddp_two_processes_match_one_process(tmp_path: Path) -> None:
     w1, w2 = load_file(r1 / "model.safetensors"), load_file(r2 / "model.safetensors")
     for k in w1:
         torch.testing.assert_close(w1[k], w2[k], rtol=1e-4, atol=1e-5)
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    """From round 3 on the task's loss is NaN: the run raises TrainingDiverged naming the metric and the
+    kept round, the checkpoint on disk is round 2's (weights finite, loadable), and no final artifacts exist."""
+    import dlzoo.train.loop as loop
+    from dlzoo.config import resolve_config
+    from dlzoo.runs import RunDir, TrainingDiverged
+
+    real_make_task = loop.make_task
+
+    def poisoned(ctx):
+        task = real_make_task(ctx)
+        train_round = task.train_round
+
+        def nan_from_round_3(r):
+            for logs in train_round(r):
+                yield {**logs, "train/loss": logs["train/loss"] * float("nan")} if r >= 3 else logs
+
+        task.train_round = nan_from_round_3
+        return task
+
+    monkeypatch.setattr(loop, "make_task", poisoned)
+    cfg = resolve_config("mlp_classifier", preset="tiny",
+                         overrides=["train.epochs=6", "train.checkpoint_every=1", "train.progress=false"])
+    run = RunDir.create(tmp_path, "mlp_classifier", "nan")
+    with pytest.raises(TrainingDiverged, match=r"train/loss = nan at step \d+ \(round 3\).*round 2 is kept"):
+        loop.train_run(cfg, run)
+    ckpt = torch.load(run.checkpoint_path, weights_only=True)
+    assert ckpt["round"] == 2
+    assert all(torch.isfinite(v).all() for v in ckpt["model"].values())
+    assert not (run.path / "eval.json").exists() and not (run.path / "model.safetensors").exists()

@@ -29,9 +29,9 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from dlzoo.export import ExportError
     from dlzoo.inference import InputError
     from dlzoo.registry import RegistryError
-    from dlzoo.runs import RunError, RunExistsError
+    from dlzoo.runs import RunError, RunExistsError, TrainingDiverged
 
-    return ConfigError, DataError, ExportError, InputError, RegistryError, RunError, RunExistsError
+    return ConfigError, DataError, ExportError, InputError, RegistryError, RunError, RunExistsError, TrainingDiverged
 
 
 @app.command("list")

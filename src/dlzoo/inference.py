@@ -51,7 +51,22 @@ def as_batch(loaded: LoadedRun, data: Any) -> torch.Tensor:
         raise InputError(f"batch of {x.shape[0]} examples is over the limit of {MAX_BATCH}")
     if not torch.isfinite(x).all():
         raise InputError("inputs contain NaN or infinity (numbers beyond float32's ±3.4e38 count as infinity)")
+    check_range(loaded, x)
     return x
+
+
+def check_range(loaded: LoadedRun, x: torch.Tensor) -> None:
+    """Refuse values outside the training data's ``info.input_range`` (e.g. 0..255 pixels for a [0, 1] model)."""
+    bounds = loaded.config.info.get("input_range")
+    if not bounds:
+        return
+    lo, hi = float(bounds[0]), float(bounds[1])
+    tol = 1e-6 * max(1.0, hi - lo)
+    x_min, x_max = float(x.min()), float(x.max())
+    if x_min < lo - tol or x_max > hi + tol:
+        raise InputError(f"inputs must lie in [{lo:g}, {hi:g}], the range of the training data "
+                         f"({loaded.config.info.get('dataset')}); got values in [{x_min:g}, {x_max:g}]"
+                         + (" (scale 0..255 pixels by 1/255)" if hi == 1.0 and x_max > 1.0 else ""))
 
 
 def _fmt(shape: tuple[int, ...]) -> str:

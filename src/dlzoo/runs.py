@@ -39,6 +39,10 @@ class RunExistsError(FileExistsError):
     """The run directory already holds a run, and resume was not asked for."""
 
 
+class TrainingDiverged(RuntimeError):
+    """A training loss became NaN or infinite; the checkpoint of the last good round is kept."""
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write through a temporary file in the same folder, fsync it, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)

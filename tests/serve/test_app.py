@@ -339,6 +339,22 @@ def test_bad_sample_requests(client: TestClient, runs_root: Path, body: str, exp
     assert status == 422 and expected in detail
 
 
+@pytest.mark.parametrize(("inputs", "expected"), [
+    (lambda x: (x * 16).tolist(), "inputs must lie in [0, 1], the range of the training data (digits_images); "
+     "got values in [0, 16]"),
+    (lambda x: (x - 0.5).tolist(), "got values in [-0.5, 0.5]"),
+    (lambda x: x[:, :, :4, :].tolist(), "expected inputs of shape (batch, 1, 8, 8) or (1, 8, 8), got (2, 1, 4, 8)"),
+    (lambda x: x.expand(2, 3, 8, 8).tolist(), "got (2, 3, 8, 8)"),  # RGB for a grey-level model
+])
+def test_image_payloads_of_wrong_range_size_or_channels_are_422(client: TestClient, runs_root: Path,
+                                                                inputs, expected: str) -> None:
+    _need(runs_root, "vae_mlp")
+    x = load_dataset("digits_images").test.x[:2]
+    x = x / x.amax(dim=(1, 2, 3), keepdim=True)  # each image spans exactly [0, 1]
+    r = client.post("/v1/models/vae_mlp/reconstruct", json={"inputs": inputs(x)})
+    assert r.status_code == 422 and expected in r.json()["detail"], r.json()
+
+
 def test_generative_model_refuses_predict(client: TestClient, runs_root: Path) -> None:
     _need(runs_root, "vae_mlp")
     r = client.post("/v1/models/vae_mlp/predict", json={"inputs": [0.0] * 64})

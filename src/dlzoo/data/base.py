@@ -39,6 +39,7 @@ class DataInfo:
     class_names: tuple[str, ...] | None  # index -> name, None when num_classes is None
     splits: dict[str, int]  # sizes, e.g. {"train": 1149, "val": 288, "test": 360}
     split_note: str  # how the split was made, e.g. "stratified 80/20, split_seed=0; val = 20% of train"
+    input_range: tuple[float, float] | None = None  # (lo, hi) every input value lies in, e.g. (0.0, 1.0) for images
 
 
 @dataclass

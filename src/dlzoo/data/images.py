@@ -167,6 +167,7 @@ def mnist(
         class_names=tuple(str(d) for d in range(10)),
         splits={k: len(s) for k, s in splits.items()},
         split_note=note,
+        input_range=(0.0, 1.0),
     )
     return TensorData(train=splits["train"], val=splits.get("val"), test=splits["test"], info=info)
 
@@ -204,5 +205,6 @@ def digits_images(*, split_seed: int = 0, test_size: float = 0.2, val_size: floa
         class_names=tuple(str(d) for d in range(10)),
         splits={k: len(s) for k, s in splits.items()},
         split_note=note,
+        input_range=(0.0, 1.0),
     )
     return TensorData(train=splits["train"], val=splits.get("val"), test=splits["test"], info=info)

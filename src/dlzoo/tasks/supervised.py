@@ -67,6 +67,7 @@ def record_info(ctx: Context, info: Any) -> None:
         class_names=list(info.class_names) if info.class_names else None,
         splits=dict(info.splits),
         split_note=info.split_note,
+        input_range=list(info.input_range) if getattr(info, "input_range", None) else None,
     )
 
 

@@ -36,14 +36,21 @@ class MetricsLogger:
             self.sums[k] = self.sums[k] + v if k in self.sums else v
             self.counts[k] = self.counts.get(k, 0) + 1
 
-    def flush(self, **fields: Any) -> None:
+    def flush(self, **fields: Any) -> dict[str, float]:
+        """Write the window's means (plus ``fields``) and return them as floats ({} when nothing was logged).
+
+        Every process returns the same values under DDP (they are all-reduced), so a check on them
+        (the loop's divergence check) takes the same branch on every rank.
+        """
         if not self.sums:
-            return
+            return {}
         row = {k: v / self.counts[k] for k, v in self.sums.items()}
         if self.reduce is not None:  # DDP: log the mean over processes, i.e. over the global batch
-            row = {k: float(v) for k, v in self.reduce(row).items()}
+            row = self.reduce(row)
+        row = {k: float(v) for k, v in row.items()}  # one device sync per window, not per step
         self.sums, self.counts = {}, {}
         self.write({**row, **fields})
+        return row
 
     def write(self, row: dict[str, Any]) -> None:
         if not self.enabled:

@@ -7,12 +7,16 @@
         atomic checkpoint every checkpoint_every rounds (model, task state, RNG, step, wall time)
     task.evaluate("test", final=True) -> eval.json; model.safetensors; card.md; plots/
 
+A logged training loss that is NaN or infinite stops the run with ``TrainingDiverged`` before the
+round's checkpoint is written, so ``checkpoints/last.ckpt`` still holds the last good round.
+
 Distribution is Lightning Fabric's: ``train.devices=2 train.strategy=ddp`` re-launches this command
 once per extra process (or run under ``torchrun``/``fabric run`` for many nodes). Rank 0 alone writes.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import time
@@ -23,7 +27,7 @@ from lightning_fabric import Fabric
 
 from dlzoo.config import RunConfig
 from dlzoo.registry import get_spec
-from dlzoo.runs import RunDir, RunExistsError
+from dlzoo.runs import RunDir, RunExistsError, TrainingDiverged
 from dlzoo.tasks import make_task
 from dlzoo.tasks.base import Context
 from dlzoo.train.card import write_card
@@ -73,14 +77,20 @@ def train_run(cfg: RunConfig, run: RunDir, *, resume: bool = False, fabric: Fabr
     rounds, t = task.num_rounds(), cfg.train
     t0 = time.perf_counter() - wall_before
 
+    last_good = start_round - 1 if state is not None else None  # round of the newest checkpoint
+
+    def flush(r: int) -> None:
+        row = logger.flush(step=step, round=r, time=time.perf_counter() - t0)
+        check_finite(row, step=step, round_idx=r, run=run, last_good=last_good)
+
     with progress_bar(enabled=rank0 and t.progress, total=rounds, done=start_round, title=spec.name) as bar:
         for r in range(start_round, rounds):
             for logs in task.train_round(r):
                 step += 1
                 logger.accumulate(logs)
                 if step % t.log_every == 0:
-                    logger.flush(step=step, round=r, time=time.perf_counter() - t0)
-            logger.flush(step=step, round=r, time=time.perf_counter() - t0)
+                    flush(r)
+            flush(r)
             last = r == rounds - 1
             if (r + 1) % t.eval_every == 0 or last:
                 val = task.evaluate("val")
@@ -92,6 +102,8 @@ def train_run(cfg: RunConfig, run: RunDir, *, resume: bool = False, fabric: Fabr
                     "model": task.model.state_dict(), "task": task.state_dict(), "rng": rng_state(),
                     "round": r, "step": step, "wall_time_s": time.perf_counter() - t0,
                 })
+            if (r + 1) % t.checkpoint_every == 0 or last:
+                last_good = r
             fabric.barrier()
             bar.advance()
 
@@ -116,10 +128,28 @@ def train_run(cfg: RunConfig, run: RunDir, *, resume: bool = False, fabric: Fabr
     return result
 
 
+def check_finite(row: dict[str, float], *, step: int, round_idx: int, run: RunDir, last_good: int | None) -> None:
+    """Raise ``TrainingDiverged`` when a logged ``train/...loss...`` mean is NaN or infinite.
+
+    Called at every log flush, before the round's checkpoint: the checkpoint on disk stays the last
+    good one. The message says which loss, when, what was kept and what to try.
+    """
+    bad = {k: v for k, v in row.items() if k.startswith("train/") and "loss" in k and not math.isfinite(v)}
+    if not bad:
+        return
+    name, value = next(iter(bad.items()))
+    kept = (f"the checkpoint of round {last_good} is kept in {run.checkpoint_path}" if last_good is not None
+            else "no checkpoint had been written yet")
+    raise TrainingDiverged(
+        f"training diverged: {name} = {value} at step {step} (round {round_idx}); {kept}. "
+        "Lower train.lr, set train.grad_clip, or check the data for NaN/inf, then resume with --resume "
+        "(or start a new run)")
+
+
 def summarize(result: dict[str, Any]) -> str:
     """The headline numbers of an eval.json, one line."""
     keys = [k for k in result if "/" in k and isinstance(result[k], float)]
     return ", ".join(f"{k}={result[k]:.4g}" for k in keys[:6]) + f" ({result.get('wall_time_s', 0):.1f} s)"
 
 
-__all__ = ["RunExistsError", "hardware", "summarize", "train_run"]
+__all__ = ["RunExistsError", "TrainingDiverged", "check_finite", "hardware", "summarize", "train_run"]
