@@ -1,0 +1,1 @@
+"""Upsampling decoders: transposed convolution, resize-convolution, sub-pixel convolution (ICNR)."""
