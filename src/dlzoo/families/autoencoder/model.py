@@ -163,10 +163,10 @@ class ConvDecoder(nn.Module):
 
 
 def check_conv_shape(input_shape: tuple[int, ...], channels: tuple[int, ...]) -> None:
-    """A conv VAE needs (C, H, W) with H, W >= 2 ** len(channels); say what to change otherwise."""
+    """A conv encoder needs (C, H, W) with H, W >= 2 ** len(channels); say what to change otherwise."""
     if len(input_shape) != 3:
-        raise ValueError(f"conv VAE needs images (C, H, W), got input_shape {tuple(input_shape)}; "
-                         "load the data unflattened (e.g. data.flatten=false) or use vae_mlp")
+        raise ValueError(f"a conv autoencoder needs images (C, H, W), got input_shape {tuple(input_shape)}; "
+                         "load the data unflattened (e.g. data.flatten=false) or use the _mlp variant")
     if not channels:
         raise ValueError("channels must name at least one conv layer, e.g. [32, 64]")
     smallest = 2 ** len(channels)

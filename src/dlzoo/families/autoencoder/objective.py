@@ -73,7 +73,7 @@ class VAEObjective:
         eval_iw_samples: int = Field(1000, ge=0, description="K of the final importance-sampled test NLL (0 = skip)")
         val_iw_samples: int = Field(0, ge=0, description="K of the per-round val NLL (0 = skip, neg ELBO only)")
 
-    def __init__(self, cfg: "VAEObjective.Config") -> None:
+    def __init__(self, cfg: VAEObjective.Config) -> None:
         self.cfg = cfg
 
     # -- training ------------------------------------------------------------------------------
