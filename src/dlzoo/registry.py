@@ -26,7 +26,7 @@ from torch import nn
 TASKS = ("classify", "regress", "generate", "control")
 #: paradigms: the module in ``dlzoo.tasks`` that trains the model
 #: (graph: node/graph-level tasks; language: next-token models on a token stream; seq2seq: source -> target)
-PARADIGMS = ("supervised", "generative", "reinforcement", "graph", "language", "seq2seq")
+PARADIGMS = ("supervised", "generative", "reinforcement", "graph", "language", "seq2seq", "adversarial")
 
 
 class RegistryError(ValueError):

@@ -31,6 +31,7 @@ PARADIGM_TASKS: dict[str, str] = {
     "seq2seq": "dlzoo.tasks.seq2seq:Seq2SeqTask",
     "language": "dlzoo.tasks.language:LanguageTask",
     "graph": "dlzoo.tasks.graph:graph_task",
+    "adversarial": "dlzoo.tasks.adversarial:AdversarialTask",
 }
 
 

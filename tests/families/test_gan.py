@@ -1,0 +1,177 @@
+"""GAN family: mode-coverage metric on hand-made samples, losses against their formulas, the packed
+critic, DCGAN shapes per upsampling block, and a learning test for each loss."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dlzoo.data.toy2d import grid_modes, ring_modes
+from dlzoo.families.gan.model import MLPCritic
+from dlzoo.families.gan.objective import AdversarialConfig, GANObjective, WGANGPObjective
+from dlzoo.metrics.modes import mode_counts, mode_coverage
+from dlzoo.registry import create_model
+
+
+# -- mode coverage (VEEGAN / PacGAN protocol) -----------------------------------------------------
+
+def test_mode_coverage_counts_only_samples_within_three_std() -> None:
+    modes = ring_modes()  # 8 centers on radius 2, std 0.02
+    c = modes.centers
+    inside = c[:5] + torch.tensor([2.9 * modes.std, 0.0])  # 5 modes hit, 2.9 std away: high quality
+    outside = c[5:7] + torch.tensor([0.0, 3.1 * modes.std])  # 2 more modes, 3.1 std away: not
+    far = torch.zeros(3, 2)  # the ring's center: 100 std from every mode
+    samples = torch.cat([inside, inside, outside, far])  # 10 + 2 + 3 = 15 samples
+    counts = mode_counts(samples, modes)
+    assert counts.tolist() == [2, 2, 2, 2, 2, 0, 0, 0]
+    m = mode_coverage(samples, modes)
+    assert m["modes_captured"] == 5
+    assert m["high_quality_pct"] == pytest.approx(100 * 10 / 15)
+    assert m["mode_kl"] == pytest.approx(math.log(8 / 5))  # uniform over 5 of 8 modes: KL = log(8/5)
+
+
+def test_mode_coverage_of_the_data_itself_is_perfect_and_a_collapse_is_caught() -> None:
+    modes = grid_modes()
+    g = torch.Generator().manual_seed(0)
+    k = torch.randint(25, (2500,), generator=g)
+    data = modes.centers[k] + modes.std * torch.randn(2500, 2, generator=g)  # the protocol's 2500 samples
+    m = mode_coverage(data, modes)
+    # P(||x - mu|| < 3 sigma) in 2-D = 1 - exp(-9/2) = 98.89%: the ceiling of high_quality_pct
+    assert m["modes_captured"] == 25 and 98.0 < m["high_quality_pct"] < 99.6
+    collapsed = modes.centers[3] + modes.std * torch.randn(2500, 2, generator=g)
+    m = mode_coverage(collapsed, modes)
+    assert m["modes_captured"] == 1 and m["mode_kl"] == pytest.approx(math.log(25))
+
+
+def test_mode_coverage_refuses_wrong_shapes_and_ignores_nan() -> None:
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        mode_counts(torch.zeros(4, 3), ring_modes())
+    samples = torch.tensor([[2.0, 0.0], [float("nan"), 0.0]])
+    assert mode_coverage(samples, ring_modes())["modes_captured"] == 1
+
+
+# -- losses against their formulas ----------------------------------------------------------------
+
+class Constant(nn.Module):
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.full((len(x), 1), self.value)
+
+
+def test_non_saturating_losses_match_the_formulas() -> None:
+    obj = GANObjective(AdversarialConfig())
+    x, z = torch.randn(6, 2), torch.randn(6, 2)
+    gen = nn.Identity()
+    c = 0.7  # D = sigmoid(0.7) on every input
+    loss_d, logs = obj.critic_loss(gen, Constant(c), x, z)
+    # L_D = -log D(x) - log(1 - D(G(z)))
+    want = -math.log(torch.sigmoid(torch.tensor(c))) - math.log(1 - torch.sigmoid(torch.tensor(c)))
+    torch.testing.assert_close(loss_d, torch.tensor(want))
+    torch.testing.assert_close(logs["d_real"], torch.sigmoid(torch.tensor(c)))
+    loss_g, _ = obj.generator_loss(gen, Constant(c), z)
+    torch.testing.assert_close(loss_g, -torch.log(torch.sigmoid(torch.tensor(c))))  # -log D(G(z))
+
+
+def test_gradient_penalty_of_a_linear_critic_is_exact() -> None:
+    """D(x) = w.x + b has gradient w everywhere: gp = (||w|| - 1)^2, W estimate = w.(mean x - mean x~)."""
+    obj = WGANGPObjective(WGANGPObjective.Config())
+    critic = nn.Linear(2, 1)
+    with torch.no_grad():
+        critic.weight.copy_(torch.tensor([[3.0, 4.0]]))  # ||w|| = 5
+    x, fake = torch.randn(8, 2), torch.randn(8, 2)
+    loss, logs = obj.critic_loss(lambda z: z, critic, x, fake, torch.Generator().manual_seed(0))
+    w = critic.weight.detach()[0]
+    torch.testing.assert_close(logs["gp"], torch.tensor(16.0))
+    torch.testing.assert_close(logs["wasserstein"], w @ (x.mean(0) - fake.mean(0)))
+    torch.testing.assert_close(loss, -logs["wasserstein"] + 10.0 * 16.0)
+    loss.backward()  # the penalty is differentiable in the critic's weights (create_graph)
+    assert critic.weight.grad is not None and torch.isfinite(critic.weight.grad).all()
+
+
+def test_wgan_gp_defaults_are_algorithm_1() -> None:
+    c = WGANGPObjective.Config()
+    assert (c.gp_weight, c.n_critic, c.lr_d, c.lr_g, tuple(c.betas_d)) == (10.0, 5, 1e-4, 1e-4, (0.0, 0.9))
+    d = GANObjective.Config()
+    assert (d.lr_g, tuple(d.betas_g), d.n_critic) == (2e-4, (0.5, 0.999), 1)
+    with pytest.raises(ValueError, match="gp_weight"):
+        GANObjective.Config(gp_weight=1.0)  # unknown keys are refused
+
+
+# -- models ---------------------------------------------------------------------------------------
+
+def test_packed_critic_judges_consecutive_groups_of_pack_samples() -> None:
+    torch.manual_seed(0)
+    critic = MLPCritic(input_shape=(2,), hidden=(16,), pack=4, activation="leaky_relu")
+    x = torch.randn(12, 2)
+    out = critic(x)
+    assert out.shape == (3, 1)
+    # pack j = samples 4j..4j+3 concatenated: the same as the plain MLP on the (3, 8) matrix
+    torch.testing.assert_close(out, critic.net(x.reshape(3, 8)))
+    swapped = x.reshape(3, 4, 2)[[2, 0, 1]].reshape(12, 2)  # reorder whole packs: outputs reorder
+    torch.testing.assert_close(critic(swapped), out[[2, 0, 1]])
+
+
+@pytest.mark.parametrize("kind", ["transpose", "resize", "shuffle"])
+def test_dcgan_generates_28x28_images_in_unit_range_with_every_upsampling_block(kind: str) -> None:
+    model = create_model("dcgan", input_shape=(1, 28, 28), latent_dim=8, channels_g=(16, 8), channels_d=(8, 16),
+                         upsample=kind).eval()
+    with torch.no_grad():
+        x, score = model(torch.randn(3, 8))
+    assert x.shape == (3, 1, 28, 28) and score.shape == (3, 1)
+    assert float(x.min()) >= 0 and float(x.max()) <= 1
+    assert model.generator.base == 7  # 7 -> 14 -> 28
+
+
+def test_builders_refuse_bad_shapes_and_options_with_the_valid_choices() -> None:
+    with pytest.raises(ValueError, match="divisible by 2"):
+        create_model("dcgan", input_shape=(1, 30, 30), channels_g=(16, 8))
+    with pytest.raises(ValueError, match=r"\(C, H, W\)"):
+        create_model("dcgan", input_shape=(784,))
+    with pytest.raises(ValueError, match="valid: conv, mlp"):
+        create_model("wgan_gp", input_shape=(2,), arch="resnet")
+    with pytest.raises(ValueError, match="valid: leaky_relu, maxout, relu"):
+        create_model("gan", input_shape=(2,), critic_activation="tanh")
+
+
+def test_pacgan_forward_scores_each_sample_for_any_batch_size() -> None:
+    model = create_model("pacgan", input_shape=(2,), pack=4, hidden_g=(8,), hidden_d=(8,)).eval()
+    for n in (1, 5):
+        x, score = model(torch.randn(n, 2))
+        assert x.shape == (n, 2) and score.shape == (n, 1)
+
+
+# -- learning: each loss moves a generator onto a shifted Gaussian ----------------------------------
+
+@pytest.mark.parametrize("objective", [GANObjective(AdversarialConfig(lr_g=2e-3, lr_d=2e-3)),
+                                       WGANGPObjective(WGANGPObjective.Config(lr_g=2e-3, lr_d=2e-3, n_critic=2))])
+def test_each_loss_learns_a_shifted_gaussian(objective: GANObjective) -> None:
+    """Target N((3, -2), 0.5^2 I) from z ~ N(0, I); a sign error in either loss leaves G far away."""
+    torch.manual_seed(0)
+    c = objective.cfg
+    model = create_model("gan", input_shape=(2,), hidden_g=(32,), hidden_d=(32, 32), batchnorm_g=False,
+                         critic_activation="leaky_relu")
+    opt_g = torch.optim.Adam(model.generator.parameters(), lr=c.lr_g, betas=c.betas_g)
+    opt_d = torch.optim.Adam(model.critic.parameters(), lr=c.lr_d, betas=c.betas_d)
+    target = torch.tensor([3.0, -2.0])
+    g = torch.Generator().manual_seed(0)
+    for step in range(600):
+        x = target + 0.5 * torch.randn(64, 2, generator=g)
+        loss_d, _ = objective.critic_loss(model.generator, model.critic, x, torch.randn(64, 2, generator=g), g)
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        if (step + 1) % c.n_critic == 0:
+            loss_g, _ = objective.generator_loss(model.generator, model.critic, torch.randn(64, 2, generator=g))
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+    samples = GANObjective.sample(model, 2000, torch.Generator().manual_seed(1))
+    assert float((samples.mean(0) - target).norm()) < 0.3, samples.mean(0)
+    assert 0.25 < float(samples.std(0).mean()) < 1.0, samples.std(0)
