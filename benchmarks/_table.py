@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +20,11 @@ def fmt(v: float | None) -> str:
     if v is None:
         return "–"
     return f"{v:.4g}" if abs(v) < 1000 else f"{v:,.0f}"
+
+
+def overrides(rec: dict) -> str:
+    """The config overrides (``key=value``) of the record's command, so variants of one preset differ."""
+    return " ".join(f"`{t}`" for t in shlex.split(rec.get("command", "")) if "=" in t and not t.startswith("-"))
 
 
 def row(rec: dict) -> str:
@@ -32,7 +38,7 @@ def row(rec: dict) -> str:
     ) or "–"
     hw = rec.get("hardware", {})
     where = f"{hw.get('cores', '?')} cores" + (f", {hw['gpu']}" if hw.get("gpu") else "")
-    return (f"| {rec['family']} | {rec['model']} | {rec['dataset']} | {rec['metric']} | {ours} | {ref_txt} | "
+    return (f"| {rec['family']} | {' '.join(filter(None, [rec['model'], overrides(rec)]))} | {rec['dataset']} | {rec['metric']} | {ours} | {ref_txt} | "
             f"{base} | {fmt(rec['wall_time_s'])} s ({where}) |")
 
 

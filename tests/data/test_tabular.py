@@ -73,7 +73,7 @@ TENSOR_DATASETS = [n for m in ("tabular", "images", "toy2d", "timeseries", "sequ
 @pytest.mark.parametrize("name", TENSOR_DATASETS)
 def test_every_dataset_matches_its_info(name: str, request: pytest.FixtureRequest) -> None:
     """Contract for every (x, y) tensor dataset: tensors agree with DataInfo (mnist on fake files)."""
-    if name == "mnist":
+    if name in ("mnist", "superres"):  # superres defaults to source="mnist"
         request.getfixturevalue("fake_mnist")  # tiny files, offline
         data = load_dataset(name, root=str(request.getfixturevalue("tmp_path")), val_size=10)
     else:

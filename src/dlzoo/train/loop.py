@@ -142,8 +142,8 @@ def check_finite(row: dict[str, float], *, step: int, round_idx: int, run: RunDi
             else "no checkpoint had been written yet")
     raise TrainingDiverged(
         f"training diverged: {name} = {value} at step {step} (round {round_idx}); {kept}. "
-        "Lower train.lr, set train.grad_clip, or check the data for NaN/inf, then resume with --resume "
-        "(or start a new run)")
+        "Lower the learning rate (train.lr; task.lr_g / task.lr_d for GANs), set train.grad_clip, or check "
+        "the data for NaN/inf, then resume with --resume (or start a new run)")
 
 
 def summarize(result: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-from dlzoo.families.autoencoder.model import MLPDecoder, _activation, conv_sizes
+from dlzoo.families.autoencoder.model import MLPDecoder, _activation, conv_trunk
 from dlzoo.registry import choices_error
 
 CODE_ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "linear": nn.Identity}
@@ -103,13 +103,8 @@ class ConvCodeEncoder(nn.Module):
     def __init__(self, *, input_shape: tuple[int, ...], channels: tuple[int, ...], code_dim: int, activation: str,
                  code_activation: str) -> None:
         super().__init__()
-        act, layers, c_in = _activation(activation), [], input_shape[0]
-        for c in channels:
-            layers += [nn.Conv2d(c_in, c, kernel_size=4, stride=2, padding=1), act()]
-            c_in = c
-        self.body = nn.Sequential(*layers)
-        h, w = conv_sizes(input_shape[1], len(channels))[-1], conv_sizes(input_shape[2], len(channels))[-1]
-        self.code = nn.Linear(c_in * h * w, code_dim)
+        self.body, width = conv_trunk(input_shape=input_shape, channels=channels, activation=activation)
+        self.code = nn.Linear(width, code_dim)
         self.act = _code_activation(code_activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

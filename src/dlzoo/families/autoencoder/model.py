@@ -113,20 +113,26 @@ def conv_sizes(size: int, layers: int) -> list[int]:
     return sizes
 
 
+def conv_trunk(*, input_shape: tuple[int, ...], channels: tuple[int, ...], activation: str) -> tuple[nn.Sequential, int]:
+    """Stride-2 convs (kernel 4, padding 1), each followed by ``activation``, and the flattened width
+    of their output: x (B, C, H, W) -> (B, channels[-1], h, w), width = channels[-1] * h * w."""
+    act, layers, c_in = _activation(activation), [], input_shape[0]
+    for c in channels:
+        layers += [nn.Conv2d(c_in, c, kernel_size=4, stride=2, padding=1), act()]
+        c_in = c
+    h, w = conv_sizes(input_shape[1], len(channels))[-1], conv_sizes(input_shape[2], len(channels))[-1]
+    return nn.Sequential(*layers), c_in * h * w
+
+
 class ConvEncoder(nn.Module):
     """x (B, C, H, W) -> stride-2 convs -> flatten -> (mu, logvar), (B, D) each."""
 
     def __init__(self, *, input_shape: tuple[int, ...], channels: tuple[int, ...], latent_dim: int,
                  activation: str) -> None:
         super().__init__()
-        act, layers, c_in = _activation(activation), [], input_shape[0]
-        for c in channels:
-            layers += [nn.Conv2d(c_in, c, kernel_size=4, stride=2, padding=1), act()]
-            c_in = c
-        self.body = nn.Sequential(*layers)
-        h, w = conv_sizes(input_shape[1], len(channels))[-1], conv_sizes(input_shape[2], len(channels))[-1]
-        self.mu = nn.Linear(c_in * h * w, latent_dim)
-        self.logvar = nn.Linear(c_in * h * w, latent_dim)
+        self.body, width = conv_trunk(input_shape=input_shape, channels=channels, activation=activation)
+        self.mu = nn.Linear(width, latent_dim)
+        self.logvar = nn.Linear(width, latent_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.body(x).flatten(1)  # (B, channels[-1] * h * w)
