@@ -77,3 +77,30 @@ def test_train_predict_eval_export_pipeline(tmp_path: Path) -> None:
 def test_resume_rejects_overrides(tmp_path: Path) -> None:
     proc = dlzoo("train", "mlp_classifier", "--runs", str(tmp_path), "--name", "x", "--resume")
     assert proc.returncode == 2 and "has no run to resume" in proc.stderr
+
+
+def test_sample_writes_2d_points_as_a_scatter_plot_and_an_array(tmp_path: Path) -> None:
+    proc = dlzoo("train", "gan", "--preset", "tiny", "--runs", str(tmp_path), "--name", "g", "train.epochs=1")
+    assert proc.returncode == 0, proc.stderr
+    run = tmp_path / "gan" / "g"
+    proc = dlzoo("sample", str(run), "--n", "50", "--out", str(tmp_path / "points.npy"))
+    assert proc.returncode == 0, proc.stderr
+    import numpy as np
+
+    assert np.load(tmp_path / "points.npy").shape == (50, 2)
+    proc = dlzoo("sample", str(run), "--n", "50", "--out", str(tmp_path / "points.png"))
+    assert proc.returncode == 0, proc.stderr
+    import matplotlib.image
+
+    # a 4.5 x 4.5 inch scatter plot, not a strip of 1 x 1 "images"
+    h, w = matplotlib.image.imread(tmp_path / "points.png").shape[:2]
+    assert h == w and h > 300
+
+
+def test_image_grid_refuses_what_is_not_an_image(tmp_path: Path) -> None:
+    import torch
+
+    from dlzoo.train.plots import image_grid
+
+    with pytest.raises(ValueError, match=r"not an image \(save it as .npy instead\)"):
+        image_grid(torch.rand(4, 3), tmp_path / "x.png", title="t")

@@ -69,6 +69,9 @@ def image_grid(images: torch.Tensor, path: Path, *, title: str, nrow: int = 8) -
     x = images.detach().cpu().float()
     if x.ndim == 2:
         side = int(round(x.shape[1] ** 0.5))
+        if side * side != x.shape[1]:
+            raise ValueError(f"image_grid takes (N, C, H, W) images or flat square ones (N, H*W); got {tuple(x.shape)}, "
+                             "which is not an image (save it as .npy instead)")
         x = x.reshape(-1, 1, side, side)
     n, _, h, w = x.shape
     ncol = min(nrow, n)
@@ -82,6 +85,31 @@ def image_grid(images: torch.Tensor, path: Path, *, title: str, nrow: int = 8) -
     ax.axis("off")
     ax.set_title(title)
     return _save(fig, path)
+
+
+def points_2d(samples: torch.Tensor, path: Path, *, title: str, real: torch.Tensor | None = None,
+              modes: Any = None) -> Path:
+    """(N, 2) points (black), optionally over real ones (light) and mixture centers with 3-std circles."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    if real is not None:
+        ax.scatter(real[:, 0], real[:, 1], s=2, c="tab:orange", alpha=0.25, label="data")
+    ax.scatter(samples[:, 0], samples[:, 1], s=2, c="black", alpha=0.4, label=f"{len(samples)} samples")
+    if modes is not None:
+        for cx, cy in modes.centers.tolist():
+            ax.add_patch(plt.Circle((cx, cy), 3 * modes.std, fill=False, color="tab:red", lw=0.8))
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=7, markerscale=4)
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def samples_plot(samples: torch.Tensor, path: Path, *, title: str) -> Path:
+    """What a person looks at: 2-D points as a scatter plot, images as a grid."""
+    x = samples.detach().cpu().float()
+    if x.ndim == 2 and x.shape[1] == 2:
+        return points_2d(x, path, title=title)
+    return image_grid(x, path, title=title)
 
 
 def episode_returns_plot(returns: Sequence[float], path: Path, *, title: str) -> Path:

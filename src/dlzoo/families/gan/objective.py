@@ -144,16 +144,7 @@ class WGANGPObjective(GANObjective):
 
 def scatter_2d(samples: torch.Tensor, real: torch.Tensor, path: Path, *, modes: Any = None) -> Path:
     """Generated points (black) over real ones (light) and the mixture's centers with 3-std circles."""
-    from dlzoo.train.plots import plt, _save
+    from dlzoo.train.plots import points_2d
 
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.scatter(real[:, 0], real[:, 1], s=2, c="tab:orange", alpha=0.25, label="data")
-    ax.scatter(samples[:, 0], samples[:, 1], s=2, c="black", alpha=0.4, label=f"{len(samples)} samples")
-    if modes is not None:
-        for cx, cy in modes.centers.tolist():
-            ax.add_patch(plt.Circle((cx, cy), 3 * modes.std, fill=False, color="tab:red", lw=0.8))
-    ax.set_aspect("equal")
-    ax.legend(loc="upper right", fontsize=7, markerscale=4)
-    ax.set_title("samples (black), 3-std circles of the modes (red)", fontsize=8)
-    fig.tight_layout()
-    return _save(fig, path)
+    return points_2d(samples, path, real=real, modes=modes,
+                     title="samples (black), 3-std circles of the modes (red)")
