@@ -78,6 +78,18 @@ def test_ddp_two_processes_match_one_process(tmp_path: Path) -> None:
         torch.testing.assert_close(w1[k], w2[k], rtol=1e-4, atol=1e-5)
 
 
+def test_ddp_runs_the_adversarial_paradigm_with_a_gradient_penalty(tmp_path: Path) -> None:
+    """Two DDP processes: generator and critic wrapped apart, the penalty's double backward through DDP."""
+    proc = dlzoo("train", "wgan_gp", "--preset", "tiny", "--runs", str(tmp_path), "--name", "two",
+                 "train.devices=2", "train.strategy=ddp", "train.log_every=1", "train.progress=false", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    run = tmp_path / "wgan_gp" / "two"
+    assert json.loads((run / "eval.json").read_text())["world_size"] == 2
+    rows = [row for row in history(run) if "train/loss_d" in row]  # the training windows (not the evals)
+    assert len(rows) >= 3 and all({"train/loss_g", "train/gp"} <= row.keys() for row in rows)
+    assert all(torch.isfinite(torch.tensor(row["train/gp"])) and row["train/gp"] >= 0 for row in rows)
+
+
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path: Path, monkeypatch) -> None:
     """From round 3 on the task's loss is NaN: the run raises TrainingDiverged naming the metric and the
     kept round, the checkpoint on disk is round 2's (weights finite, loadable), and no final artifacts exist."""
