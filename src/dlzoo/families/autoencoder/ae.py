@@ -22,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-from dlzoo.families.autoencoder.model import MLPDecoder, _activation, conv_trunk
+from dlzoo.families.autoencoder.model import MLPDecoder, _activation, conv_trunk, mlp_trunk
 from dlzoo.registry import choices_error
 
 CODE_ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "linear": nn.Identity}
@@ -77,11 +77,7 @@ class MLPCodeEncoder(nn.Module):
     def __init__(self, *, in_features: int, hidden: tuple[int, ...], code_dim: int, activation: str,
                  code_activation: str) -> None:
         super().__init__()
-        act, layers, width = _activation(activation), [], in_features
-        for h in hidden:
-            layers += [nn.Linear(width, h), act()]
-            width = h
-        self.body = nn.Sequential(*layers)
+        self.body, width = mlp_trunk(in_features=in_features, hidden=hidden, activation=activation)
         self.code = nn.Linear(width, code_dim)
         self.act = _code_activation(code_activation)
 

@@ -66,16 +66,22 @@ class VAE(nn.Module):
 # -- MLP ---------------------------------------------------------------------------------------
 
 
+def mlp_trunk(*, in_features: int, hidden: tuple[int, ...], activation: str) -> tuple[nn.Sequential, int]:
+    """Linear layers of widths ``hidden``, each followed by ``activation``, and the output width:
+    x (B, in_features) -> (B, hidden[-1]) (the identity and in_features when hidden is empty)."""
+    act, layers, width = _activation(activation), [], in_features
+    for h in hidden:
+        layers += [nn.Linear(width, h), act()]
+        width = h
+    return nn.Sequential(*layers), width
+
+
 class MLPEncoder(nn.Module):
     """x (B, *input_shape) -> flatten -> hidden layers -> (mu, logvar), (B, D) each."""
 
     def __init__(self, *, in_features: int, hidden: tuple[int, ...], latent_dim: int, activation: str) -> None:
         super().__init__()
-        act, layers, width = _activation(activation), [], in_features
-        for h in hidden:
-            layers += [nn.Linear(width, h), act()]
-            width = h
-        self.body = nn.Sequential(*layers)
+        self.body, width = mlp_trunk(in_features=in_features, hidden=hidden, activation=activation)
         self.mu = nn.Linear(width, latent_dim)
         self.logvar = nn.Linear(width, latent_dim)
 
@@ -113,7 +119,8 @@ def conv_sizes(size: int, layers: int) -> list[int]:
     return sizes
 
 
-def conv_trunk(*, input_shape: tuple[int, ...], channels: tuple[int, ...], activation: str) -> tuple[nn.Sequential, int]:
+def conv_trunk(*, input_shape: tuple[int, ...], channels: tuple[int, ...],
+               activation: str) -> tuple[nn.Sequential, int]:
     """Stride-2 convs (kernel 4, padding 1), each followed by ``activation``, and the flattened width
     of their output: x (B, C, H, W) -> (B, channels[-1], h, w), width = channels[-1] * h * w."""
     act, layers, c_in = _activation(activation), [], input_shape[0]

@@ -62,7 +62,8 @@ def vae_mlp(*, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (400,), l
     """Variational autoencoder, MLP encoder/decoder, Bernoulli pixels (Kingma & Welling 2014)."""
     input_shape, hidden = tuple(input_shape), tuple(hidden)
     return VAE(
-        encoder=MLPEncoder(in_features=math.prod(input_shape), hidden=hidden, latent_dim=latent_dim, activation=activation),
+        encoder=MLPEncoder(in_features=math.prod(input_shape), hidden=hidden, latent_dim=latent_dim,
+                           activation=activation),
         decoder=MLPDecoder(input_shape=input_shape, hidden=hidden, latent_dim=latent_dim, activation=activation),
         input_shape=input_shape, latent_dim=latent_dim,
     )
