@@ -21,12 +21,9 @@ and benchmarks/results/figures/checkerboard/superres_x{2,4}.png (input / bicubic
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch

@@ -8,7 +8,6 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from dlzoo.families.deconv.blocks import UPSAMPLE_KINDS, icnr_, transpose_padding, upsample
 from dlzoo.families.deconv.model import Upsampler, stage_scales

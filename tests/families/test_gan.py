@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from dlzoo.data.toy2d import grid_modes, ring_modes

@@ -5,7 +5,8 @@ classification ``accuracy`` (top-1), ``f1_macro``, ``nll`` (mean cross-entropy, 
 regression ``mse``, ``rmse``, ``mae``, ``r2``; generative ``nll`` (importance-sampled, nats/example),
 ``neg_elbo``, ``bits_per_dim``; autoencoders ``psnr``, ``probe_accuracy`` (``representation``); image
 generation ``fid``, ``kid`` (``image_quality``, own feature network); 2-D mode coverage
-``modes_captured``, ``high_quality_pct`` (``modes``); decoder ``checkerboard`` (``artifacts``); reinforcement ``return_mean``, ``return_std``, ``return_median``,
+``modes_captured``, ``high_quality_pct`` (``modes``); decoder ``checkerboard`` (``artifacts``);
+reinforcement ``return_mean``, ``return_std``, ``return_median``,
 ``return_iqm``, ``return_ci95``.
 """
 

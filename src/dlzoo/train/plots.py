@@ -70,8 +70,8 @@ def image_grid(images: torch.Tensor, path: Path, *, title: str, nrow: int = 8) -
     if x.ndim == 2:
         side = int(round(x.shape[1] ** 0.5))
         if side * side != x.shape[1]:
-            raise ValueError(f"image_grid takes (N, C, H, W) images or flat square ones (N, H*W); got {tuple(x.shape)}, "
-                             "which is not an image (save it as .npy instead)")
+            raise ValueError(f"image_grid takes (N, C, H, W) images or flat square ones (N, H*W); got "
+                             f"{tuple(x.shape)}, which is not an image (save it as .npy instead)")
         x = x.reshape(-1, 1, side, side)
     n, _, h, w = x.shape
     ncol = min(nrow, n)
