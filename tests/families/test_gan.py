@@ -174,3 +174,21 @@ def test_each_loss_learns_a_shifted_gaussian(objective: GANObjective) -> None:
     samples = GANObjective.sample(model, 2000, torch.Generator().manual_seed(1))
     assert float((samples.mean(0) - target).norm()) < 0.3, samples.mean(0)
     assert 0.25 < float(samples.std(0).mean()) < 1.0, samples.std(0)
+
+
+@pytest.mark.parametrize(("model", "data", "epochs", "every"),
+                         [("gan", "ring", 400, 100), ("gan", "grid", 400, 100),
+                          ("pacgan", "ring", 1600, 400), ("pacgan", "grid", 1600, 400)])
+def test_long_presets_are_the_benchmarked_overrides_of_the_toy_presets(model: str, data: str, epochs: int,
+                                                                      every: int) -> None:
+    """benchmarks/gan_toy2d.py records the long runs as `--data X model.batchnorm_g=false train.epochs=..`."""
+    from dlzoo.config import resolve_config
+
+    long = resolve_config(model, preset=f"{data}_long")
+    short = resolve_config(model, preset=data,
+                           overrides=["model.batchnorm_g=false", f"train.epochs={epochs}", f"train.eval_every={every}"])
+    assert long.model_dump(exclude={"preset"}) == short.model_dump(exclude={"preset"})
+    from dlzoo.data import dataset_params
+
+    steps = long.train.epochs * dataset_params(data)["n_train"] // long.train.batch_size
+    assert steps == 40000

@@ -32,6 +32,12 @@ TOY_TRAIN = {"epochs": 25, "batch_size": 100, "scheduler": "cosine", "log_every"
 # PacGAN's critic sees 100 packs of m = 4 per step (the authors' code draws m batches of 100): batch 400,
 # and 4x the epochs, so that both models take the same 2500 generator steps
 PAC_TRAIN = {**TOY_TRAIN, "epochs": 100, "batch_size": 400, "eval_every": 20}
+# ring_long / grid_long: 16x the steps (40000 generator steps, ~6 CPU minutes) and no BatchNorm in G, whose
+# running statistics hurt the eval-mode samples of long runs: the recipe of the README's long rows
+# (benchmarks/gan_toy2d.py --suffix=-x16-nobn with the same overrides, see the test)
+LONG_MODEL = {**TOY_MODEL, "batchnorm_g": False}
+LONG_TRAIN = {**TOY_TRAIN, "epochs": 400, "eval_every": 100}
+PAC_LONG_TRAIN = {**PAC_TRAIN, "epochs": 1600, "eval_every": 400}
 
 DIGITS = {"name": "digits_images"}  # scikit-learn's 8x8 digits in [0, 1]: no download
 MNIST = {"name": "mnist", "val_size": 10000}  # 50000 train / 10000 val / 10000 test
@@ -45,6 +51,8 @@ MNIST_TRAIN = {"epochs": 3, "batch_size": 64, "log_every": 100, "checkpoint_ever
         "default": {"model": TOY_MODEL, "data": RING, "task": TOY_TASK, "train": TOY_TRAIN},
         "ring": {"model": TOY_MODEL, "data": RING, "task": TOY_TASK, "train": TOY_TRAIN},
         "grid": {"model": TOY_MODEL, "data": GRID, "task": TOY_TASK, "train": TOY_TRAIN},
+        "ring_long": {"model": LONG_MODEL, "data": RING, "task": TOY_TASK, "train": LONG_TRAIN},
+        "grid_long": {"model": LONG_MODEL, "data": GRID, "task": TOY_TASK, "train": LONG_TRAIN},
     },
 )
 def gan(*, input_shape: tuple[int, ...], latent_dim: int = 2, hidden_g: tuple[int, ...] = (400, 400, 400, 400),
@@ -62,6 +70,8 @@ def gan(*, input_shape: tuple[int, ...], latent_dim: int = 2, hidden_g: tuple[in
         "default": {"model": TOY_MODEL, "data": RING, "task": TOY_TASK, "train": PAC_TRAIN},
         "ring": {"model": TOY_MODEL, "data": RING, "task": TOY_TASK, "train": PAC_TRAIN},
         "grid": {"model": TOY_MODEL, "data": GRID, "task": TOY_TASK, "train": PAC_TRAIN},
+        "ring_long": {"model": LONG_MODEL, "data": RING, "task": TOY_TASK, "train": PAC_LONG_TRAIN},
+        "grid_long": {"model": LONG_MODEL, "data": GRID, "task": TOY_TASK, "train": PAC_LONG_TRAIN},
     },
 )
 def pacgan(*, input_shape: tuple[int, ...], latent_dim: int = 2, pack: int = 4,
