@@ -1,7 +1,8 @@
 """Registered GAN entrypoints and their presets (presets are data: partial run configs).
 
 Presets: ``tiny`` (seconds; the contract tests), ``default``, ``ring`` / ``grid`` (the VEEGAN / PacGAN
-toy protocol, shortened for one CPU core: see README.md) and ``mnist`` (DCGAN and WGAN-GP, about
+toy protocol, shortened for one CPU core: see README.md), ``ring_long`` / ``grid_long`` (16x the steps,
+no BatchNorm in G: ~6 minutes) and ``mnist`` (DCGAN and WGAN-GP, about
 10 minutes of one CPU core each; ``benchmarks/gan_mnist.py`` computes their FID/KID).
 """
 
