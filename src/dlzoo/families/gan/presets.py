@@ -40,6 +40,16 @@ LONG_MODEL = {**TOY_MODEL, "batchnorm_g": False}
 LONG_TRAIN = {**TOY_TRAIN, "epochs": 400, "eval_every": 100}
 PAC_LONG_TRAIN = {**PAC_TRAIN, "epochs": 1600, "eval_every": 400}
 
+
+def toy_presets(*, train: dict, long_train: dict) -> dict[str, dict]:
+    """The MLP GANs' presets: tiny, default (= ring), ring / grid, ring_long / grid_long."""
+    short = {"model": TOY_MODEL, "task": TOY_TASK, "train": train}
+    long = {"model": LONG_MODEL, "task": TOY_TASK, "train": long_train}
+    return {"tiny": {"model": TINY_MODEL, "data": TINY_RING, "task": TOY_TASK, "train": TINY_TRAIN},
+            "default": {**short, "data": RING}, "ring": {**short, "data": RING}, "grid": {**short, "data": GRID},
+            "ring_long": {**long, "data": RING}, "grid_long": {**long, "data": GRID}}
+
+
 DIGITS = {"name": "digits_images"}  # scikit-learn's 8x8 digits in [0, 1]: no download
 MNIST = {"name": "mnist", "val_size": 10000}  # 50000 train / 10000 val / 10000 test
 MNIST_TRAIN = {"epochs": 3, "batch_size": 64, "log_every": 100, "checkpoint_every": 1}
@@ -47,14 +57,7 @@ MNIST_TRAIN = {"epochs": 3, "batch_size": 64, "log_every": 100, "checkpoint_ever
 
 @register_model(
     family="gan", task="generate", paradigm="adversarial", objective=GANObjective,
-    presets={
-        "tiny": {"model": TINY_MODEL, "data": TINY_RING, "task": TOY_TASK, "train": TINY_TRAIN},
-        "default": {"model": TOY_MODEL, "data": RING, "task": TOY_TASK, "train": TOY_TRAIN},
-        "ring": {"model": TOY_MODEL, "data": RING, "task": TOY_TASK, "train": TOY_TRAIN},
-        "grid": {"model": TOY_MODEL, "data": GRID, "task": TOY_TASK, "train": TOY_TRAIN},
-        "ring_long": {"model": LONG_MODEL, "data": RING, "task": TOY_TASK, "train": LONG_TRAIN},
-        "grid_long": {"model": LONG_MODEL, "data": GRID, "task": TOY_TASK, "train": LONG_TRAIN},
-    },
+    presets=toy_presets(train=TOY_TRAIN, long_train=LONG_TRAIN),
 )
 def gan(*, input_shape: tuple[int, ...], latent_dim: int = 2, hidden_g: tuple[int, ...] = (400, 400, 400, 400),
         hidden_d: tuple[int, ...] = (200, 200, 200), batchnorm_g: bool = True, critic_activation: str = "maxout",
@@ -66,14 +69,7 @@ def gan(*, input_shape: tuple[int, ...], latent_dim: int = 2, hidden_g: tuple[in
 
 @register_model(
     family="gan", task="generate", paradigm="adversarial", objective=GANObjective,
-    presets={
-        "tiny": {"model": TINY_MODEL, "data": TINY_RING, "task": TOY_TASK, "train": TINY_TRAIN},
-        "default": {"model": TOY_MODEL, "data": RING, "task": TOY_TASK, "train": PAC_TRAIN},
-        "ring": {"model": TOY_MODEL, "data": RING, "task": TOY_TASK, "train": PAC_TRAIN},
-        "grid": {"model": TOY_MODEL, "data": GRID, "task": TOY_TASK, "train": PAC_TRAIN},
-        "ring_long": {"model": LONG_MODEL, "data": RING, "task": TOY_TASK, "train": PAC_LONG_TRAIN},
-        "grid_long": {"model": LONG_MODEL, "data": GRID, "task": TOY_TASK, "train": PAC_LONG_TRAIN},
-    },
+    presets=toy_presets(train=PAC_TRAIN, long_train=PAC_LONG_TRAIN),
 )
 def pacgan(*, input_shape: tuple[int, ...], latent_dim: int = 2, pack: int = 4,
            hidden_g: tuple[int, ...] = (400, 400, 400, 400), hidden_d: tuple[int, ...] = (200, 200, 200),
