@@ -38,7 +38,8 @@ def row(rec: dict) -> str:
     ) or "–"
     hw = rec.get("hardware", {})
     where = f"{hw.get('cores', '?')} cores" + (f", {hw['gpu']}" if hw.get("gpu") else "")
-    return (f"| {rec['family']} | {' '.join(filter(None, [rec['model'], overrides(rec)]))} | {rec['dataset']} | {rec['metric']} | {ours} | {ref_txt} | "
+    model = " ".join(filter(None, [rec["model"], overrides(rec)]))
+    return (f"| {rec['family']} | {model} | {rec['dataset']} | {rec['metric']} | {ours} | {ref_txt} | "
             f"{base} | {fmt(rec['wall_time_s'])} s ({where}) |")
 
 

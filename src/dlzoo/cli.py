@@ -157,7 +157,8 @@ def predict(run: Path = typer.Argument(..., help="run directory"),
 @app.command()
 def sample(run: Path = typer.Argument(..., help="run directory of a generative model"),
            n: int = typer.Option(64, help="number of samples"), seed: int = typer.Option(0),
-           out: Path = typer.Option(Path("samples.png"), help=".png (image grid, or scatter plot of 2-D points) or .npy array"),
+           out: Path = typer.Option(Path("samples.png"),
+                                    help=".png (image grid, or scatter plot of 2-D points) or .npy array"),
            request: Optional[str] = typer.Option(None, help="language models etc.: the JSON request body "
                                                  "(e.g. '{\"prompt\": \"ROMEO:\", \"max_new_tokens\": 200}')")) -> None:
     """Draw samples from a generative model into a PNG grid or an .npy file (language models: print text)."""
