@@ -31,8 +31,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from dlzoo.metrics.modes import PROTOCOL_SAMPLES
-
-EVAL_SEED = 0  # evaluation noise comes from a generator with this seed: reproducible numbers
+from dlzoo.tasks.adversarial import EVAL_SEED  # the figure shows the samples the task evaluated
 
 Losses = tuple[torch.Tensor, dict[str, torch.Tensor]]
 
