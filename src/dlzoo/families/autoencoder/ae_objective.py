@@ -18,14 +18,14 @@ subclassing, each a few lines.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict
-from typing_extensions import TypeAliasType
+from pydantic import BaseModel, ConfigDict, Field
 
 from dlzoo.families.autoencoder import jacobian
+from dlzoo.serve.schemas import Tensor  # strict JSON numbers in nested lists; shape checked by as_batch
 
 EVAL_SEED = 0  # the evaluation corruption is drawn from a generator with this seed: reproducible numbers
 EVAL_BATCH = 500
@@ -50,15 +50,12 @@ def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, kind: str) -> tor
     return (torch.sigmoid(logits) - x).pow(2).flatten(1).sum(-1)  # sum_i (y_i - x_i)^2
 
 
-Number = Annotated[int, Strict()] | Annotated[float, Strict(), AllowInfNan(False)]
-#: JSON numbers in nested lists (strict, as serve.schemas: no strings, booleans or NaN); shape checked by as_batch
-Images = TypeAliasType("Images", Number | list["Images"])
 
 
 class EmbedRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    inputs: Images = Field(description="one example of shape input_shape, or a batch (B, *input_shape); "
+    inputs: Tensor = Field(description="one example of shape input_shape, or a batch (B, *input_shape); "
                                        "flattened images are accepted too")
 
 

@@ -11,17 +11,14 @@ in, the high-resolution image(s), clipped to [0, 1], out.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict
-from typing_extensions import TypeAliasType
+from pydantic import BaseModel, ConfigDict, Field
 
 from dlzoo.metrics.artifacts import checkerboard_score, pixel_parity
-
-Number = Union[Annotated[int, Strict()], Annotated[float, Strict(), AllowInfNan(False)]]
-Tensor = TypeAliasType("Tensor", Union[Number, list["Tensor"]])
+from dlzoo.serve.schemas import Tensor
 
 
 class ImageRequest(BaseModel):
