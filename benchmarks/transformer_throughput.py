@@ -117,17 +117,20 @@ def generation_tokens_per_s(block_size: int, *, use_cache: bool, reps: int = 3) 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("overrides", nargs="*", help="dotted overrides for the training run")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: PyTorch's own, the core "
+                   "count); the preset's task.microbatch_threads=2 runs its two threads with 1 torch thread each")
     p.add_argument("--iters", type=int, default=300, help="training iterations timed")
     p.add_argument("--seeds", type=int, default=1, help="repetitions of the training measurement")
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args()
+    args.threads = args.threads or torch.get_num_threads()
     torch.set_num_threads(args.threads)
     peak = matmul_peak()
     print(f"matmul peak: {peak:.1f} GFLOP/s ({args.threads} thread(s))", flush=True)
     tps, mfu = [], []
     for seed in range(args.seeds):
         rate, fpt, config = train_tokens_per_s(args.iters, [*args.overrides, f"train.seed={seed}"])
+        torch.set_num_threads(args.threads)  # micro-batch threads set 1 for the process
         tps.append(rate)
         mfu.append(100 * rate * fpt / (peak * 1e9))
         print(f"training: {rate:.0f} tokens/s = {1000 * 768 / rate:.1f} ms/iteration of 12x64; "
@@ -144,12 +147,13 @@ def main() -> None:
         return
     common = dict(model="gpt", family="transformer", dataset="tinyshakespeare", seeds=list(range(args.seeds)),
                   split="train (throughput, not a quality metric)")
-    notes = (f"{args.threads} torch thread(s), {os.cpu_count()} cores shared with other engineers' jobs (run under "
-             "flock /tmp/dlzoo-bench.lock); matmul peak measured in the same process just before.")
+    notes = (f"{args.threads} torch thread(s) (training: task.microbatch_threads="
+             f"{config['task'].get('microbatch_threads', 1)}), {os.cpu_count()} cores (run under flock "
+             "/tmp/dlzoo-bench.lock); matmul peak measured in the same process just before.")
     record("transformer_throughput", key="train", metric="train/tokens_per_s", values=tps,
            wall_time_s=statistics.fmean(768 * args.iters / r for r in tps), config=config,
-           baselines=[{"name": "bare PyTorch loop (same model, fused AdamW, batches, clipping; no Fabric, "
-                               "no logging)", "value": bare, "sd": None, "wall_time_s": 768 * args.iters / bare}],
+           baselines=[{"name": f"bare PyTorch loop, {args.threads} torch threads (same model, fused AdamW, batches, "
+                               "clipping; no Fabric, no logging, no micro-batch threads)", "value": bare, "sd": None, "wall_time_s": 768 * args.iters / bare}],
            notes=notes + " MFU uses nanoGPT's estimate_mfu FLOP count.",
            extra={"mfu_percent": mfu, "mfu_percent_mean": statistics.fmean(mfu), "matmul_peak_gflops": peak,
                   "flops_per_token": fpt, "iters": args.iters, "threads": args.threads}, **common)

@@ -176,3 +176,40 @@ def test_language_run_resumes_exactly_after_a_crash(tmp_path, monkeypatch) -> No
     strip = lambda rows: [{k: v for k, v in r.items() if k != "time"} for r in rows]
     assert strip(broken.read_metrics()) == strip(whole.read_metrics())
     assert json.loads(broken.eval_path.read_text())["test/loss"] == json.loads(whole.eval_path.read_text())["test/loss"]
+
+
+def test_microbatch_threads_compute_the_full_batch_step_reproducibly(tmp_path) -> None:
+    """2 micro-batches in 2 threads: the same losses as one batch (to float rounding), bit-identical reruns."""
+    from dlzoo.runs import RunDir
+    from dlzoo.train.loop import train_run
+
+    threads = torch.get_num_threads()
+    losses = []
+    try:
+        for i, n in enumerate((1, 2, 2)):
+            run = RunDir.create(tmp_path, "gpt", f"n{n}-{i}")
+            cfg = resolve_config("gpt", preset="tiny", overrides=[f"task.microbatch_threads={n}", "task.max_iters=40",
+                                                                  "task.eval_interval=20", "train.log_every=5"])
+            train_run(cfg, run)
+            losses.append([r["train/loss"] for r in run.read_metrics() if "train/loss" in r]
+                          + [json.loads(run.eval_path.read_text())["test/loss_full"]])
+    finally:
+        torch.set_num_threads(threads)
+    assert len(losses[0]) == 9 and losses[0][-1] < losses[0][0] - 0.5  # it trains
+    assert_close(torch.tensor(losses[1]), torch.tensor(losses[0]), rtol=1e-4, atol=0)  # a different float order only
+    assert losses[2] == losses[1]  # the order in which the threads finish does not matter
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.batch_size=15", "divisible by task.microbatch_threads"),
+    ("model.dropout=0.1", "with dropout"),
+])
+def test_microbatch_threads_refuse_what_they_cannot_reproduce(tmp_path, override, message) -> None:
+    from dlzoo.runs import RunDir
+    from dlzoo.train.loop import train_run
+
+    cfg = resolve_config("gpt", preset="tiny", overrides=["task.microbatch_threads=2", override])
+    with pytest.raises(ValueError, match=message):
+        train_run(cfg, RunDir.create(tmp_path, "gpt", "x"))
+    with pytest.raises(ConfigError, match="do not combine"):
+        resolve_config("gpt", preset="tiny", overrides=["task.microbatch_threads=2", "task.compile=true"])

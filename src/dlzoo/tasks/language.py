@@ -20,12 +20,14 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from torch import nn
 
 from dlzoo.tasks.base import Context, Logs, build_model, load_data
 
@@ -52,11 +54,16 @@ class LanguageConfig(BaseModel):
     full_eval: bool = Field(True, description="final test also reports loss_full: every token of the split once, "
                                               "in non-overlapping blocks (the exact expectation of the estimate)")
     compile: bool = Field(False, description="torch.compile the model (its compile time counts in the wall time)")
+    microbatch_threads: int = Field(1, ge=1, description="run each step's batch as this many equal micro-batches "
+                                    "in parallel threads with one torch thread each (CPU, one process): the same "
+                                    "full-batch gradient, without per-op OpenMP fork/join on small models")
 
     @model_validator(mode="after")
     def _check(self) -> LanguageConfig:
         if self.lr_decay_iters is not None and self.lr_decay_iters < self.warmup_iters:
             raise ValueError(f"lr_decay_iters ({self.lr_decay_iters}) must be >= warmup_iters ({self.warmup_iters})")
+        if self.microbatch_threads > 1 and self.compile:
+            raise ValueError("task.microbatch_threads > 1 and task.compile=true do not combine: choose one")
         return self
 
 
@@ -129,10 +136,50 @@ class LanguageTask:
         if t.batch_size % fabric.world_size:
             raise ValueError(f"batch_size {t.batch_size} must be divisible by the {fabric.world_size} processes")
         self.local_batch = t.batch_size // fabric.world_size
+        self.pool = self._microbatch_pool(c.microbatch_threads)
         optimizer = make_optimizer(self.model, name=t.optimizer, lr=t.lr, weight_decay=t.weight_decay,
                                    betas=(c.beta1, c.beta2))
         self.fmodel, self.optimizer = fabric.setup(self.model, optimizer)
         self.forward = torch.compile(self.fmodel) if c.compile else self.fmodel
+
+    def _microbatch_pool(self, n: int) -> ThreadPoolExecutor | None:
+        """n > 1: a pool of n threads and torch.set_num_threads(1) for this process (see microbatch_threads)."""
+        if n == 1:
+            return None
+        fabric = self.ctx.fabric
+        if fabric.world_size > 1 or fabric.device.type != "cpu":
+            raise ValueError(f"task.microbatch_threads={n} splits a step over CPU threads of one process; this run "
+                             f"has {fabric.world_size} process(es) on {fabric.device.type}: set it to 1")
+        if self.local_batch % n:
+            raise ValueError(f"train.batch_size ({self.local_batch}) must be divisible by task.microbatch_threads ({n})")
+        if any((isinstance(m, nn.Dropout) and m.p > 0) or (isinstance(m, nn.RNNBase) and m.dropout > 0)
+               for m in self.model.modules()):
+            raise ValueError(f"task.microbatch_threads={n} with dropout: the threads would draw their masks from the "
+                             "one global generator in a varying order, and the run could not be reproduced or "
+                             "resumed exactly; set model.dropout=0 or task.microbatch_threads=1")
+        torch.set_num_threads(1)  # the threads are the parallelism: no OpenMP team inside each op
+        return ThreadPoolExecutor(n, thread_name_prefix="dlzoo-microbatch")
+
+    def _backward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Loss of the batch x, y (B, T) and its gradient in the parameters' .grad; -> the loss (detached).
+
+        With a pool, the n micro-batches run forward and backward concurrently; each loss is scaled
+        by 1/n, so the accumulated gradient is the full batch's mean. Autograd accumulates .grad under a
+        lock; for n = 2 the sum does not depend on which part finishes first, so runs stay reproducible
+        (for n > 2 the order of the float additions, and so the last bits, may vary).
+        """
+        if self.pool is None:
+            loss = self.objective.loss(self.forward, x, y)
+            self.ctx.fabric.backward(loss)
+            return loss.detach()
+        n = self.cfg.microbatch_threads
+
+        def part(xy: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+            loss = self.objective.loss(self.forward, *xy) / n
+            self.ctx.fabric.backward(loss)
+            return loss.detach()
+
+        return torch.stack(list(self.pool.map(part, zip(x.chunk(n), y.chunk(n))))).sum()
 
     def num_rounds(self) -> int:
         return math.ceil(self.cfg.max_iters / self.cfg.eval_interval)
@@ -152,23 +199,28 @@ class LanguageTask:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             block = blocks_at(train, starts[i], c.block_size + 1)  # (B, T + 1)
-            loss = self.objective.loss(self.forward, block[:, :-1], block[:, 1:])
             self.optimizer.zero_grad(set_to_none=True)
-            fabric.backward(loss)
+            loss = self._backward(block[:, :-1], block[:, 1:])
             if t.grad_clip is not None:
                 fabric.clip_gradients(self.fmodel, self.optimizer, max_norm=t.grad_clip)
             self.optimizer.step()
-            yield {"train/loss": loss.detach(), "train/lr": lr}
+            yield {"train/loss": loss, "train/lr": lr}
 
     # -- evaluation ----------------------------------------------------------------------------
-    @torch.no_grad()
     def _mean_loss(self, blocks: torch.Tensor) -> float:
         """Mean next-token loss over blocks (N, T + 1), evaluated EVAL_CHUNK blocks at a time."""
-        total = torch.zeros((), device=blocks.device, dtype=torch.float64)
-        for chunk in blocks.split(EVAL_CHUNK):
-            logits = self.model(chunk[:, :-1])  # (n, T, V)
-            total += cross_entropy_lm(logits, chunk[:, 1:], reduction="sum").double()
-        return float(total) / (blocks.shape[0] * (blocks.shape[1] - 1))
+
+        def summed(chunk: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():  # grad mode is per thread
+                return cross_entropy_lm(self.model(chunk[:, :-1]), chunk[:, 1:], reduction="sum").double()
+
+        chunks = blocks.split(EVAL_CHUNK)
+        if self.pool is not None:  # the micro-batch threads share the chunks (a fixed order of the sum)
+            chunks = blocks.split(math.ceil(len(blocks) / self.cfg.microbatch_threads)) if len(chunks) == 1 else chunks
+            parts = list(self.pool.map(summed, chunks))
+        else:
+            parts = [summed(chunk) for chunk in chunks]
+        return float(torch.stack(parts).sum()) / (blocks.shape[0] * (blocks.shape[1] - 1))
 
     def estimate_loss(self, split: str) -> float:
         """nanoGPT's estimate_loss: mean over eval_iters random batches (fixed seed: the same batches each time)."""
