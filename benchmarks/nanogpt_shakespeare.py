@@ -117,7 +117,8 @@ def main() -> None:
     if args.no_record:
         return
     record(
-        "nanogpt_shakespeare", key=args.preset, model="gpt", family="transformer", dataset="tinyshakespeare",
+        "nanogpt_shakespeare", key=args.preset + ("" if args.first_seed == 0 else f"-from-seed{args.first_seed}"),
+        model="gpt", family="transformer", dataset="tinyshakespeare",
         dataset_version=cfg.info.get("dataset_version"),
         split="val: last 10% of input.txt (111540 characters), as nanoGPT; train: first 90%",
         metric="val/loss", values=val, seeds=list(range(args.first_seed, args.first_seed + args.seeds)),
