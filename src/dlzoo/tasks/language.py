@@ -214,13 +214,10 @@ class LanguageTask:
             with torch.no_grad():  # grad mode is per thread
                 return cross_entropy_lm(self.model(chunk[:, :-1]), chunk[:, 1:], reduction="sum").double()
 
-        chunks = blocks.split(EVAL_CHUNK)
-        if self.pool is not None:  # the micro-batch threads share the chunks (a fixed order of the sum)
-            chunks = blocks.split(math.ceil(len(blocks) / self.cfg.microbatch_threads)) if len(chunks) == 1 else chunks
-            parts = list(self.pool.map(summed, chunks))
-        else:
-            parts = [summed(chunk) for chunk in chunks]
-        return float(torch.stack(parts).sum()) / (blocks.shape[0] * (blocks.shape[1] - 1))
+        # at most EVAL_CHUNK blocks per forward, and at least one chunk per micro-batch thread
+        chunks = blocks.split(min(EVAL_CHUNK, math.ceil(len(blocks) / self.cfg.microbatch_threads)))
+        parts = list(self.pool.map(summed, chunks) if self.pool is not None else map(summed, chunks))
+        return float(torch.stack(parts).sum()) / (blocks.shape[0] * (blocks.shape[1] - 1))  # sum in a fixed order
 
     def estimate_loss(self, split: str) -> float:
         """nanoGPT's estimate_loss: mean over eval_iters random batches (fixed seed: the same batches each time)."""
