@@ -28,11 +28,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nanogpt_reference as ref
 from _record import record
-from nanogpt_shakespeare import data_root
 
-import dlzoo.tasks.language as language
 from dlzoo.config import resolve_config
 from dlzoo.runs import RunDir
+from dlzoo.tasks import language
 from dlzoo.train.loop import train_run
 
 SEED = 1337
@@ -46,7 +45,7 @@ def nanogpt_randomness(train_ids: torch.Tensor, val_ids: torch.Tensor, vocab: in
     """nanoGPT's initial weights and its (max_iters, batch) training batch offsets for SEED."""
     torch.manual_seed(SEED)
     weights = {k: v.detach().clone() for k, v in ref.NanoGPT(vocab).named_parameters()}
-    draw = lambda data: torch.randint(len(data) - ref.BLOCK, (ref.BATCH,))  # noqa: E731
+    draw = lambda data: torch.randint(len(data) - ref.BLOCK, (ref.BATCH,))
     offsets = [draw(train_ids)]  # the batch drawn before the loop
     for it in range(ref.MAX_ITERS - 1):
         if it % ref.EVAL_INTERVAL == 0:  # estimate_loss: 20 train then 20 val batches
@@ -57,7 +56,7 @@ def nanogpt_randomness(train_ids: torch.Tensor, val_ids: torch.Tensor, vocab: in
 
 
 def main() -> None:
-    train_ids, val_ids, vocab = ref.load(data_root())
+    train_ids, val_ids, vocab = ref.load()
     t0 = time.perf_counter()
     reference = ref.train(SEED, train_ids, val_ids, vocab)
     print(f"nanoGPT re-implementation, seed {SEED}: val/loss {reference['val']:.4f}, whole val split "

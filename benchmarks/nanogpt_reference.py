@@ -94,7 +94,9 @@ class NanoGPT(nn.Module):
         return self.lm_head(self.ln_f(x))
 
 
-def load(root: Path) -> tuple[torch.Tensor, torch.Tensor, int]:
+def load() -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(train ids, val ids, vocabulary size) of $DLZOO_DATA/tinyshakespeare/input.txt (default ../shared/data)."""
+    root = Path(os.environ.get("DLZOO_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
     text = (root / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
     stoi = {ch: i for i, ch in enumerate(sorted(set(text)))}
     ids = torch.tensor([stoi[c] for c in text], dtype=torch.int64)
@@ -177,8 +179,7 @@ def main() -> None:
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    root = Path(os.environ.get("DLZOO_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-    train_ids, val_ids, vocab = load(root)
+    train_ids, val_ids, vocab = load()
     runs = []
     for seed in args.seeds:
         r = train(seed, train_ids, val_ids, vocab)

@@ -53,10 +53,6 @@ NANOGPT_WALL_S = 80.0
 TARGET_WALL_S = 0.8 * NANOGPT_WALL_S
 
 
-def data_root() -> Path:
-    return Path(os.environ.get("DLZOO_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. task.max_iters=200")
@@ -76,7 +72,7 @@ def main() -> None:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             if args.paired:
                 torch.set_num_threads(default_threads)
-                ref.append(nanogpt_reference.train(seed, *nanogpt_reference.load(data_root())))
+                ref.append(nanogpt_reference.train(seed, *nanogpt_reference.load()))
                 print(f"seed {seed}: nanoGPT re-implementation: val/loss {ref[-1]['val']:.4f}  whole val split "
                       f"{ref[-1]['full']:.4f}  loop {ref[-1]['wall']:.1f} s", flush=True)
             torch.set_num_threads(args.threads or default_threads)

@@ -153,7 +153,8 @@ def main() -> None:
     record("transformer_throughput", key="train", metric="train/tokens_per_s", values=tps,
            wall_time_s=statistics.fmean(768 * args.iters / r for r in tps), config=config,
            baselines=[{"name": f"bare PyTorch loop, {args.threads} torch threads (same model, fused AdamW, batches, "
-                               "clipping; no Fabric, no logging, no micro-batch threads)", "value": bare, "sd": None, "wall_time_s": 768 * args.iters / bare}],
+                               "clipping; no Fabric, no logging, no micro-batch threads)",
+                       "value": bare, "sd": None, "wall_time_s": 768 * args.iters / bare}],
            notes=notes + " MFU uses nanoGPT's estimate_mfu FLOP count.",
            extra={"mfu_percent": mfu, "mfu_percent_mean": statistics.fmean(mfu), "matmul_peak_gflops": peak,
                   "flops_per_token": fpt, "iters": args.iters, "threads": args.threads}, **common)

@@ -50,8 +50,6 @@ def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, kind: str) -> tor
     return (torch.sigmoid(logits) - x).pow(2).flatten(1).sum(-1)  # sum_i (y_i - x_i)^2
 
 
-
-
 class EmbedRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
