@@ -17,8 +17,9 @@ Reference: nanoGPT's README ("I only have a macbook"): ``python train.py config/
 --n_layer=4 --n_head=4 --n_embd=128 --max_iters=2000 --lr_decay_iters=2000 --dropout=0.0`` reaches
 val loss 1.88; issue 4 quotes 1.886 in 80 s wall (36 ms/iteration) on a 2-core machine. With
 ``--paired``, each seed first runs that command's re-implementation (``nanogpt_reference.py``, which
-reproduces the 1.8857 of seed 1337) with PyTorch's default threads, then dlzoo's run: the wall times
-of a pair are measured minutes apart, so the ratio is robust to this shared machine's slow and fast
+reproduces the 1.8857 of seed 1337) in a fresh process with PyTorch's default threads and glibc's malloc
+defaults (as nanoGPT runs), then dlzoo's run, which keeps freed memory (dlzoo.train.allocator): the wall
+times of a pair are measured minutes apart, so the ratio is robust to this shared machine's slow and fast
 phases.
 
 Wall time: ``wall_time_s`` is the training loop (2000 iterations incl. the 8 val estimates and
@@ -31,8 +32,10 @@ and CPU time is less sensitive to their load than wall time.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -70,9 +73,11 @@ def main() -> None:
     val, full, loop_s, total_s, cpu_s, curves, ref = [], [], [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="dlzoo-nanogpt-") as tmp:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            if args.paired:
-                torch.set_num_threads(default_threads)
-                ref.append(nanogpt_reference.train(seed, *nanogpt_reference.load()))
+            if args.paired:  # a fresh process, as nanoGPT runs: PyTorch's threads, glibc's malloc defaults
+                out = Path(tmp) / f"reference{seed}.json"
+                subprocess.run([sys.executable, str(Path(nanogpt_reference.__file__)), "--seeds", str(seed),
+                                "--no-record", "--json", str(out)], check=True, stdout=subprocess.DEVNULL)
+                ref.append(json.loads(out.read_text())[0])
                 print(f"seed {seed}: nanoGPT re-implementation: val/loss {ref[-1]['val']:.4f}  whole val split "
                       f"{ref[-1]['full']:.4f}  loop {ref[-1]['wall']:.1f} s", flush=True)
             torch.set_num_threads(args.threads or default_threads)
@@ -126,7 +131,8 @@ def main() -> None:
         baselines=baselines,
         config=cfg.model_dump(mode="json"),
         notes=f"dlzoo: task.microbatch_threads={cfg.task.get('microbatch_threads', 1)}, torch threads "
-              f"{args.threads or default_threads} (1 inside micro-batch threads); {os.cpu_count()} cores; run under "
+              f"{args.threads or default_threads} (1 inside micro-batch threads); glibc malloc keeps freed memory "
+              f"(dlzoo.train.allocator); {os.cpu_count()} cores; run under "
               "flock /tmp/dlzoo-bench.lock; value = final val/loss, the mean over 20 fixed random val batches of 12x64 "
               "(nanoGPT's estimate_loss, with a fixed generator); wall_time_s = the loop's time for all iterations "
               "incl. val estimates and checkpoints.",

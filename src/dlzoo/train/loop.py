@@ -30,6 +30,7 @@ from dlzoo.registry import get_spec
 from dlzoo.runs import RunDir, RunExistsError, TrainingDiverged
 from dlzoo.tasks import make_task
 from dlzoo.tasks.base import Context
+from dlzoo.train.allocator import retain_freed_memory
 from dlzoo.train.card import write_card
 from dlzoo.train.logger import MetricsLogger, progress_bar
 from dlzoo.train.seeding import rng_state, set_rng_state
@@ -54,6 +55,8 @@ def train_run(cfg: RunConfig, run: RunDir, *, resume: bool = False, fabric: Fabr
     fabric = fabric or make_fabric(cfg)
     fabric.launch()
     rank0 = fabric.global_rank == 0
+    # CPU steps allocate and free the same tensors each time: keep the memory instead of re-faulting it in
+    retained = fabric.device.type == "cpu" and retain_freed_memory()
     state = run.load_checkpoint() if resume else None
     if rank0 and state is None and run.metrics_path.exists() and not resume:
         raise RunExistsError(f"{run.path} already holds a run; pass --resume to continue it or --name for a new one")
@@ -113,7 +116,8 @@ def train_run(cfg: RunConfig, run: RunDir, *, resume: bool = False, fabric: Fabr
         model=spec.name, family=spec.family, preset=cfg.preset, data=cfg.data["name"],
         dataset_version=cfg.info.get("dataset_version") or cfg.info.get("gymnasium_version"),
         split="test", split_note=cfg.info.get("split_note", ""), seed=t.seed, rounds=rounds, steps=step,
-        wall_time_s=round(wall, 3), world_size=fabric.world_size, hardware=hardware(),
+        wall_time_s=round(wall, 3), world_size=fabric.world_size,
+        hardware={**hardware(), "malloc_retains_freed": retained},
     )
     if rank0:
         run.write_eval(result)
