@@ -200,15 +200,17 @@ def main() -> None:
         return
     wall = statistics.fmean(r["wall"] for r in runs)
     record(
-        "nanogpt_reference", key="shakespeare_cpu" + ("-retain-freed-memory" if args.retain_freed_memory else ""), model="nanoGPT (re-implemented, plain PyTorch)",
+        "nanogpt_reference", key="shakespeare_cpu" + ("-retain-freed-memory" if args.retain_freed_memory else ""),
+        model="nanoGPT (re-implemented, plain PyTorch)",
         family="transformer", dataset="tinyshakespeare",
         split="val: last 10% of input.txt (111540 characters); train: first 90%",
         metric="val/loss", values=[r["val"] for r in runs], seeds=args.seeds, higher_is_better=False,
         wall_time_s=wall,
         reference={"value": 1.886, "wall_time_s": 80.0, "source": "nanoGPT README CPU command, as quoted in issue 4"},
         notes=f"{torch.get_num_threads()} torch thread(s); glibc malloc "
-              f"{'settings of dlzoo.train.allocator' if args.retain_freed_memory else 'defaults'}; value = nanoGPT's final estimate_loss (20 fresh random "
-              "val batches of 12x64); wall_time_s = iterations 0..2000 incl. the 9 estimates (train + val).",
+              f"{'settings of dlzoo.train.allocator' if args.retain_freed_memory else 'defaults'}; "
+              "value = nanoGPT's final estimate_loss (20 fresh random val batches of 12x64); "
+              "wall_time_s = iterations 0..2000 incl. the 9 estimates (train + val).",
         extra={"test_loss_full": [r["full"] for r in runs], "ms_per_iteration": 1000 * wall / MAX_ITERS,
                "val_curves": [r["curve"] for r in runs], "threads": torch.get_num_threads()},
     )

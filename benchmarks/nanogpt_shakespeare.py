@@ -109,7 +109,8 @@ def main() -> None:
               f"{statistics.fmean(r['full'] for r in ref):.4f}, loop {statistics.fmean(r['wall'] for r in ref):.1f} s; "
               f"dlzoo / nanoGPT wall time per pair: {[round(x, 3) for x in ratios]} (goal <= 0.8)")
         baselines.insert(0, {"name": "nanoGPT re-implemented (nanogpt_reference.py), same seeds, each in a fresh "
-                                     "process just before the dlzoo seed", "value": statistics.fmean(r["val"] for r in ref),
+                                     "process just before the dlzoo seed",
+                             "value": statistics.fmean(r["val"] for r in ref),
                              "sd": statistics.stdev(r["val"] for r in ref) if len(ref) > 1 else None,
                              "wall_time_s": statistics.fmean(r["wall"] for r in ref)})
         paired = {"reference_runs": [{k: r[k] for k in ("val", "full", "wall")} for r in ref],
