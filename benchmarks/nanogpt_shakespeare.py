@@ -44,7 +44,6 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import nanogpt_reference
 from _record import record
 
 from dlzoo.config import resolve_config
@@ -54,6 +53,7 @@ from dlzoo.train.loop import train_run
 NANOGPT_VAL_LOSS = 1.886  # issue 4, nanoGPT README CPU command
 NANOGPT_WALL_S = 80.0
 TARGET_WALL_S = 0.8 * NANOGPT_WALL_S
+REFERENCE = Path(__file__).with_name("nanogpt_reference.py")  # run as its own process
 
 
 def main() -> None:
@@ -75,7 +75,7 @@ def main() -> None:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             if args.paired:  # a fresh process, as nanoGPT runs: PyTorch's threads, glibc's malloc defaults
                 out = Path(tmp) / f"reference{seed}.json"
-                subprocess.run([sys.executable, str(Path(nanogpt_reference.__file__)), "--seeds", str(seed),
+                subprocess.run([sys.executable, str(REFERENCE), "--seeds", str(seed),
                                 "--no-record", "--json", str(out)], check=True, stdout=subprocess.DEVNULL)
                 ref.append(json.loads(out.read_text())[0])
                 print(f"seed {seed}: nanoGPT re-implementation: val/loss {ref[-1]['val']:.4f}  whole val split "

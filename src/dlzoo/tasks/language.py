@@ -168,17 +168,16 @@ class LanguageTask:
         lock; for n = 2 the sum does not depend on which part finishes first, so runs stay reproducible
         (for n > 2 the order of the float additions, and so the last bits, may vary).
         """
-        if self.pool is None:
-            loss = self.objective.loss(self.forward, x, y)
-            self.ctx.fabric.backward(loss)
-            return loss.detach()
         n = self.cfg.microbatch_threads
 
         def part(xy: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-            loss = self.objective.loss(self.forward, *xy) / n
+            loss = self.objective.loss(self.forward, *xy)
+            loss = loss / n if n > 1 else loss
             self.ctx.fabric.backward(loss)
             return loss.detach()
 
+        if self.pool is None:
+            return part((x, y))
         return torch.stack(list(self.pool.map(part, zip(x.chunk(n), y.chunk(n))))).sum()
 
     def num_rounds(self) -> int:
