@@ -37,8 +37,13 @@ def hardware() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version()}
+    info = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
@@ -50,27 +55,58 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
 
 def git_commit() -> str | None:
     try:
-        return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True,
-                                       stderr=subprocess.DEVNULL, cwd=RESULTS.parent).strip()
+        return subprocess.check_output(
+            ["git", "rev-parse", "--short", "HEAD"], text=True, stderr=subprocess.DEVNULL, cwd=RESULTS.parent
+        ).strip()
     except (OSError, subprocess.CalledProcessError):
         return None
 
 
-def record(benchmark: str, *, key: str, model: str, family: str, dataset: str, metric: str,
-           values: list[float], seeds: list[int], wall_time_s: float, split: str,
-           dataset_version: str | None = None, higher_is_better: bool = True,
-           reference: dict[str, Any] | None = None, baselines: list[dict[str, Any]] | None = None,
-           config: dict[str, Any] | None = None, notes: str = "", extra: dict[str, Any] | None = None) -> Path:
+def record(
+    benchmark: str,
+    *,
+    key: str,
+    model: str,
+    family: str,
+    dataset: str,
+    metric: str,
+    values: list[float],
+    seeds: list[int],
+    wall_time_s: float,
+    split: str,
+    dataset_version: str | None = None,
+    higher_is_better: bool = True,
+    reference: dict[str, Any] | None = None,
+    baselines: list[dict[str, Any]] | None = None,
+    config: dict[str, Any] | None = None,
+    notes: str = "",
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write benchmarks/results/<benchmark>-<key>.json and return its path."""
     value, sd = mean_sd(values)
     rec = {
-        "benchmark": benchmark, "family": family, "model": model, "dataset": dataset,
-        "dataset_version": dataset_version, "split": split, "metric": metric, "value": value, "sd": sd,
-        "values": values, "seeds": seeds, "higher_is_better": higher_is_better,
-        "reference": reference, "baselines": baselines or [], "wall_time_s": wall_time_s,
-        "hardware": hardware(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "commit": git_commit(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "config": config or {}, "notes": notes, **(extra or {}),
+        "benchmark": benchmark,
+        "family": family,
+        "model": model,
+        "dataset": dataset,
+        "dataset_version": dataset_version,
+        "split": split,
+        "metric": metric,
+        "value": value,
+        "sd": sd,
+        "values": values,
+        "seeds": seeds,
+        "higher_is_better": higher_is_better,
+        "reference": reference,
+        "baselines": baselines or [],
+        "wall_time_s": wall_time_s,
+        "hardware": hardware(),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "commit": git_commit(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": config or {},
+        "notes": notes,
+        **(extra or {}),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{benchmark}-{key}.json"
@@ -80,7 +116,7 @@ def record(benchmark: str, *, key: str, model: str, family: str, dataset: str, m
 
 
 class Timer:
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self.t0 = time.perf_counter()
         return self
 

@@ -1,7 +1,7 @@
 """Train one registered model over several seeds through dlzoo's own loop (shared by the benchmarks).
 
-    runs = train_seeds("lenet", preset="mnist", overrides=["train.epochs=12"], seeds=3)
-    runs.test, runs.val, runs.loop_s, runs.total_s, runs.cfg   # per seed; cfg of the last seed
+runs = train_seeds("lenet", preset="mnist", overrides=["train.epochs=12"], seeds=3)
+runs.test, runs.val, runs.loop_s, runs.total_s, runs.cfg   # per seed; cfg of the last seed
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from dlzoo.config import resolve_config
 from dlzoo.runs import RunDir
-from dlzoo.train.loop import train_run
+from dlzoo.training.loop import train_run
 
 
 @dataclass
@@ -30,8 +30,9 @@ def train_seeds(model: str, *, preset: str, overrides: list[str], seeds: int, me
     runs = SeedRuns()
     with tempfile.TemporaryDirectory(prefix=f"dlzoo-{model}-") as tmp:
         for seed in range(seeds):
-            runs.cfg = resolve_config(model, preset=preset,
-                                      overrides=[*overrides, f"train.seed={seed}", "train.progress=false"])
+            runs.cfg = resolve_config(
+                model, preset=preset, overrides=[*overrides, f"train.seed={seed}", "train.progress=false"]
+            )
             run = RunDir.create(tmp, model, f"seed{seed}")
             t0 = time.perf_counter()
             result = train_run(runs.cfg, run)
@@ -41,6 +42,9 @@ def train_seeds(model: str, *, preset: str, overrides: list[str], seeds: int, me
             runs.test.append(result[f"test/{metric}"])
             runs.loop_s.append(result["wall_time_s"])
             curve = " ".join(f"{r[f'val/{metric}']:.4f}" for r in rows)
-            print(f"seed {seed}: test/{metric} {runs.test[-1]:.4f}  val/{metric} {runs.val[-1]:.4f}  "
-                  f"loop {runs.loop_s[-1]:.0f} s  total {runs.total_s[-1]:.0f} s\n  val curve: {curve}", flush=True)
+            print(
+                f"seed {seed}: test/{metric} {runs.test[-1]:.4f}  val/{metric} {runs.val[-1]:.4f}  "
+                f"loop {runs.loop_s[-1]:.0f} s  total {runs.total_s[-1]:.0f} s\n  val curve: {curve}",
+                flush=True,
+            )
     return runs

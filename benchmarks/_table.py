@@ -31,23 +31,32 @@ def row(rec: dict) -> str:
     ours = f"**{fmt(rec['value'])}** ± {fmt(rec['sd'])} (n={len(rec['values'])})"
     ref = rec.get("reference") or {}
     ref_txt = f"{fmt(ref.get('value'))} ({ref.get('source', '')})" if ref else "–"
-    base = "; ".join(
-        f"{b['name']}: {fmt(b.get('value'))}" + (f" ± {fmt(b['sd'])}" if b.get("sd") is not None else "")
-        + (f", {fmt(b['wall_time_s'])} s" if b.get("wall_time_s") is not None else "")
-        for b in rec.get("baselines", [])
-    ) or "–"
+    base = (
+        "; ".join(
+            f"{b['name']}: {fmt(b.get('value'))}"
+            + (f" ± {fmt(b['sd'])}" if b.get("sd") is not None else "")
+            + (f", {fmt(b['wall_time_s'])} s" if b.get("wall_time_s") is not None else "")
+            for b in rec.get("baselines", [])
+        )
+        or "–"
+    )
     hw = rec.get("hardware", {})
     where = f"{hw.get('cores', '?')} cores" + (f", {hw['gpu']}" if hw.get("gpu") else "")
     model = " ".join(filter(None, [rec["model"], overrides(rec)]))
-    return (f"| {rec['family']} | {model} | {rec['dataset']} | {rec['metric']} | {ours} | {ref_txt} | "
-            f"{base} | {fmt(rec['wall_time_s'])} s ({where}) |")
+    return (
+        f"| {rec['family']} | {model} | {rec['dataset']} | {rec['metric']} | {ours} | {ref_txt} | "
+        f"{base} | {fmt(rec['wall_time_s'])} s ({where}) |"
+    )
 
 
 def table() -> str:
     recs = [json.loads(p.read_text()) for p in sorted((ROOT / "benchmarks" / "results").glob("*.json"))]
     recs.sort(key=lambda r: (r["family"], r["benchmark"], r["model"], r["dataset"], r["metric"]))
-    head = ("| family | model | data | metric | dlzoo (mean ± sd) | published / target | baselines, same machine | wall time / seed |\n"
-            "|---|---|---|---|---|---|---|---|")
+    head = (
+        "| family | model | data | metric | dlzoo (mean ± sd) | published / target "
+        "| baselines, same machine | wall time / seed |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
     return "\n".join([head, *(row(r) for r in recs)])
 
 

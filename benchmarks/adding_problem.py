@@ -40,8 +40,9 @@ HOCHREITER = {100: 74_000, 500: 209_000, 1000: 853_000}
 
 def solve(cell: str, steps: int, seed: int, args: argparse.Namespace) -> dict:
     torch.manual_seed(seed)
-    model = create_model("rnn_regressor", input_shape=(steps, 2), cell=cell, hidden=args.hidden,
-                         standardize_input=False)
+    model = create_model(
+        "rnn_regressor", input_shape=(steps, 2), cell=cell, hidden=args.hidden, standardize_input=False
+    )
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     train_g = torch.Generator().manual_seed(1000 + seed)
     x_test, y_test = adding_batch(steps, 1000, torch.Generator().manual_seed(10**6 + steps))
@@ -61,12 +62,20 @@ def solve(cell: str, steps: int, seed: int, args: argparse.Namespace) -> dict:
             with torch.no_grad():
                 test_mse = F.mse_loss(model(x_test).squeeze(-1), y_test).item()
             curve.append((seen, round(test_mse, 5)))
-            print(f"  {cell} T={steps} seed {seed}: {seen} sequences, test mse {test_mse:.4f}, "
-                  f"{time.perf_counter() - t0:.0f} s", flush=True)
+            print(
+                f"  {cell} T={steps} seed {seed}: {seen} sequences, test mse {test_mse:.4f}, "
+                f"{time.perf_counter() - t0:.0f} s",
+                flush=True,
+            )
             if test_mse < THRESHOLD:
                 break
-    return {"sequences": seen, "solved": test_mse < THRESHOLD, "test_mse": test_mse, "curve": curve,
-            "wall_s": time.perf_counter() - t0}
+    return {
+        "sequences": seen,
+        "solved": test_mse < THRESHOLD,
+        "test_mse": test_mse,
+        "curve": curve,
+        "wall_s": time.perf_counter() - t0,
+    }
 
 
 def main() -> None:
@@ -88,26 +97,54 @@ def main() -> None:
         for cell in args.cells:
             runs = [solve(cell, steps, seed, args) for seed in range(args.seeds)]
             values = [float(r["sequences"]) for r in runs]
-            print(f"{cell} T={steps}: sequences to test mse < {THRESHOLD}: {values} "
-                  f"(solved {[r['solved'] for r in runs]})", flush=True)
+            print(
+                f"{cell} T={steps}: sequences to test mse < {THRESHOLD}: {values} "
+                f"(solved {[r['solved'] for r in runs]})",
+                flush=True,
+            )
             if args.no_record:
                 continue
-            ref = ({"value": HOCHREITER[steps], "source": "Hochreiter & Schmidhuber 1997, Table 7 (their variant "
-                    "and success criterion, see benchmarks/adding_problem.py)"} if steps in HOCHREITER else None)
+            ref = (
+                {
+                    "value": HOCHREITER[steps],
+                    "source": "Hochreiter & Schmidhuber 1997, Table 7 (their variant "
+                    "and success criterion, see benchmarks/adding_problem.py)",
+                }
+                if steps in HOCHREITER
+                else None
+            )
             record(
-                "adding_problem", key=f"{cell}-T{steps}", model="rnn_regressor", family="rnn",
+                "adding_problem",
+                key=f"{cell}-T{steps}",
+                model="rnn_regressor",
+                family="rnn",
                 dataset=f"adding (T={steps})",
                 dataset_version=f"generated: fresh batches, test set seed {10**6 + steps}",
                 split="test: 1000 fixed generated sequences; train: fresh sequences every step",
-                metric=f"sequences seen until test mse < {THRESHOLD}", values=values, seeds=list(range(args.seeds)),
-                wall_time_s=sum(r["wall_s"] for r in runs) / len(runs), higher_is_better=False, reference=ref,
-                config={"cell": cell, "hidden": args.hidden, "batch": args.batch, "lr": args.lr, "optimizer": "adam",
-                        "grad_clip": 1.0, "eval_every": args.eval_every, "max_sequences": args.max_sequences},
+                metric=f"sequences seen until test mse < {THRESHOLD}",
+                values=values,
+                seeds=list(range(args.seeds)),
+                wall_time_s=sum(r["wall_s"] for r in runs) / len(runs),
+                higher_is_better=False,
+                reference=ref,
+                config={
+                    "cell": cell,
+                    "hidden": args.hidden,
+                    "batch": args.batch,
+                    "lr": args.lr,
+                    "optimizer": "adam",
+                    "grad_clip": 1.0,
+                    "eval_every": args.eval_every,
+                    "max_sequences": args.max_sequences,
+                },
                 notes=f"{args.threads} torch thread(s) on a {os.cpu_count()}-core machine shared with other jobs; "
-                      "an unsolved run is recorded at the budget (a lower bound): see 'solved'"
-                      + (f"; {args.note}" if args.note else ""),
-                extra={"solved": [r["solved"] for r in runs], "final_test_mse": [r["test_mse"] for r in runs],
-                       "curves": [r["curve"] for r in runs]},
+                "an unsolved run is recorded at the budget (a lower bound): see 'solved'"
+                + (f"; {args.note}" if args.note else ""),
+                extra={
+                    "solved": [r["solved"] for r in runs],
+                    "final_test_mse": [r["test_mse"] for r in runs],
+                    "curves": [r["curve"] for r in runs],
+                },
             )
 
 

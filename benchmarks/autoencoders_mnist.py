@@ -2,7 +2,8 @@
 activation, encoder Jacobian norm and linear-probe accuracy of the codes, against PCA and raw pixels.
 
     DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/autoencoders_mnist.py
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/autoencoders_mnist.py --conv-only --conv-epochs 2
+    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock \
+        python benchmarks/autoencoders_mnist.py --conv-only --conv-epochs 2
     DLZOO_DATA=/work/shared/data python benchmarks/autoencoders_mnist.py --smoke        # minutes, records nothing
 
 Models (each through dlzoo's own loop, preset ``mnist``, ``--epochs`` epochs of Adam 1e-3, batch 100):
@@ -10,8 +11,9 @@ Models (each through dlzoo's own loop, preset ``mnist``, ``--epochs`` epochs of 
 (exact Jacobian penalty, lambda = 0.1): one-layer 784-500 sigmoid encoders, mirrored decoder, cross-entropy
 on grey levels; ``vae_mlp`` 784-400-40 (ReLU) trained on the same grey levels (not binarized), code = mu.
 ``--conv-epochs N`` adds the four conv variants (2 stride-2 convs, 64-d code, transposed-conv decoder;
-minutes per epoch on one CPU thread, so off by default); ``--conv-only`` runs just them (table-conv.md). Data: LeCun's MNIST, train = first 50000, val = last 10000 training
-images, test = the published 10000; every metric below is on test.
+minutes per epoch on one CPU thread, so off by default); ``--conv-only`` runs just them (table-conv.md).
+Data: LeCun's MNIST, train = first 50000, val = last 10000 training images, test = the published 10000;
+every metric below is on test.
 
 Every model is measured by the same function here (``measure``): reconstruction MSE per pixel, PSNR of
 the reconstruction, denoising PSNR (25% of the pixels zeroed by a generator seeded 0, reconstructed, PSNR
@@ -42,8 +44,8 @@ from dlzoo.families.autoencoder import jacobian  # noqa: E402
 from dlzoo.families.autoencoder.ae_objective import EVAL_SEED, corrupt  # noqa: E402
 from dlzoo.metrics.representation import linear_probe_accuracy, psnr  # noqa: E402
 from dlzoo.runs import RunDir, default_run_name, load_run  # noqa: E402
-from dlzoo.train import train_run  # noqa: E402
-from dlzoo.train.plots import image_grid  # noqa: E402
+from dlzoo.training import train_run  # noqa: E402
+from dlzoo.plots import image_grid  # noqa: E402
 
 MLP = ["ae_mlp", "dae_mlp", "sparse_ae_mlp", "cae_mlp", "vae_mlp"]
 CONV = ["ae_conv", "dae_conv", "sparse_ae_conv", "cae_conv"]
@@ -51,13 +53,15 @@ VAE_GREY = ["data.binarize=none", "task.eval_iw_samples=0"]  # the same grey lev
 FIGURES = RESULTS / "figures" / "autoencoders"
 MASK = 0.25
 JACOBIAN_EXAMPLES = 1000
-SPLIT = "test: the published 10000 test images; train: first 50000 training images (codes of the probe), val: last 10000"
+SPLIT = (
+    "test: the published 10000 test images; train: first 50000 training images (codes of the probe), val: last 10000"
+)
 REFERENCE = {
     "value": 0.9886,
-    "source": "Rifai et al. 2011 (ICML), Table 1: the CAE's 1.14% MNIST test error (1000 hidden units), with a supervised"
-              " classifier trained on top of the learned features (the paper's protocol could not be re-checked "
-              "offline; no frozen linear probe is reported there). Vincent et al. 2008/2010: denoising features "
-              "beat plain AE features",
+    "source": "Rifai et al. 2011 (ICML), Table 1: the CAE's 1.14% MNIST test error (1000 hidden units), with a"
+    " supervised classifier trained on top of the learned features (the paper's protocol could not be re-checked "
+    "offline; no frozen linear probe is reported there). Vincent et al. 2008/2010: denoising features "
+    "beat plain AE features",
 }
 
 
@@ -75,15 +79,16 @@ def measure(recon, encode, data, *, jac_sq, probe_steps: int) -> dict[str, float
     out = {
         "mse": float((r - x).pow(2).mean()),
         "psnr": psnr([(r, x)]),
-        "denoise_psnr": psnr((recon(m), b) for m, b in zip(masked, batches(x))),
+        "denoise_psnr": psnr((recon(m), b) for m, b in zip(masked, batches(x), strict=True)),
     }
     test_codes = torch.cat([encode(b) for b in batches(x)])
     out["code_dim"] = test_codes.shape[1]
     out["mean_activation"] = float(test_codes.mean())
     if jac_sq is not None:
         with torch.enable_grad():
-            out["jacobian_norm"] = float(torch.cat([jac_sq(b).detach() for b in
-                                                    batches(x[:JACOBIAN_EXAMPLES], 250)]).sqrt().mean())
+            out["jacobian_norm"] = float(
+                torch.cat([jac_sq(b).detach() for b in batches(x[:JACOBIAN_EXAMPLES], 250)]).sqrt().mean()
+            )
     train_codes = torch.cat([encode(b) for b in batches(data.train.x)])
     t0 = time.perf_counter()
     out["probe_accuracy"] = linear_probe_accuracy(train_codes, data.train.y, test_codes, data.test.y, steps=probe_steps)
@@ -95,10 +100,20 @@ def measure_run(name: str, run: RunDir, data, probe_steps: int) -> dict[str, flo
     loaded = load_run(run.path)
     model, objective = loaded.model.eval(), loaded.spec.objective
     if name.startswith("vae"):
-        return measure(lambda b: objective.reconstruct(model, b), lambda b: model.encode(b)[0], data,
-                       jac_sq=lambda b: jacobian.exact(lambda v: model.encode(v)[0], b), probe_steps=probe_steps)
-    return measure(lambda b: objective.reconstruct(model, b), model.encode, data,
-                   jac_sq=lambda b: jacobian.frobenius_sq(model, b), probe_steps=probe_steps)
+        return measure(
+            lambda b: objective.reconstruct(model, b),
+            lambda b: model.encode(b)[0],
+            data,
+            jac_sq=lambda b: jacobian.exact(lambda v: model.encode(v)[0], b),
+            probe_steps=probe_steps,
+        )
+    return measure(
+        lambda b: objective.reconstruct(model, b),
+        model.encode,
+        data,
+        jac_sq=lambda b: jacobian.frobenius_sq(model, b),
+        probe_steps=probe_steps,
+    )
 
 
 def pca_baseline(k: int, data, probe_steps: int) -> dict[str, float]:
@@ -116,7 +131,7 @@ def pca_baseline(k: int, data, probe_steps: int) -> dict[str, float]:
         return ((encode(b) @ v) + m).clamp(0, 1).reshape(b.shape)
 
     out = measure(recon, encode, data, jac_sq=None, probe_steps=probe_steps)
-    out["jacobian_norm"] = float(k ** 0.5)  # J = V^T: ||V||_F = sqrt(k)
+    out["jacobian_norm"] = float(k**0.5)  # J = V^T: ||V||_F = sqrt(k)
     return out
 
 
@@ -133,14 +148,18 @@ def figure(names: list[str], runs: dict[str, RunDir], data, path: Path) -> Path:
 
 
 def markdown(table: dict[str, dict[str, float]], epochs: dict[str, int]) -> str:
-    head = ("| codes | dim | epochs | test MSE/pixel | PSNR (dB) | denoising PSNR, 25% mask (dB) | mean code | "
-            "mean ‖J‖_F | linear probe acc. | train s |\n|---|---|---|---|---|---|---|---|---|---|")
+    head = (
+        "| codes | dim | epochs | test MSE/pixel | PSNR (dB) | denoising PSNR, 25% mask (dB) | mean code | "
+        "mean ‖J‖_F | linear probe acc. | train s |\n|---|---|---|---|---|---|---|---|---|---|"
+    )
     lines = [head]
     for name, m in table.items():
-        lines.append(f"| {name} | {m['code_dim']} | {epochs.get(name, '–')} | {m['mse']:.4f} | {m['psnr']:.2f} | "
-                     f"{m['denoise_psnr']:.2f} | {m['mean_activation']:.3f} | "
-                     f"{m.get('jacobian_norm', float('nan')):.2f} | {100 * m['probe_accuracy']:.2f}% | "
-                     f"{m.get('train_s', float('nan')):.0f} |")
+        lines.append(
+            f"| {name} | {m['code_dim']} | {epochs.get(name, '–')} | {m['mse']:.4f} | {m['psnr']:.2f} | "
+            f"{m['denoise_psnr']:.2f} | {m['mean_activation']:.3f} | "
+            f"{m.get('jacobian_norm', float('nan')):.2f} | {100 * m['probe_accuracy']:.2f}% | "
+            f"{m.get('train_s', float('nan')):.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -171,8 +190,13 @@ def main() -> None:
     runs: dict[str, RunDir] = {}
     cfgs = {}
     for name in names:
-        overrides = [f"train.epochs={epochs[name]}", f"train.seed={args.seed}", "train.progress=false", *limit,
-                     *(VAE_GREY if name.startswith("vae") else ["task.probe=false", "task.jacobian_examples=0"])]
+        overrides = [
+            f"train.epochs={epochs[name]}",
+            f"train.seed={args.seed}",
+            "train.progress=false",
+            *limit,
+            *(VAE_GREY if name.startswith("vae") else ["task.probe=false", "task.jacobian_examples=0"]),
+        ]
         cfgs[name] = cfg = resolve_config(name, preset="mnist", overrides=overrides)
         runs[name] = run = RunDir.create(args.runs, name, ("smoke-" if args.smoke else "") + default_run_name())
         result = train_run(cfg, run)
@@ -183,12 +207,18 @@ def main() -> None:
     for k in ks:
         table[f"PCA {k}"] = pca_baseline(k, data, args.probe_steps)
         print(f"PCA {k}", table[f"PCA {k}"], flush=True)
-    pixels = {"code_dim": 784, "mse": 0.0, "psnr": float("inf"), "mean_activation": float(data.test.x.mean()),
-              "jacobian_norm": 784 ** 0.5}
+    pixels = {
+        "code_dim": 784,
+        "mse": 0.0,
+        "psnr": float("inf"),
+        "mean_activation": float(data.test.x.mean()),
+        "jacobian_norm": 784**0.5,
+    }
     g = torch.Generator().manual_seed(EVAL_SEED)
     pixels["denoise_psnr"] = psnr((corrupt(b, kind="mask", level=MASK, generator=g), b) for b in batches(data.test.x))
-    pixels["probe_accuracy"] = linear_probe_accuracy(data.train.x, data.train.y, data.test.x, data.test.y,
-                                                     steps=args.probe_steps)
+    pixels["probe_accuracy"] = linear_probe_accuracy(
+        data.train.x, data.train.y, data.test.x, data.test.y, steps=args.probe_steps
+    )
     table["raw pixels"] = pixels
     md = markdown(table, epochs)
     print(md)
@@ -206,23 +236,53 @@ def main() -> None:
     if args.no_record:
         return
 
-    baselines = [{"name": n, "value": table[n]["probe_accuracy"], "code_dim": table[n]["code_dim"]}
-                 for n in ("raw pixels", *(f"PCA {k}" for k in ks))]
+    baselines = [
+        {"name": n, "value": table[n]["probe_accuracy"], "code_dim": table[n]["code_dim"]}
+        for n in ("raw pixels", *(f"PCA {k}" for k in ks))
+    ]
     for name in names:
         m = table[name]
-        common = dict(model=name, family="autoencoder", dataset="mnist (grey levels)",
-                      dataset_version=cfgs[name].info.get("dataset_version"), split=SPLIT, seeds=[args.seed],
-                      wall_time_s=m["train_s"], config=cfgs[name].model_dump(mode="json"), extra={"metrics": m})
-        notes = (f"{epochs[name]} epochs (a CPU budget: the papers train far longer), 1 seed, {args.threads} torch "
-                 f"thread(s) on a 2-core machine shared with other engineers' jobs (wall times are inflated); "
-                 f"probe = softmax regression, L-BFGS {args.probe_steps} iterations on the frozen train codes.")
-        record("autoencoders_mnist", key=f"{name}-probe", metric="test/probe_accuracy", values=[m["probe_accuracy"]],
-               reference=REFERENCE if name == "cae_mlp" else None, baselines=baselines, notes=notes, **common)
-        record("autoencoders_mnist", key=f"{name}-denoise_psnr", metric="test/denoise_psnr (25% mask, dB)",
-               values=[m["denoise_psnr"]], baselines=[{"name": "masked input", "value": pixels["denoise_psnr"]},
-                                                      {"name": f"PCA {ks[0]}", "value": table[f"PCA {ks[0]}"]["denoise_psnr"]}],
-               notes=notes, **common)
-    (FIGURES / f"table{suffix}.json").write_text(json.dumps({"epochs": epochs, "table": table}, indent=2, default=str) + "\n")
+        common = dict(
+            model=name,
+            family="autoencoder",
+            dataset="mnist (grey levels)",
+            dataset_version=cfgs[name].info.get("dataset_version"),
+            split=SPLIT,
+            seeds=[args.seed],
+            wall_time_s=m["train_s"],
+            config=cfgs[name].model_dump(mode="json"),
+            extra={"metrics": m},
+        )
+        notes = (
+            f"{epochs[name]} epochs (a CPU budget: the papers train far longer), 1 seed, {args.threads} torch "
+            f"thread(s) on a 2-core machine shared with other engineers' jobs (wall times are inflated); "
+            f"probe = softmax regression, L-BFGS {args.probe_steps} iterations on the frozen train codes."
+        )
+        record(
+            "autoencoders_mnist",
+            key=f"{name}-probe",
+            metric="test/probe_accuracy",
+            values=[m["probe_accuracy"]],
+            reference=REFERENCE if name == "cae_mlp" else None,
+            baselines=baselines,
+            notes=notes,
+            **common,
+        )
+        record(
+            "autoencoders_mnist",
+            key=f"{name}-denoise_psnr",
+            metric="test/denoise_psnr (25% mask, dB)",
+            values=[m["denoise_psnr"]],
+            baselines=[
+                {"name": "masked input", "value": pixels["denoise_psnr"]},
+                {"name": f"PCA {ks[0]}", "value": table[f"PCA {ks[0]}"]["denoise_psnr"]},
+            ],
+            notes=notes,
+            **common,
+        )
+    (FIGURES / f"table{suffix}.json").write_text(
+        json.dumps({"epochs": epochs, "table": table}, indent=2, default=str) + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -68,10 +68,13 @@ def measure(kind: str, kernel: int, scale: int, icnr: bool, seed: int) -> dict[s
     net = stack(kind, kernel, scale, icnr)
     period = scale**LAYERS
     g = torch.Generator().manual_seed(1000 + seed)
-    inputs = {"random": torch.randn(BATCH, WIDTH, SIZE, SIZE, generator=g), "constant": torch.ones(1, WIDTH, SIZE, SIZE)}
+    inputs = {
+        "random": torch.randn(BATCH, WIDTH, SIZE, SIZE, generator=g),
+        "constant": torch.ones(1, WIDTH, SIZE, SIZE),
+    }
     result = {}
     for name, x in inputs.items():
-        y = net(x)[..., 2 * period:-2 * period, 2 * period:-2 * period]  # (B, 1, (SIZE-4) s^3, ...) interior
+        y = net(x)[..., 2 * period : -2 * period, 2 * period : -2 * period]  # (B, 1, (SIZE-4) s^3, ...) interior
         result[name] = y
         result[f"{name}_score"] = checkerboard_score(y, stride=period)
         result[f"{name}_parity"] = pixel_parity(y, stride=scale)
@@ -87,8 +90,13 @@ def figure(examples: dict[str, dict[str, torch.Tensor]], path: Path) -> None:
     fig, axes = plt.subplots(3, len(examples), figsize=(1.6 * len(examples), 5.2))
     for col, (label, r) in enumerate(examples.items()):
         spectrum = torch.fft.fftshift(power_spectrum(r["random"]))
-        for row, (img, title) in enumerate(((r["constant"][0, 0], "constant in"), (r["random"][0, 0], "random in"),
-                                            (spectrum.clamp_min(1e-12).log10(), "log spectrum"))):
+        for row, (img, title) in enumerate(
+            (
+                (r["constant"][0, 0], "constant in"),
+                (r["random"][0, 0], "random in"),
+                (spectrum.clamp_min(1e-12).log10(), "log spectrum"),
+            )
+        ):
             ax = axes[row, col]
             lo, hi = float(img.min()), float(img.max())
             if hi - lo < 1e-6:  # a constant image: show it mid-grey rather than black
@@ -121,8 +129,10 @@ def main() -> None:
         runs = [measure(kind, kernel, scale, icnr, s) for s in seeds]
         wall = (time.perf_counter() - t0) / len(seeds)
         examples[label] = runs[0]
-        stat = {k: [float(r[k]) for r in runs] for k in ("random_score", "constant_score", "random_parity",
-                                                         "constant_parity")}
+        stat = {
+            k: [float(r[k]) for r in runs]
+            for k in ("random_score", "constant_score", "random_parity", "constant_parity")
+        }
         mean = {k: statistics.fmean(v) for k, v in stat.items()}
         sd = {k: statistics.stdev(v) if len(v) > 1 else 0.0 for k, v in stat.items()}
         print(f"{label:24s} " + " ".join(f"{mean[k]:.3f}±{sd[k]:.3f}".rjust(14) for k in stat), flush=True)
@@ -131,20 +141,44 @@ def main() -> None:
         period = scale**LAYERS
         side = (SIZE - 4) * period
         record(
-            "checkerboard", key="init-" + label.replace(" ", "_"), model=f"{LAYERS} x upsample({kind})",
-            family="deconv", dataset="random N(0,1) 16x10x10 features", split="interior crop of the outputs",
-            metric=f"checkerboard_score@init ({label})", values=stat["random_score"], seeds=seeds,
-            wall_time_s=wall, higher_is_better=False,
-            reference={"value": None, "source": "Odena, Dumoulin & Olah 2016 (Distill): uneven overlap "
-                       "(k not divisible by s) gives checkerboards at init; qualitative, no number"},
-            baselines=[{"name": "flat spectrum |A|/|HF|", "value": flat_spectrum_score(side, side, period)},
-                       {"name": "constant input", "value": mean["constant_score"], "sd": sd["constant_score"]}],
-            config={"kind": kind, "kernel_size": kernel, "scale": scale, "icnr": icnr, "layers": LAYERS,
-                    "width": WIDTH, "input_size": SIZE, "batch": BATCH, "score_stride": period},
+            "checkerboard",
+            key="init-" + label.replace(" ", "_"),
+            model=f"{LAYERS} x upsample({kind})",
+            family="deconv",
+            dataset="random N(0,1) 16x10x10 features",
+            split="interior crop of the outputs",
+            metric=f"checkerboard_score@init ({label})",
+            values=stat["random_score"],
+            seeds=seeds,
+            wall_time_s=wall,
+            higher_is_better=False,
+            reference={
+                "value": None,
+                "source": "Odena, Dumoulin & Olah 2016 (Distill): uneven overlap "
+                "(k not divisible by s) gives checkerboards at init; qualitative, no number",
+            },
+            baselines=[
+                {"name": "flat spectrum |A|/|HF|", "value": flat_spectrum_score(side, side, period)},
+                {"name": "constant input", "value": mean["constant_score"], "sd": sd["constant_score"]},
+            ],
+            config={
+                "kind": kind,
+                "kernel_size": kernel,
+                "scale": scale,
+                "icnr": icnr,
+                "layers": LAYERS,
+                "width": WIDTH,
+                "input_size": SIZE,
+                "batch": BATCH,
+                "score_stride": period,
+            },
             notes="score = sum of power at the stride-s^3 alias frequencies / power in the band "
-                  "max(|f_u|,|f_v|) >= 1/(2 s^3), interior crop; one torch thread, shared 2-core machine",
-            extra={"constant_input_score": stat["constant_score"], "parity_random": stat["random_parity"],
-                   "parity_constant": stat["constant_parity"]},
+            "max(|f_u|,|f_v|) >= 1/(2 s^3), interior crop; one torch thread, shared 2-core machine",
+            extra={
+                "constant_input_score": stat["constant_score"],
+                "parity_random": stat["random_parity"],
+                "parity_constant": stat["constant_parity"],
+            },
         )
     fig_path = RESULTS / "figures" / "checkerboard" / "init.png"
     figure(examples, fig_path)

@@ -33,7 +33,7 @@ from _record import RESULTS, record
 
 from dlzoo.config import resolve_config
 from dlzoo.runs import RunDir, load_run
-from dlzoo.train.loop import train_run
+from dlzoo.training.loop import train_run
 
 MODEL = "resmlp_classifier"
 
@@ -52,8 +52,12 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-record", action="store_true")
-    p.add_argument("--unlocked", dest="locked", action="store_false",
-                   help="say in the record that the run was not under /tmp/dlzoo-bench.lock")
+    p.add_argument(
+        "--unlocked",
+        dest="locked",
+        action="store_false",
+        help="say in the record that the run was not under /tmp/dlzoo-bench.lock",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     from dlzoo.data import load_dataset
@@ -66,10 +70,17 @@ def main() -> None:
             for variant in ("plain", "residual"):
                 cell = table[variant].setdefault(depth, {"train_error": [], "test_error": []})
                 for seed in range(args.seeds):
-                    cfg = resolve_config(MODEL, preset="depth", overrides=[
-                        *args.overrides, f"model.n_blocks={(depth - 2) // 2}",
-                        f"model.residual={variant == 'residual'}",
-                        f"train.seed={seed}", "train.progress=false"])
+                    cfg = resolve_config(
+                        MODEL,
+                        preset="depth",
+                        overrides=[
+                            *args.overrides,
+                            f"model.n_blocks={(depth - 2) // 2}",
+                            f"model.residual={variant == 'residual'}",
+                            f"train.seed={seed}",
+                            "train.progress=false",
+                        ],
+                    )
                     run = RunDir.create(tmp, MODEL, f"{variant}-{depth}-{seed}")
                     t0 = time.perf_counter()
                     result = train_run(cfg, run)
@@ -77,13 +88,17 @@ def main() -> None:
                     data = load_dataset("mnist", **cfg.data_args())
                     cell["train_error"].append(train_error(run, data.train.x, data.train.y))
                     cell["test_error"].append(1 - result["test/accuracy"])
-                    print(f"{variant:8s} depth {depth:3d} seed {seed}: train error {cell['train_error'][-1]:.4f}  "
-                          f"test error {cell['test_error'][-1]:.4f}  ({walls[-1]:.0f} s)", flush=True)
+                    print(
+                        f"{variant:8s} depth {depth:3d} seed {seed}: train error {cell['train_error'][-1]:.4f}  "
+                        f"test error {cell['test_error'][-1]:.4f}  ({walls[-1]:.0f} s)",
+                        flush=True,
+                    )
     print("\n| depth | plain train err | plain test err | residual train err | residual test err |")
     print("|---:|---:|---:|---:|---:|")
     for depth in args.depths:
-        cells = [statistics.fmean(table[v][depth][k])
-                 for v in ("plain", "residual") for k in ("train_error", "test_error")]
+        cells = [
+            statistics.fmean(table[v][depth][k]) for v in ("plain", "residual") for k in ("train_error", "test_error")
+        ]
         print(f"| {depth} | " + " | ".join(f"{c:.4f}" for c in cells) + " |")
     if args.no_record:
         return
@@ -91,20 +106,36 @@ def main() -> None:
     deepest = max(args.depths)
     for variant in ("plain", "residual"):
         record(
-            "degradation", key=variant, model=f"{MODEL} (residual={variant == 'residual'})", family="resnet",
-            dataset="mnist (first 10000 training images)", dataset_version=cfg.info.get("dataset_version"),
+            "degradation",
+            key=variant,
+            model=f"{MODEL} (residual={variant == 'residual'})",
+            family="resnet",
+            dataset="mnist (first 10000 training images)",
+            dataset_version=cfg.info.get("dataset_version"),
             split="train error on the 10000 training images (eval mode); test: the published 10000",
-            metric=f"train error at depth {deepest}", values=table[variant][deepest]["train_error"],
-            seeds=list(range(args.seeds)), wall_time_s=statistics.fmean(walls), higher_is_better=False,
-            reference={"value": None, "source": "He et al. 2016, Fig. 4 / Table 2: plain-34 has higher training "
-                       "error than plain-18; ResNet-34 lower than ResNet-18 (ImageNet)"},
+            metric=f"train error at depth {deepest}",
+            values=table[variant][deepest]["train_error"],
+            seeds=list(range(args.seeds)),
+            wall_time_s=statistics.fmean(walls),
+            higher_is_better=False,
+            reference={
+                "value": None,
+                "source": "He et al. 2016, Fig. 4 / Table 2: plain-34 has higher training "
+                "error than plain-18; ResNet-34 lower than ResNet-18 (ImageNet)",
+            },
             config=cfg.model_dump(mode="json"),
             notes=f"{args.threads} torch thread(s) on a {os.cpu_count()}-core machine shared with other jobs"
-                  + ("" if args.locked else ", NOT run under the benchmark lock (the errors are the result; the "
-                     "wall time is inflated by concurrent jobs and not comparable)")
-                  + "; wall_time_s = mean per network (all depths). Full table in 'by_depth'.",
-            extra={"by_depth": {str(d): {k: v for k, v in table[variant][d].items()} for d in args.depths},
-                   "overrides": args.overrides},
+            + (
+                ""
+                if args.locked
+                else ", NOT run under the benchmark lock (the errors are the result; the "
+                "wall time is inflated by concurrent jobs and not comparable)"
+            )
+            + "; wall_time_s = mean per network (all depths). Full table in 'by_depth'.",
+            extra={
+                "by_depth": {str(d): {k: v for k, v in table[variant][d].items()} for d in args.depths},
+                "overrides": args.overrides,
+            },
         )
 
 
@@ -115,7 +146,7 @@ def plot(table: dict, depths: list[int], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharex=True)
-    for ax, key, title in zip(axes, ("train_error", "test_error"), ("training error", "test error")):
+    for ax, key, title in zip(axes, ("train_error", "test_error"), ("training error", "test error"), strict=True):
         for variant, style in (("plain", "o--"), ("residual", "s-")):
             ax.plot(depths, [100 * statistics.fmean(table[variant][d][key]) for d in depths], style, label=variant)
         ax.set_xscale("log", base=2)

@@ -47,15 +47,19 @@ from dlzoo.config import resolve_config
 from dlzoo.data import load_dataset
 from dlzoo.metrics.image_quality import feature_extractor, generation_metrics, real_floor
 from dlzoo.runs import RunDir, load_run
-from dlzoo.train.loop import train_run
-from dlzoo.train.plots import plt
+from dlzoo.training.loop import train_run
+from dlzoo.plots import plt
 
 FIGURES = RESULTS / "figures" / "gan_mnist"
-SPLIT = ("test: the 10000 published MNIST test images vs 10000 samples (GAN train = first 50000 training "
-         "images, val = last 10000)")
+SPLIT = (
+    "test: the 10000 published MNIST test images vs 10000 samples (GAN train = first 50000 training "
+    "images, val = last 10000)"
+)
 FLOOR_SOURCE = "real floor: 10k train vs 10k test images; own LeNet features, not Inception (see notes)"
-NOT_INCEPTION = ("FID/KID in the 256-d penultimate layer of a LeNet trained here on MNIST (no Inception-v3 "
-                 "weights can be downloaded): not comparable with published Inception FIDs")
+NOT_INCEPTION = (
+    "FID/KID in the 256-d penultimate layer of a LeNet trained here on MNIST (no Inception-v3 "
+    "weights can be downloaded): not comparable with published Inception FIDs"
+)
 
 
 def train_features(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
@@ -114,7 +118,7 @@ def save_grid(x: torch.Tensor, path: Path) -> Path:
 def panels(images: dict[str, torch.Tensor], path: Path) -> Path:
     """One figure: an 8x8 grid per entry, side by side, titled."""
     fig, axes = plt.subplots(1, len(images), figsize=(2.5 * len(images), 2.7))
-    for ax, (name, x) in zip(np.atleast_1d(axes), images.items()):
+    for ax, (name, x) in zip(np.atleast_1d(axes), images.items(), strict=False):
         ax.imshow(grid_of(x), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(name, fontsize=8)
         ax.axis("off")
@@ -168,8 +172,10 @@ def main() -> None:
 
     t0 = time.perf_counter()
     floor = real_floor(x_train[pick], x_test, features=features, **kid)
-    print(f"real floor (train vs test, N={args.n}): FID {floor['fid']:.3f}  KID {floor['kid']:.4g} "
-          f"({time.perf_counter() - t0:.0f} s)")
+    print(
+        f"real floor (train vs test, N={args.n}): FID {floor['fid']:.3f}  KID {floor['kid']:.4g} "
+        f"({time.perf_counter() - t0:.0f} s)"
+    )
     bars = {"real floor (train vs test images)": floor}
     trivial = trivial_generators(x_train, args.n)
     for name, fake in trivial.items():
@@ -181,14 +187,25 @@ def main() -> None:
     for model in args.models:
         results[model] = []
         for seed in range(args.seeds):
-            cfg = resolve_config(model, preset=args.preset, overrides=[
-                *model_overrides(args.overrides, model), f"train.seed={seed}", "train.progress=false",
-                f"task.fid_features={features_path}", f"task.fid_samples={args.n}"])
+            cfg = resolve_config(
+                model,
+                preset=args.preset,
+                overrides=[
+                    *model_overrides(args.overrides, model),
+                    f"train.seed={seed}",
+                    "train.progress=false",
+                    f"task.fid_features={features_path}",
+                    f"task.fid_samples={args.n}",
+                ],
+            )
             run = RunDir(Path(args.runs) / model / f"{'smoke-' if args.smoke else ''}seed{seed}-{int(time.time())}")
             result = train_run(cfg, run)
             results[model].append({**result, "run": str(run.path), "cfg": cfg})
-            print(f"{model} seed {seed}: test/fid {result['test/fid']:.3f}  test/kid {result['test/kid']:.4g}  "
-                  f"loop {result['wall_time_s']:.0f} s", flush=True)
+            print(
+                f"{model} seed {seed}: test/fid {result['test/fid']:.3f}  test/kid {result['test/kid']:.4g}  "
+                f"loop {result['wall_time_s']:.0f} s",
+                flush=True,
+            )
             if seed == 0:
                 grids[model] = samples_of(run.path, 64)
                 save_grid(grids[model], FIGURES / f"{model}.png")
@@ -201,28 +218,54 @@ def main() -> None:
 
     if args.no_record:
         return
-    record("gan_mnist", key="feature_net", model="lenet (FID/KID features)", family="gan", dataset="mnist",
-           dataset_version=mnist.info.version, split="test: the 10000 published test images",
-           metric="test/accuracy", values=[feature_acc], seeds=[0], wall_time_s=float(feature_eval["wall_time_s"]),
-           reference={"value": 0.9905, "source": "LeNet-5, LeCun et al. 1998, Fig. 9"},
-           notes=f"lenet --preset mnist, {feature_eval.get('rounds')} epochs; 1 torch thread on a machine "
-                 f"shared by 4 engineers (2 cores); {features_path}",
-           extra={"features_run": str(features_path)})
+    record(
+        "gan_mnist",
+        key="feature_net",
+        model="lenet (FID/KID features)",
+        family="gan",
+        dataset="mnist",
+        dataset_version=mnist.info.version,
+        split="test: the 10000 published test images",
+        metric="test/accuracy",
+        values=[feature_acc],
+        seeds=[0],
+        wall_time_s=float(feature_eval["wall_time_s"]),
+        reference={"value": 0.9905, "source": "LeNet-5, LeCun et al. 1998, Fig. 9"},
+        notes=f"lenet --preset mnist, {feature_eval.get('rounds')} epochs; 1 torch thread on a machine "
+        f"shared by 4 engineers (2 cores); {features_path}",
+        extra={"features_run": str(features_path)},
+    )
     for model, rows in results.items():
         for metric in ("fid", "kid"):
             baselines = [{"name": name, "value": b[metric], "sd": None} for name, b in bars.items()]
-            record("gan_mnist", key=f"{model}-{metric}", model=model, family="gan", dataset="mnist",
-                   dataset_version=mnist.info.version, split=SPLIT, metric=f"test/{metric}",
-                   values=[r[f"test/{metric}"] for r in rows], seeds=list(range(args.seeds)),
-                   wall_time_s=statistics.fmean(r["wall_time_s"] for r in rows), higher_is_better=False,
-                   reference={"value": floor[metric], "source": FLOOR_SOURCE},
-                   baselines=baselines, config=rows[-1]["cfg"].model_dump(mode="json"),
-                   notes=f"{args.threads} torch thread on a machine shared by 4 engineers (2 cores); "
-                         f"wall_time_s = the GAN loop's training time per seed. {NOT_INCEPTION}. "
-                         f"Feature net test accuracy {feature_acc:.4f}.",
-                   extra={"kid_std": [r["test/kid_std"] for r in rows], "bars": bars, "runs": [r["run"] for r in rows],
-                          "overrides": args.overrides, "feature_net_accuracy": feature_acc,
-                          "figures": str(FIGURES.relative_to(RESULTS.parent.parent))})
+            record(
+                "gan_mnist",
+                key=f"{model}-{metric}",
+                model=model,
+                family="gan",
+                dataset="mnist",
+                dataset_version=mnist.info.version,
+                split=SPLIT,
+                metric=f"test/{metric}",
+                values=[r[f"test/{metric}"] for r in rows],
+                seeds=list(range(args.seeds)),
+                wall_time_s=statistics.fmean(r["wall_time_s"] for r in rows),
+                higher_is_better=False,
+                reference={"value": floor[metric], "source": FLOOR_SOURCE},
+                baselines=baselines,
+                config=rows[-1]["cfg"].model_dump(mode="json"),
+                notes=f"{args.threads} torch thread on a machine shared by 4 engineers (2 cores); "
+                f"wall_time_s = the GAN loop's training time per seed. {NOT_INCEPTION}. "
+                f"Feature net test accuracy {feature_acc:.4f}.",
+                extra={
+                    "kid_std": [r["test/kid_std"] for r in rows],
+                    "bars": bars,
+                    "runs": [r["run"] for r in rows],
+                    "overrides": args.overrides,
+                    "feature_net_accuracy": feature_acc,
+                    "figures": str(FIGURES.relative_to(RESULTS.parent.parent)),
+                },
+            )
 
 
 if __name__ == "__main__":

@@ -33,13 +33,15 @@ from _record import mean_sd, record  # noqa: E402
 
 from dlzoo.config import resolve_config  # noqa: E402
 from dlzoo.runs import RunDir  # noqa: E402
-from dlzoo.train.loop import train_run  # noqa: E402
+from dlzoo.training.loop import train_run  # noqa: E402
 
 FIGURES = Path(__file__).resolve().parent / "results" / "figures" / "gan_toy2d"
 PAPER = "Lin et al. 2018 (PacGAN), Table 1, 2500 samples, mean over 10 trials"
 REFERENCE = {  # (model, data) -> (modes captured, % high-quality samples)
-    ("gan", "ring"): (6.3, 98.2), ("pacgan", "ring"): (7.8, 95.9),
-    ("gan", "grid"): (17.3, 94.8), ("pacgan", "grid"): (24.8, 93.6),
+    ("gan", "ring"): (6.3, 98.2),
+    ("pacgan", "ring"): (7.8, 95.9),
+    ("gan", "grid"): (17.3, 94.8),
+    ("pacgan", "grid"): (24.8, 93.6),
 }
 GOAL = {"ring": 8, "grid": 24}  # modes, with >= 95% high-quality samples
 
@@ -52,8 +54,13 @@ def run_seed(model: str, data: str, seed: int, overrides: list[str], figure: Pat
         if figure is not None:
             figure.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(run.plots_dir / "samples.png", figure)
-    return {"modes": result["test/modes_captured"], "hq": result["test/high_quality_pct"],
-            "wall": result["wall_time_s"], "cfg": cfg, "version": result["dataset_version"]}
+    return {
+        "modes": result["test/modes_captured"],
+        "hq": result["test/high_quality_pct"],
+        "wall": result["wall_time_s"],
+        "cfg": cfg,
+        "version": result["dataset_version"],
+    }
 
 
 def main() -> None:
@@ -75,32 +82,56 @@ def main() -> None:
                 fig = FIGURES / f"{model}-{data}{args.suffix}.png" if seed == 0 and not args.no_record else None
                 rows.append(run_seed(model, data, seed, args.overrides, fig))
                 r = rows[-1]
-                print(f"{model} {data} seed {seed}: modes {r['modes']:.0f}  high quality {r['hq']:.1f}%  "
-                      f"({r['wall']:.0f} s)", flush=True)
+                print(
+                    f"{model} {data} seed {seed}: modes {r['modes']:.0f}  high quality {r['hq']:.1f}%  "
+                    f"({r['wall']:.0f} s)",
+                    flush=True,
+                )
             modes, hq = [r["modes"] for r in rows], [r["hq"] for r in rows]
             (m, m_sd), (h, h_sd) = mean_sd(modes), mean_sd(hq)
-            print(f"== {model} {data}: modes {m:.1f} ± {m_sd:.1f}, high quality {h:.1f} ± {h_sd:.1f}% "
-                  f"(paper {REFERENCE.get((model, data))}); {time.perf_counter() - t0:.0f} s", flush=True)
+            print(
+                f"== {model} {data}: modes {m:.1f} ± {m_sd:.1f}, high quality {h:.1f} ± {h_sd:.1f}% "
+                f"(paper {REFERENCE.get((model, data))}); {time.perf_counter() - t0:.0f} s",
+                flush=True,
+            )
             if args.no_record:
                 continue
             ref = REFERENCE.get((model, data))
             cfg = rows[-1]["cfg"]
             steps = cfg.train.epochs * -(-cfg.data["n_train"] // cfg.train.batch_size)  # n_critic = 1
             common = dict(
-                model=model, family="gan", dataset=data, dataset_version=rows[-1]["version"],
+                model=model,
+                family="gan",
+                dataset=data,
+                dataset_version=rows[-1]["version"],
                 split="2500 generated samples (eval seed 0) against the mixture's known centers",
-                seeds=list(range(args.seeds)), wall_time_s=sum(r["wall"] for r in rows) / len(rows),
+                seeds=list(range(args.seeds)),
+                wall_time_s=sum(r["wall"] for r in rows) / len(rows),
                 config=cfg.model_dump(mode="json"),
-                notes=(f"preset {data}: the paper's 400000 steps shortened to {steps} generator steps for one CPU core "
-                       f"({cfg.train.epochs} epochs of {cfg.data['n_train']} samples, batch {cfg.train.batch_size}); "
-                       f"goal {GOAL[data]} modes with >= 95% high-quality samples; machine shared with other jobs, "
-                       f"1 torch thread; overrides: {' '.join(args.overrides) or 'none'}"),
+                notes=(
+                    f"preset {data}: the paper's 400000 steps shortened to {steps} generator steps for one CPU core "
+                    f"({cfg.train.epochs} epochs of {cfg.data['n_train']} samples, batch {cfg.train.batch_size}); "
+                    f"goal {GOAL[data]} modes with >= 95% high-quality samples; machine shared with other jobs, "
+                    f"1 torch thread; overrides: {' '.join(args.overrides) or 'none'}"
+                ),
                 extra={"figure": f"figures/gan_toy2d/{model}-{data}{args.suffix}.png"},
             )
-            record("gan_toy2d", key=f"{model}-{data}{args.suffix}-modes", metric="test/modes_captured", values=modes,
-                   reference={"value": ref[0], "source": PAPER} if ref else None, **common)
-            record("gan_toy2d", key=f"{model}-{data}{args.suffix}-hq", metric="test/high_quality_pct", values=hq,
-                   reference={"value": ref[1], "source": PAPER} if ref else None, **common)
+            record(
+                "gan_toy2d",
+                key=f"{model}-{data}{args.suffix}-modes",
+                metric="test/modes_captured",
+                values=modes,
+                reference={"value": ref[0], "source": PAPER} if ref else None,
+                **common,
+            )
+            record(
+                "gan_toy2d",
+                key=f"{model}-{data}{args.suffix}-hq",
+                metric="test/high_quality_pct",
+                values=hq,
+                reference={"value": ref[1], "source": PAPER} if ref else None,
+                **common,
+            )
 
 
 if __name__ == "__main__":

@@ -27,18 +27,42 @@ from _record import record  # noqa: E402
 
 from dlzoo.config import resolve_config  # noqa: E402
 from dlzoo.runs import RunDir  # noqa: E402
-from dlzoo.train.loop import train_run  # noqa: E402
+from dlzoo.training.loop import train_run  # noqa: E402
 
 # key -> (model, preset, reference, PyG baseline measured by the issue author)
 RUNS = {
-    "gcn": ("gcn", "cora", {"value": 0.815, "source": "Kipf & Welling 2017, Table 2 (Cora, public split)"},
-            [{"name": "PyG GCNConv, 200 epochs (issue author)", "value": 0.817, "sd": 0.007, "wall_time_s": None}]),
-    "gat": ("gat", "cora", {"value": 0.830, "source": "Veličković et al. 2018, Table 2 (Cora, 83.0 ± 0.7%)"},
-            [{"name": "PyG GATConv, 200 epochs, last epoch (issue author)", "value": 0.818, "sd": 0.006,
-              "wall_time_s": None}]),
-    "gat_best": ("gat", "cora_best", {"value": 0.830, "source": "Veličković et al. 2018, Table 2 (Cora, 83.0 ± 0.7%)"},
-                 [{"name": "PyG GATConv, best-validation epoch (issue author)", "value": 0.830, "sd": None,
-                   "wall_time_s": None}]),
+    "gcn": (
+        "gcn",
+        "cora",
+        {"value": 0.815, "source": "Kipf & Welling 2017, Table 2 (Cora, public split)"},
+        [{"name": "PyG GCNConv, 200 epochs (issue author)", "value": 0.817, "sd": 0.007, "wall_time_s": None}],
+    ),
+    "gat": (
+        "gat",
+        "cora",
+        {"value": 0.830, "source": "Veličković et al. 2018, Table 2 (Cora, 83.0 ± 0.7%)"},
+        [
+            {
+                "name": "PyG GATConv, 200 epochs, last epoch (issue author)",
+                "value": 0.818,
+                "sd": 0.006,
+                "wall_time_s": None,
+            }
+        ],
+    ),
+    "gat_best": (
+        "gat",
+        "cora_best",
+        {"value": 0.830, "source": "Veličković et al. 2018, Table 2 (Cora, 83.0 ± 0.7%)"},
+        [
+            {
+                "name": "PyG GATConv, best-validation epoch (issue author)",
+                "value": 0.830,
+                "sd": None,
+                "wall_time_s": None,
+            }
+        ],
+    ),
     "graphsage": ("graphsage", "cora", None, []),
     "graphsage_max": ("graphsage", "cora_max", None, []),
     "graphsage_sampled": ("graphsage", "cora_sampled", None, []),
@@ -52,8 +76,12 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=10, help="model seeds 0..seeds-1")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-record", action="store_true")
-    p.add_argument("--unlocked", dest="locked", action="store_false",
-                   help="say in the record that the run was not under /tmp/dlzoo-bench.lock (accuracy is what counts)")
+    p.add_argument(
+        "--unlocked",
+        dest="locked",
+        action="store_false",
+        help="say in the record that the run was not under /tmp/dlzoo-bench.lock (accuracy is what counts)",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     for key in args.models:
@@ -61,33 +89,53 @@ def main() -> None:
         test, val, loop_s = [], [], []
         with tempfile.TemporaryDirectory(prefix="dlzoo-cora-") as tmp:
             for seed in range(args.seeds):
-                cfg = resolve_config(model, preset=preset,
-                                     overrides=[*args.overrides, f"train.seed={seed}", "train.progress=false"])
+                cfg = resolve_config(
+                    model, preset=preset, overrides=[*args.overrides, f"train.seed={seed}", "train.progress=false"]
+                )
                 run = RunDir.create(tmp, model, f"seed{seed}")
                 result = train_run(cfg, run)
                 rows = [r for r in run.read_metrics() if "val/accuracy" in r]
                 val.append(max(r["val/accuracy"] for r in rows) if rows else float("nan"))
                 test.append(result["test/accuracy"])
                 loop_s.append(result["wall_time_s"])
-                print(f"{key} seed {seed}: test/accuracy {test[-1]:.4f}  best val/accuracy {val[-1]:.4f}  "
-                      f"loop {loop_s[-1]:.1f} s", flush=True)
+                print(
+                    f"{key} seed {seed}: test/accuracy {test[-1]:.4f}  best val/accuracy {val[-1]:.4f}  "
+                    f"loop {loop_s[-1]:.1f} s",
+                    flush=True,
+                )
         sd = statistics.stdev(test) if len(test) > 1 else 0.0
-        print(f"{key}: test/accuracy {statistics.fmean(test):.4f} ± {sd:.4f} over {len(test)} seeds; "
-              f"loop {statistics.fmean(loop_s):.1f} s/seed", flush=True)
+        print(
+            f"{key}: test/accuracy {statistics.fmean(test):.4f} ± {sd:.4f} over {len(test)} seeds; "
+            f"loop {statistics.fmean(loop_s):.1f} s/seed",
+            flush=True,
+        )
         if args.no_record:
             continue
         record(
-            "gnn_cora", key=key, model=model, family="gnn", dataset="cora",
+            "gnn_cora",
+            key=key,
+            model=model,
+            family="gnn",
+            dataset="cora",
             dataset_version=cfg.info.get("dataset_version"),
             split="Planetoid public split: 140 train / 500 val / 1000 test nodes (transductive)",
-            metric="test/accuracy", values=test, seeds=list(range(args.seeds)), wall_time_s=statistics.fmean(loop_s),
-            reference=reference, baselines=baselines, config=cfg.model_dump(mode="json"),
+            metric="test/accuracy",
+            values=test,
+            seeds=list(range(args.seeds)),
+            wall_time_s=statistics.fmean(loop_s),
+            reference=reference,
+            baselines=baselines,
+            config=cfg.model_dump(mode="json"),
             notes=f"preset {preset}; {args.threads} torch thread(s), {os.cpu_count()} cores shared with other "
-                  "engineers' jobs (wall times are upper bounds); wall_time_s = the loop's time per seed "
-                  "(200 epochs incl. per-epoch val evaluation and checkpoints). Baseline numbers are the issue "
-                  "author's PyG measurements on another machine."
-                  + ("" if args.locked else " NOT run under /tmp/dlzoo-bench.lock (the queue was long): the wall "
-                     "times include waiting for cores held by other jobs; see gnn_speed for timing."),
+            "engineers' jobs (wall times are upper bounds); wall_time_s = the loop's time per seed "
+            "(200 epochs incl. per-epoch val evaluation and checkpoints). Baseline numbers are the issue "
+            "author's PyG measurements on another machine."
+            + (
+                ""
+                if args.locked
+                else " NOT run under /tmp/dlzoo-bench.lock (the queue was long): the wall "
+                "times include waiting for cores held by other jobs; see gnn_speed for timing."
+            ),
             extra={"best_val_accuracy": val, "preset": preset, "overrides": args.overrides},
         )
 

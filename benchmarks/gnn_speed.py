@@ -105,8 +105,12 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-record", action="store_true")
-    p.add_argument("--unlocked", dest="locked", action="store_false",
-                   help="say in the record that the run was not under /tmp/dlzoo-bench.lock")
+    p.add_argument(
+        "--unlocked",
+        dest="locked",
+        action="store_false",
+        help="say in the record that the run was not under /tmp/dlzoo-bench.lock",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     try:
@@ -135,31 +139,50 @@ def main() -> None:
             for name, run in runs.items():
                 ms[name].append(1000 * statistics.median(run.times))
                 acc[name].append(run.test_accuracy())
-        line = ", ".join(f"{n} {statistics.fmean(v):.1f} ms/epoch (test acc {statistics.fmean(acc[n]):.3f})"
-                         for n, v in ms.items() if v)
+        line = ", ".join(
+            f"{n} {statistics.fmean(v):.1f} ms/epoch (test acc {statistics.fmean(acc[n]):.3f})"
+            for n, v in ms.items()
+            if v
+        )
         print(f"{kind}: {line}", flush=True)
         if args.no_record:
             continue
         baselines = []
         if ms["pyg"]:
-            baselines.append({"name": f"PyG {pyg_version} {'GCNConv' if kind == 'gcn' else 'GATConv'}, same machine, "
-                              "interleaved", "value": statistics.fmean(ms["pyg"]),
-                              "sd": statistics.stdev(ms["pyg"]) if len(ms["pyg"]) > 1 else None,
-                              "wall_time_s": statistics.fmean(ms["pyg"]) * args.epochs / 1000})
+            baselines.append(
+                {
+                    "name": f"PyG {pyg_version} {'GCNConv' if kind == 'gcn' else 'GATConv'}, same machine, interleaved",
+                    "value": statistics.fmean(ms["pyg"]),
+                    "sd": statistics.stdev(ms["pyg"]) if len(ms["pyg"]) > 1 else None,
+                    "wall_time_s": statistics.fmean(ms["pyg"]) * args.epochs / 1000,
+                }
+            )
         record(
-            "gnn_speed", key=f"{kind}_ms_per_epoch", model=kind, family="gnn", dataset="cora",
-            dataset_version="planetoid-cora", split="Planetoid public split (train nodes for the loss)",
-            metric="train/ms_per_epoch", values=ms["dlzoo"], seeds=list(range(args.seeds)), higher_is_better=False,
+            "gnn_speed",
+            key=f"{kind}_ms_per_epoch",
+            model=kind,
+            family="gnn",
+            dataset="cora",
+            dataset_version="planetoid-cora",
+            split="Planetoid public split (train nodes for the loss)",
+            metric="train/ms_per_epoch",
+            values=ms["dlzoo"],
+            seeds=list(range(args.seeds)),
+            higher_is_better=False,
             wall_time_s=statistics.fmean(ms["dlzoo"]) * args.epochs / 1000,
             reference={"value": REFERENCE_MS[kind], "source": "issue 5: PyG on the issue author's machine, 200 epochs"},
             baselines=baselines,
             notes=f"median ms per full-batch training epoch (forward+backward+Adam), {args.epochs} epochs after 3 "
-                  f"warm-up, implementations interleaved every {args.block} epochs; {args.threads} torch thread(s) on "
-                  f"{os.cpu_count()} cores shared with other engineers' jobs (absolute times inflated; the ratio is "
-                  "the comparison). Our input dropout draws only for nonzero features (same distribution as "
-                  "F.dropout, which PyG's example uses)."
-                  + ("" if args.locked else " NOT run under /tmp/dlzoo-bench.lock (it was held for over an hour): "
-                     "both implementations were slowed by the same other jobs, interleaved every block."),
+            f"warm-up, implementations interleaved every {args.block} epochs; {args.threads} torch thread(s) on "
+            f"{os.cpu_count()} cores shared with other engineers' jobs (absolute times inflated; the ratio is "
+            "the comparison). Our input dropout draws only for nonzero features (same distribution as "
+            "F.dropout, which PyG's example uses)."
+            + (
+                ""
+                if args.locked
+                else " NOT run under /tmp/dlzoo-bench.lock (it was held for over an hour): "
+                "both implementations were slowed by the same other jobs, interleaved every block."
+            ),
             extra={"test_accuracy": acc, "pyg_ms_per_epoch": ms["pyg"], "pyg_version": pyg_version},
         )
 

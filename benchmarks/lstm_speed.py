@@ -71,17 +71,27 @@ def main() -> None:
     if args.no_record:
         return
     record(
-        "lstm_speed", key="lstm", model="RecurrentLayer(lstm)", family="rnn", dataset="random (B, T, F) inputs",
-        split="n/a", metric="tokens/s ratio ours / fused (train)", values=[ratio_train], seeds=[0],
-        wall_time_s=1.0 / result["ours_train"] * args.batch * args.steps, higher_is_better=True,
-        baselines=[{"name": "torch.nn.LSTM (fused), train tokens/s", "value": result["fused_train"]},
-                   {"name": "ours, train tokens/s", "value": result["ours_train"]},
-                   {"name": "torch.nn.LSTM (fused), infer tokens/s", "value": result["fused_infer"]},
-                   {"name": "ours, infer tokens/s", "value": result["ours_infer"]}],
+        "lstm_speed",
+        key="lstm",
+        model="RecurrentLayer(lstm)",
+        family="rnn",
+        dataset="random (B, T, F) inputs",
+        split="n/a",
+        metric="tokens/s ratio ours / fused (train)",
+        values=[ratio_train],
+        seeds=[0],
+        wall_time_s=1.0 / result["ours_train"] * args.batch * args.steps,
+        higher_is_better=True,
+        baselines=[
+            {"name": "torch.nn.LSTM (fused), train tokens/s", "value": result["fused_train"]},
+            {"name": "ours, train tokens/s", "value": result["ours_train"]},
+            {"name": "torch.nn.LSTM (fused), infer tokens/s", "value": result["fused_infer"]},
+            {"name": "ours, infer tokens/s", "value": result["ours_infer"]},
+        ],
         config=vars(args),
         notes=f"{args.threads} torch thread(s) on a {os.cpu_count()}-core machine shared with other jobs; "
-              "wall_time_s = one training pass (forward + backward) of our unrolled path"
-              + (f"; {args.note}" if args.note else ""),
+        "wall_time_s = one training pass (forward + backward) of our unrolled path"
+        + (f"; {args.note}" if args.note else ""),
         extra={"ratio_infer": ratio_infer, "tokens_per_s": result},
     )
 

@@ -28,8 +28,11 @@ from _seeds import train_seeds
 
 TARGET = 0.992
 
-UNLOCKED_NOTE = ("NOT run under the benchmark lock (its queue was 30+ min long): wall times are inflated by "
-                 "concurrent jobs and not comparable. ")
+UNLOCKED_NOTE = (
+    "NOT run under the benchmark lock (its queue was 30+ min long): wall times are inflated by "
+    "concurrent jobs and not comparable. "
+)
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -38,8 +41,12 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=1, help="model seeds 0..seeds-1")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: the machine is shared)")
     p.add_argument("--no-record", action="store_true")
-    p.add_argument("--unlocked", dest="locked", action="store_false",
-                   help="say in the record that the run was not under /tmp/dlzoo-bench.lock")
+    p.add_argument(
+        "--unlocked",
+        dest="locked",
+        action="store_false",
+        help="say in the record that the run was not under /tmp/dlzoo-bench.lock",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     runs = train_seeds("lenet", preset=args.preset, overrides=args.overrides, seeds=args.seeds)
@@ -48,19 +55,30 @@ def main() -> None:
     if args.no_record:
         return
     record(
-        "mnist_cnn", key="lenet", model="lenet", family="cnn", dataset="mnist",
-        dataset_version=cfg.info.get("dataset_version"), split="test: the published 10000 test images; "
+        "mnist_cnn",
+        key="lenet",
+        model="lenet",
+        family="cnn",
+        dataset="mnist",
+        dataset_version=cfg.info.get("dataset_version"),
+        split="test: the published 10000 test images; "
         "train: first 55000 training images, val: last 5000 (model selection only)",
-        metric="test/accuracy", values=test, seeds=list(range(args.seeds)), wall_time_s=statistics.fmean(loop_s),
-        reference={"value": TARGET, "source": "issue 3 target; LeNet-5: 99.05% "
-                   "(LeCun et al. 1998, Fig. 9)"},
+        metric="test/accuracy",
+        values=test,
+        seeds=list(range(args.seeds)),
+        wall_time_s=statistics.fmean(loop_s),
+        reference={"value": TARGET, "source": "issue 3 target; LeNet-5: 99.05% (LeCun et al. 1998, Fig. 9)"},
         config=cfg.model_dump(mode="json"),
         notes=("" if args.locked else UNLOCKED_NOTE)
         + f"{args.threads} torch thread(s), {os.cpu_count()} cores shared with other jobs; wall_time_s = "
-              "the loop's training time (eval.json wall_time_s: epochs incl. per-epoch val and checkpoints); "
-              "total_wall_s adds data loading, the test evaluation and plots.",
-        extra={"val_accuracy": val, "total_wall_s": statistics.fmean(total_s), "preset": args.preset,
-               "overrides": args.overrides},
+        "the loop's training time (eval.json wall_time_s: epochs incl. per-epoch val and checkpoints); "
+        "total_wall_s adds data loading, the test evaluation and plots.",
+        extra={
+            "val_accuracy": val,
+            "total_wall_s": statistics.fmean(total_s),
+            "preset": args.preset,
+            "overrides": args.overrides,
+        },
     )
 
 

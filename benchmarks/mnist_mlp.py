@@ -32,8 +32,13 @@ def main() -> None:
     p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.epochs=10")
     p.add_argument("--preset", default="mnist")
     p.add_argument("--seeds", type=int, default=2, help="model seeds 0..seeds-1")
-    p.add_argument("--threads", type=int, default=2, help="torch threads: the machine's 2 cores (use 1 when other "
-                   "jobs share them: two threads then spin-wait for each other and run 2-3x slower)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="torch threads: the machine's 2 cores (use 1 when other "
+        "jobs share them: two threads then spin-wait for each other and run 2-3x slower)",
+    )
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -43,18 +48,33 @@ def main() -> None:
     if args.no_record:
         return
     record(
-        "mnist_mlp", key="mlp_classifier", model="mlp_classifier", family="mlp", dataset="mnist",
-        dataset_version=cfg.info.get("dataset_version"), split="test: the published 10000 test images; "
+        "mnist_mlp",
+        key="mlp_classifier",
+        model="mlp_classifier",
+        family="mlp",
+        dataset="mnist",
+        dataset_version=cfg.info.get("dataset_version"),
+        split="test: the published 10000 test images; "
         "train: first 55000 training images, val: last 5000 (model selection only)",
-        metric="test/accuracy", values=test, seeds=list(range(args.seeds)), wall_time_s=statistics.fmean(loop_s),
-        reference={"value": TARGET, "source": "Simard, Steinkraus & Platt 2003, Table 1: 2-layer MLP, 800 HU, "
-                   "cross-entropy, no distortions, 1.6% error"},
+        metric="test/accuracy",
+        values=test,
+        seeds=list(range(args.seeds)),
+        wall_time_s=statistics.fmean(loop_s),
+        reference={
+            "value": TARGET,
+            "source": "Simard, Steinkraus & Platt 2003, Table 1: 2-layer MLP, 800 HU, "
+            "cross-entropy, no distortions, 1.6% error",
+        },
         config=cfg.model_dump(mode="json"),
         notes=f"{args.threads} torch threads, {os.cpu_count()} cores; wall_time_s = "
-              "the loop's training time (eval.json wall_time_s: epochs incl. per-epoch val and checkpoints); "
-              "total_wall_s adds data loading, the test evaluation and plots.",
-        extra={"val_accuracy": val, "total_wall_s": statistics.fmean(total_s), "preset": args.preset,
-               "overrides": args.overrides},
+        "the loop's training time (eval.json wall_time_s: epochs incl. per-epoch val and checkpoints); "
+        "total_wall_s adds data loading, the test evaluation and plots.",
+        extra={
+            "val_accuracy": val,
+            "total_wall_s": statistics.fmean(total_s),
+            "preset": args.preset,
+            "overrides": args.overrides,
+        },
     )
 
 

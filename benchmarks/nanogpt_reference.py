@@ -138,8 +138,10 @@ def train(seed: int, train_ids: torch.Tensor, val_ids: torch.Tensor, vocab: int)
     torch.manual_seed(seed)
     model = NanoGPT(vocab)
     params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
     opt = torch.optim.AdamW(groups, lr=LR, betas=(0.9, 0.99))
 
     @torch.no_grad()
@@ -174,17 +176,25 @@ def train(seed: int, train_ids: torch.Tensor, val_ids: torch.Tensor, vocab: int)
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[1337], help="torch.manual_seed values (nanoGPT: 1337)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads (default: PyTorch's own, as nanoGPT leaves it: the core count)")
-    p.add_argument("--retain-freed-memory", action="store_true", help="apply dlzoo's glibc malloc settings "
-                   "(dlzoo.train.allocator), which dlzoo's training applies and nanoGPT does not")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: PyTorch's own, as nanoGPT leaves it: the core count)",
+    )
+    p.add_argument(
+        "--retain-freed-memory",
+        action="store_true",
+        help="apply dlzoo's glibc malloc settings "
+        "(dlzoo.training.allocator), which dlzoo's training applies and nanoGPT does not",
+    )
     p.add_argument("--json", type=Path, default=None, help="also write the runs to this JSON file")
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.retain_freed_memory:
-        from dlzoo.train.allocator import retain_freed_memory
+        from dlzoo.training.allocator import retain_freed_memory
 
         retain_freed_memory()
     train_ids, val_ids, vocab = load()
@@ -192,27 +202,39 @@ def main() -> None:
     for seed in args.seeds:
         r = train(seed, train_ids, val_ids, vocab)
         runs.append(r)
-        print(f"seed {seed}: val/loss (20 batches) {r['val']:.4f}  whole val split {r['full']:.4f}  "
-              f"{r['wall']:.1f} s = {1000 * r['wall'] / MAX_ITERS:.1f} ms/iteration\n  curve {r['curve']}", flush=True)
+        print(
+            f"seed {seed}: val/loss (20 batches) {r['val']:.4f}  whole val split {r['full']:.4f}  "
+            f"{r['wall']:.1f} s = {1000 * r['wall'] / MAX_ITERS:.1f} ms/iteration\n  curve {r['curve']}",
+            flush=True,
+        )
     if args.json:
         args.json.write_text(json.dumps(runs))
     if args.no_record:
         return
     wall = statistics.fmean(r["wall"] for r in runs)
     record(
-        "nanogpt_reference", key="shakespeare_cpu" + ("-retain-freed-memory" if args.retain_freed_memory else ""),
+        "nanogpt_reference",
+        key="shakespeare_cpu" + ("-retain-freed-memory" if args.retain_freed_memory else ""),
         model="nanoGPT (re-implemented, plain PyTorch)",
-        family="transformer", dataset="tinyshakespeare",
+        family="transformer",
+        dataset="tinyshakespeare",
         split="val: last 10% of input.txt (111540 characters); train: first 90%",
-        metric="val/loss", values=[r["val"] for r in runs], seeds=args.seeds, higher_is_better=False,
+        metric="val/loss",
+        values=[r["val"] for r in runs],
+        seeds=args.seeds,
+        higher_is_better=False,
         wall_time_s=wall,
         reference={"value": 1.886, "wall_time_s": 80.0, "source": "nanoGPT README CPU command, as quoted in issue 4"},
         notes=f"{torch.get_num_threads()} torch thread(s); glibc malloc "
-              f"{'settings of dlzoo.train.allocator' if args.retain_freed_memory else 'defaults'}; "
-              "value = nanoGPT's final estimate_loss (20 fresh random val batches of 12x64); "
-              "wall_time_s = iterations 0..2000 incl. the 9 estimates (train + val).",
-        extra={"test_loss_full": [r["full"] for r in runs], "ms_per_iteration": 1000 * wall / MAX_ITERS,
-               "val_curves": [r["curve"] for r in runs], "threads": torch.get_num_threads()},
+        f"{'settings of dlzoo.training.allocator' if args.retain_freed_memory else 'defaults'}; "
+        "value = nanoGPT's final estimate_loss (20 fresh random val batches of 12x64); "
+        "wall_time_s = iterations 0..2000 incl. the 9 estimates (train + val).",
+        extra={
+            "test_loss_full": [r["full"] for r in runs],
+            "ms_per_iteration": 1000 * wall / MAX_ITERS,
+            "val_curves": [r["curve"] for r in runs],
+            "threads": torch.get_num_threads(),
+        },
     )
 
 

@@ -18,7 +18,7 @@ Reference: nanoGPT's README ("I only have a macbook"): ``python train.py config/
 val loss 1.88; issue 4 quotes 1.886 in 80 s wall (36 ms/iteration) on a 2-core machine. With
 ``--paired``, each seed first runs that command's re-implementation (``nanogpt_reference.py``, which
 reproduces the 1.8857 of seed 1337) in a fresh process with PyTorch's default threads and glibc's malloc
-defaults (as nanoGPT runs), then dlzoo's run, which keeps freed memory (dlzoo.train.allocator): the wall
+defaults (as nanoGPT runs), then dlzoo's run, which keeps freed memory (dlzoo.training.allocator): the wall
 times of a pair are measured minutes apart, so the ratio is robust to this shared machine's slow and fast
 phases.
 
@@ -48,7 +48,7 @@ from _record import record
 
 from dlzoo.config import resolve_config
 from dlzoo.runs import RunDir
-from dlzoo.train.loop import train_run
+from dlzoo.training.loop import train_run
 
 NANOGPT_VAL_LOSS = 1.886  # issue 4, nanoGPT README CPU command
 NANOGPT_WALL_S = 80.0
@@ -62,11 +62,20 @@ def main() -> None:
     p.add_argument("--preset", default="shakespeare_cpu", help="shakespeare_cpu | best10min | default")
     p.add_argument("--seeds", type=int, default=3, help="number of model seeds: first-seed .. first-seed+seeds-1")
     p.add_argument("--first-seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, help="torch threads of the dlzoo run (default: PyTorch's "
-                   "own, the core count; the shakespeare presets set task.microbatch_threads=2, which uses 1 torch "
-                   "thread per micro-batch thread)")
-    p.add_argument("--paired", action="store_true", help="before each seed, run the nanoGPT re-implementation "
-                   "(nanogpt_reference.py) with the same seed and record both wall times")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads of the dlzoo run (default: PyTorch's "
+        "own, the core count; the shakespeare presets set task.microbatch_threads=2, which uses 1 torch "
+        "thread per micro-batch thread)",
+    )
+    p.add_argument(
+        "--paired",
+        action="store_true",
+        help="before each seed, run the nanoGPT re-implementation "
+        "(nanogpt_reference.py) with the same seed and record both wall times",
+    )
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args()
     default_threads = torch.get_num_threads()
@@ -75,14 +84,21 @@ def main() -> None:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             if args.paired:  # a fresh process, as nanoGPT runs: PyTorch's threads, glibc's malloc defaults
                 out = Path(tmp) / f"reference{seed}.json"
-                subprocess.run([sys.executable, str(REFERENCE), "--seeds", str(seed),
-                                "--no-record", "--json", str(out)], check=True, stdout=subprocess.DEVNULL)
+                subprocess.run(
+                    [sys.executable, str(REFERENCE), "--seeds", str(seed), "--no-record", "--json", str(out)],
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
                 ref.append(json.loads(out.read_text())[0])
-                print(f"seed {seed}: nanoGPT re-implementation: val/loss {ref[-1]['val']:.4f}  whole val split "
-                      f"{ref[-1]['full']:.4f}  loop {ref[-1]['wall']:.1f} s", flush=True)
+                print(
+                    f"seed {seed}: nanoGPT re-implementation: val/loss {ref[-1]['val']:.4f}  whole val split "
+                    f"{ref[-1]['full']:.4f}  loop {ref[-1]['wall']:.1f} s",
+                    flush=True,
+                )
             torch.set_num_threads(args.threads or default_threads)
-            cfg = resolve_config("gpt", preset=args.preset,
-                                 overrides=[*args.overrides, f"train.seed={seed}", "train.progress=false"])
+            cfg = resolve_config(
+                "gpt", preset=args.preset, overrides=[*args.overrides, f"train.seed={seed}", "train.progress=false"]
+            )
             run = RunDir.create(tmp, "gpt", f"seed{seed}")
             t0, c0 = time.perf_counter(), time.process_time()
             result = train_run(cfg, run)
@@ -93,53 +109,85 @@ def main() -> None:
             val.append(rows[-1]["val/loss"])
             full.append(result["test/loss_full"])
             loop_s.append(result["wall_time_s"])
-            print(f"seed {seed}: val/loss {val[-1]:.4f}  test/loss_full {full[-1]:.4f}  loop {loop_s[-1]:.1f} s  "
-                  f"total {total_s[-1]:.1f} s  cpu {cpu_s[-1]:.1f} s\n  val curve (step, loss, s): {curves[-1]}",
-                  flush=True)
+            print(
+                f"seed {seed}: val/loss {val[-1]:.4f}  test/loss_full {full[-1]:.4f}  loop {loop_s[-1]:.1f} s  "
+                f"total {total_s[-1]:.1f} s  cpu {cpu_s[-1]:.1f} s\n  val curve (step, loss, s): {curves[-1]}",
+                flush=True,
+            )
     iters = cfg.task["max_iters"]
     ms_per_iter = 1000 * statistics.fmean(loop_s) / iters
-    print(f"val/loss {statistics.fmean(val):.4f} (nanoGPT {NANOGPT_VAL_LOSS}); loop {statistics.fmean(loop_s):.1f} s "
-          f"= {ms_per_iter:.1f} ms/iteration (target <= {TARGET_WALL_S:.0f} s)")
-    baselines = [{"name": "nanoGPT (quoted in issue 4)", "value": NANOGPT_VAL_LOSS, "sd": None,
-                  "wall_time_s": NANOGPT_WALL_S}]
+    print(
+        f"val/loss {statistics.fmean(val):.4f} (nanoGPT {NANOGPT_VAL_LOSS}); loop {statistics.fmean(loop_s):.1f} s "
+        f"= {ms_per_iter:.1f} ms/iteration (target <= {TARGET_WALL_S:.0f} s)"
+    )
+    baselines = [
+        {"name": "nanoGPT (quoted in issue 4)", "value": NANOGPT_VAL_LOSS, "sd": None, "wall_time_s": NANOGPT_WALL_S}
+    ]
     paired = {}
     if ref:
-        ratios = [ours / r["wall"] for ours, r in zip(loop_s, ref)]
-        print(f"nanoGPT re-implementation: val/loss {statistics.fmean(r['val'] for r in ref):.4f}, whole val split "
-              f"{statistics.fmean(r['full'] for r in ref):.4f}, loop {statistics.fmean(r['wall'] for r in ref):.1f} s; "
-              f"dlzoo / nanoGPT wall time per pair: {[round(x, 3) for x in ratios]} (goal <= 0.8)")
-        baselines.insert(0, {"name": "nanoGPT re-implemented (nanogpt_reference.py), same seeds, each in a fresh "
-                                     "process just before the dlzoo seed",
-                             "value": statistics.fmean(r["val"] for r in ref),
-                             "sd": statistics.stdev(r["val"] for r in ref) if len(ref) > 1 else None,
-                             "wall_time_s": statistics.fmean(r["wall"] for r in ref)})
-        paired = {"reference_runs": [{k: r[k] for k in ("val", "full", "wall")} for r in ref],
-                  "reference_threads": default_threads, "wall_ratio_per_seed": ratios,
-                  "wall_ratio_mean": statistics.fmean(ratios)}
+        ratios = [ours / r["wall"] for ours, r in zip(loop_s, ref, strict=True)]
+        print(
+            f"nanoGPT re-implementation: val/loss {statistics.fmean(r['val'] for r in ref):.4f}, whole val split "
+            f"{statistics.fmean(r['full'] for r in ref):.4f}, loop {statistics.fmean(r['wall'] for r in ref):.1f} s; "
+            f"dlzoo / nanoGPT wall time per pair: {[round(x, 3) for x in ratios]} (goal <= 0.8)"
+        )
+        baselines.insert(
+            0,
+            {
+                "name": "nanoGPT re-implemented (nanogpt_reference.py), same seeds, each in a fresh "
+                "process just before the dlzoo seed",
+                "value": statistics.fmean(r["val"] for r in ref),
+                "sd": statistics.stdev(r["val"] for r in ref) if len(ref) > 1 else None,
+                "wall_time_s": statistics.fmean(r["wall"] for r in ref),
+            },
+        )
+        paired = {
+            "reference_runs": [{k: r[k] for k in ("val", "full", "wall")} for r in ref],
+            "reference_threads": default_threads,
+            "wall_ratio_per_seed": ratios,
+            "wall_ratio_mean": statistics.fmean(ratios),
+        }
     if args.no_record:
         return
     record(
-        "nanogpt_shakespeare", key=args.preset + ("" if args.first_seed == 0 else f"-from-seed{args.first_seed}"),
-        model="gpt", family="transformer", dataset="tinyshakespeare",
+        "nanogpt_shakespeare",
+        key=args.preset + ("" if args.first_seed == 0 else f"-from-seed{args.first_seed}"),
+        model="gpt",
+        family="transformer",
+        dataset="tinyshakespeare",
         dataset_version=cfg.info.get("dataset_version"),
         split="val: last 10% of input.txt (111540 characters), as nanoGPT; train: first 90%",
-        metric="val/loss", values=val, seeds=list(range(args.first_seed, args.first_seed + args.seeds)),
+        metric="val/loss",
+        values=val,
+        seeds=list(range(args.first_seed, args.first_seed + args.seeds)),
         higher_is_better=False,
         wall_time_s=statistics.fmean(loop_s),
-        reference={"value": NANOGPT_VAL_LOSS, "wall_time_s": NANOGPT_WALL_S,
-                   "source": "nanoGPT README CPU command (karpathy/nanoGPT), as quoted in issue 4: val loss 1.886 "
-                             "in 80 s wall, 36 ms/iteration, on a 2-core machine"},
+        reference={
+            "value": NANOGPT_VAL_LOSS,
+            "wall_time_s": NANOGPT_WALL_S,
+            "source": "nanoGPT README CPU command (karpathy/nanoGPT), as quoted in issue 4: val loss 1.886 "
+            "in 80 s wall, 36 ms/iteration, on a 2-core machine",
+        },
         baselines=baselines,
         config=cfg.model_dump(mode="json"),
         notes=f"dlzoo: task.microbatch_threads={cfg.task.get('microbatch_threads', 1)}, torch threads "
-              f"{args.threads or default_threads} (1 inside micro-batch threads); glibc malloc keeps freed memory "
-              f"(dlzoo.train.allocator); {os.cpu_count()} cores; run under "
-              "flock /tmp/dlzoo-bench.lock; value = final val/loss, the mean over 20 fixed random val batches of 12x64 "
-              "(nanoGPT's estimate_loss, with a fixed generator); wall_time_s = the loop's time for all iterations "
-              "incl. val estimates and checkpoints.",
-        extra={"test_loss_full": full, "total_wall_s": statistics.fmean(total_s), "cpu_time_s": statistics.fmean(cpu_s),
-               "ms_per_iteration": ms_per_iter, "target_wall_s": TARGET_WALL_S, "val_curves": curves,
-               "preset": args.preset, "overrides": args.overrides, "threads": args.threads, **paired},
+        f"{args.threads or default_threads} (1 inside micro-batch threads); glibc malloc keeps freed memory "
+        f"(dlzoo.training.allocator); {os.cpu_count()} cores; run under "
+        "flock /tmp/dlzoo-bench.lock; value = final val/loss, the mean over 20 fixed random val batches of 12x64 "
+        "(nanoGPT's estimate_loss, with a fixed generator); wall_time_s = the loop's time for all iterations "
+        "incl. val estimates and checkpoints.",
+        extra={
+            "test_loss_full": full,
+            "total_wall_s": statistics.fmean(total_s),
+            "cpu_time_s": statistics.fmean(cpu_s),
+            "ms_per_iteration": ms_per_iter,
+            "target_wall_s": TARGET_WALL_S,
+            "val_curves": curves,
+            "preset": args.preset,
+            "overrides": args.overrides,
+            "threads": args.threads,
+            **paired,
+        },
     )
 
 

@@ -43,7 +43,7 @@ from dlzoo.data import DataInfo, Split, TensorData, load_dataset, register_datas
 from dlzoo.registry import create_model  # noqa: E402
 from dlzoo.runs import RunDir  # noqa: E402
 from dlzoo.tasks import supervised  # noqa: E402
-from dlzoo.train.loop import train_run  # noqa: E402
+from dlzoo.training.loop import train_run  # noqa: E402
 
 ROUND_TIMES: list[tuple[float, float]] = []  # (wall, CPU) seconds of each training round of the current dlzoo run
 
@@ -68,8 +68,16 @@ def overhead_random(*, n: int = 20000, seed: int = 0) -> TensorData:
     g = torch.Generator().manual_seed(seed)
     train = Split(torch.rand(n, 784, generator=g), torch.randint(0, 10, (n,), generator=g))
     test = Split(torch.rand(1000, 784, generator=g), torch.randint(0, 10, (1000,), generator=g))
-    info = DataInfo(name="overhead_random", version="random", task="classify", input_shape=(784,), num_classes=10,
-                    class_names=tuple(map(str, range(10))), splits={"train": n, "test": 1000}, split_note="random")
+    info = DataInfo(
+        name="overhead_random",
+        version="random",
+        task="classify",
+        input_shape=(784,),
+        num_classes=10,
+        class_names=tuple(map(str, range(10))),
+        splits={"train": n, "test": 1000},
+        split_note="random",
+    )
     return TensorData(train=train, val=None, test=test, info=info)
 
 
@@ -79,25 +87,42 @@ def data_section(args: argparse.Namespace) -> tuple[str, list[str]]:
     return "overhead_random", [f"data.n={args.n}"]
 
 
-def run_dlzoo(args: argparse.Namespace, hidden: list[int], root: Path, rep: int
-              ) -> tuple[list[tuple[float, float]], float]:
+def run_dlzoo(
+    args: argparse.Namespace, hidden: list[int], root: Path, rep: int
+) -> tuple[list[tuple[float, float]], float]:
     """((wall, CPU) seconds of each epoch, the loop's training wall time incl. checkpoints) of one train_run."""
     name, data_overrides = data_section(args)
-    cfg = resolve_config("mlp_classifier", preset="mnist", data=name, overrides=[
-        *data_overrides, f"model.hidden={hidden}", "model.dropout=0.2", "model.standardize_input=false",
-        "task.label_smoothing=0", f"train.epochs={args.epochs}", f"train.batch_size={args.batch_size}", "train.lr=0.001",
-        "train.scheduler=none", "train.progress=false", "train.seed=0"])
+    cfg = resolve_config(
+        "mlp_classifier",
+        preset="mnist",
+        data=name,
+        overrides=[
+            *data_overrides,
+            f"model.hidden={hidden}",
+            "model.dropout=0.2",
+            "model.standardize_input=false",
+            "task.label_smoothing=0",
+            f"train.epochs={args.epochs}",
+            f"train.batch_size={args.batch_size}",
+            "train.lr=0.001",
+            "train.scheduler=none",
+            "train.progress=false",
+            "train.seed=0",
+        ],
+    )
     ROUND_TIMES.clear()
     result = train_run(cfg, RunDir.create(root, "mlp_classifier", f"rep{rep}-{'x'.join(map(str, hidden))}"))
     return list(ROUND_TIMES), float(result["wall_time_s"])
 
 
-def run_plain(x: torch.Tensor, y: torch.Tensor, args: argparse.Namespace, hidden: list[int]
-              ) -> list[tuple[float, float]]:
+def run_plain(
+    x: torch.Tensor, y: torch.Tensor, args: argparse.Namespace, hidden: list[int]
+) -> list[tuple[float, float]]:
     """The hand-written loop; returns the (wall, CPU) seconds of each epoch."""
     torch.manual_seed(0)
-    model = create_model("mlp_classifier", in_features=784, num_classes=10, hidden=tuple(hidden), dropout=0.2,
-                         standardize_input=False)
+    model = create_model(
+        "mlp_classifier", in_features=784, num_classes=10, hidden=tuple(hidden), dropout=0.2, standardize_input=False
+    )
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
     times = []
@@ -122,8 +147,13 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--reps", type=int, default=7, help="repetitions, alternating which loop runs first")
     p.add_argument("--hidden", nargs="+", default=["800,800", "256"], help="models: comma-separated widths")
-    p.add_argument("--threads", type=int, default=1, help="torch threads for both loops (1: steadier timings "
-                   "on a shared machine, where two threads spin-wait for each other)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for both loops (1: steadier timings "
+        "on a shared machine, where two threads spin-wait for each other)",
+    )
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -150,34 +180,68 @@ def main() -> None:
                 ratios.append(o / q)
                 cpu_ratios.append(oc / qc)
                 e2e.append(sum(t[0] for t in plain) / ours_wall)
-                print(f"hidden={hidden} rep {rep} ({' then '.join(order)}): dlzoo {o:,.0f} samples/s, plain {q:,.0f} "
-                      f"samples/s, ratio {o / q:.3f} (CPU time {oc / qc:.3f}); end to end {e2e[-1]:.3f}", flush=True)
+                print(
+                    f"hidden={hidden} rep {rep} ({' then '.join(order)}): dlzoo {o:,.0f} samples/s, plain {q:,.0f} "
+                    f"samples/s, ratio {o / q:.3f} (CPU time {oc / qc:.3f}); end to end {e2e[-1]:.3f}",
+                    flush=True,
+                )
         median, cpu_median = statistics.median(ratios), statistics.median(cpu_ratios)
-        print(f"hidden={hidden}: median ratio {median:.3f} (min {min(ratios):.3f}, max {max(ratios):.3f}); by CPU time "
-              f"{cpu_median:.3f}; end to end median {statistics.median(e2e):.3f}")
+        print(
+            f"hidden={hidden}: median ratio {median:.3f} (min {min(ratios):.3f}, max {max(ratios):.3f}); by CPU time "
+            f"{cpu_median:.3f}; end to end median {statistics.median(e2e):.3f}"
+        )
         if args.no_record:
             continue
         key = f"{args.data}-{'x'.join(map(str, hidden))}"
         record(
-            "overhead", key=key, model="mlp_classifier", family="mlp", dataset=name,
+            "overhead",
+            key=key,
+            model="mlp_classifier",
+            family="mlp",
+            dataset=name,
             dataset_version=load_dataset(name, **data_args).info.version,
-            split=f"train: first {args.n} samples, batch {args.batch_size}", metric="train/samples_per_s ratio dlzoo/plain",
-            values=ratios, seeds=list(range(args.reps)), wall_time_s=statistics.fmean(len(x) / s for s in ours_sps),
+            split=f"train: first {args.n} samples, batch {args.batch_size}",
+            metric="train/samples_per_s ratio dlzoo/plain",
+            values=ratios,
+            seeds=list(range(args.reps)),
+            wall_time_s=statistics.fmean(len(x) / s for s in ours_sps),
             reference={"value": 0.95, "source": "requirement: dlzoo's loop at >= 95% of a plain PyTorch loop"},
-            baselines=[{"name": "plain PyTorch loop (samples/s)", "value": statistics.median(plain_sps),
-                        "sd": statistics.stdev(plain_sps) if len(plain_sps) > 1 else 0.0,
-                        "wall_time_s": statistics.fmean(len(x) / s for s in plain_sps)}],
-            config={"hidden": hidden, "dropout": 0.2, "batch_size": args.batch_size, "optimizer": "adam",
-                    "lr": 1e-3, "epochs": args.epochs, "n": args.n, "threads": args.threads},
-            notes=("value = mean of per-repetition wall-clock ratios; median_ratio is the headline, cpu_median_ratio "
-                   "the same by this process's CPU time (insensitive to other jobs on the machine). Timed: training "
-                   "epochs 1.. only (epoch 0 = warm-up); data loading, validation, checkpoints and the final "
-                   "evaluation are outside both; end_to_end_ratio = plain's whole epochs / dlzoo's loop wall time "
-                   "(checkpoints included). wall_time_s = seconds per epoch of dlzoo."),
-            extra={"median_ratio": median, "cpu_median_ratio": cpu_median, "cpu_ratios": cpu_ratios,
-                   "dlzoo_samples_per_s": ours_sps, "plain_samples_per_s": plain_sps,
-                   "end_to_end_ratios": e2e, "end_to_end_median": statistics.median(e2e)},
+            baselines=[
+                {
+                    "name": "plain PyTorch loop (samples/s)",
+                    "value": statistics.median(plain_sps),
+                    "sd": statistics.stdev(plain_sps) if len(plain_sps) > 1 else 0.0,
+                    "wall_time_s": statistics.fmean(len(x) / s for s in plain_sps),
+                }
+            ],
+            config={
+                "hidden": hidden,
+                "dropout": 0.2,
+                "batch_size": args.batch_size,
+                "optimizer": "adam",
+                "lr": 1e-3,
+                "epochs": args.epochs,
+                "n": args.n,
+                "threads": args.threads,
+            },
+            notes=(
+                "value = mean of per-repetition wall-clock ratios; median_ratio is the headline, cpu_median_ratio "
+                "the same by this process's CPU time (insensitive to other jobs on the machine). Timed: training "
+                "epochs 1.. only (epoch 0 = warm-up); data loading, validation, checkpoints and the final "
+                "evaluation are outside both; end_to_end_ratio = plain's whole epochs / dlzoo's loop wall time "
+                "(checkpoints included). wall_time_s = seconds per epoch of dlzoo."
+            ),
+            extra={
+                "median_ratio": median,
+                "cpu_median_ratio": cpu_median,
+                "cpu_ratios": cpu_ratios,
+                "dlzoo_samples_per_s": ours_sps,
+                "plain_samples_per_s": plain_sps,
+                "end_to_end_ratios": e2e,
+                "end_to_end_median": statistics.median(e2e),
+            },
         )
+
 
 if __name__ == "__main__":
     main()

@@ -28,12 +28,17 @@ from _record import record
 
 from dlzoo.config import resolve_config
 from dlzoo.runs import RunDir
-from dlzoo.train.loop import train_run
+from dlzoo.training.loop import train_run
 
 TASKS = ("sort", "addition", "copy", "reverse")
 TARGETS = {
-    "sort": (1.0, ("minGPT demo (Karpathy 2020, mingpt projects/demo.ipynb): sort 6 numbers from {0,1,2}, "
-                  "100% on held-out sequences; issue 4 target")),
+    "sort": (
+        1.0,
+        (
+            "minGPT demo (Karpathy 2020, mingpt projects/demo.ipynb): sort 6 numbers from {0,1,2}, "
+            "100% on held-out sequences; issue 4 target"
+        ),
+    ),
     "addition": (0.99, "issue 4 target: >= 99% exact match on held-out 3-digit additions"),
     "copy": (1.0, "a solved task: 100% expected"),
     "reverse": (1.0, "a solved task: 100% expected"),
@@ -64,8 +69,9 @@ def main() -> None:
         exact, tokens, solved, solved99, loop_s, steps = [], [], [], [], [], []
         with tempfile.TemporaryDirectory(prefix=f"dlzoo-{task}-") as tmp:
             for seed in range(args.seeds):
-                cfg = resolve_config("seq2seq", preset=task,
-                                     overrides=[*args.overrides, f"train.seed={seed}", "train.progress=false"])
+                cfg = resolve_config(
+                    "seq2seq", preset=task, overrides=[*args.overrides, f"train.seed={seed}", "train.progress=false"]
+                )
                 run = RunDir.create(tmp, "seq2seq", f"{task}-seed{seed}")
                 t0 = time.perf_counter()
                 result = train_run(cfg, run)
@@ -77,23 +83,43 @@ def main() -> None:
                 loop_s.append(result["wall_time_s"])
                 steps.append(result["steps"])
                 curve = " ".join(f"{r['val/exact_match']:.3f}" for r in rows if "val/exact_match" in r)
-                print(f"{task} seed {seed}: test/exact_match {exact[-1]:.4f}  test/token_accuracy {tokens[-1]:.4f}  "
-                      f"val 99% at step {solved99[-1]}, 100% at step {solved[-1]} of {steps[-1]}  loop {loop_s[-1]:.0f} s  "
-                      f"total {time.perf_counter() - t0:.0f} s\n  val exact match per epoch: {curve}", flush=True)
+                print(
+                    f"{task} seed {seed}: test/exact_match {exact[-1]:.4f}  test/token_accuracy {tokens[-1]:.4f}  "
+                    f"val 99% at step {solved99[-1]}, 100% at step {solved[-1]} of {steps[-1]}  "
+                    f"loop {loop_s[-1]:.0f} s  "
+                    f"total {time.perf_counter() - t0:.0f} s\n  val exact match per epoch: {curve}",
+                    flush=True,
+                )
         target, source = TARGETS[task]
         print(f"{task}: test/exact_match {statistics.fmean(exact):.4f} (target {target})", flush=True)
         if args.no_record:
             continue
         record(
-            "seq2seq_tasks", key=task, model="seq2seq", family="transformer", dataset=task,
-            dataset_version=cfg.info.get("dataset_version"), split=SPLITS[task], metric="test/exact_match",
-            values=exact, seeds=list(range(args.seeds)), wall_time_s=statistics.fmean(loop_s),
-            reference={"value": target, "source": source}, config=cfg.model_dump(mode="json"),
+            "seq2seq_tasks",
+            key=task,
+            model="seq2seq",
+            family="transformer",
+            dataset=task,
+            dataset_version=cfg.info.get("dataset_version"),
+            split=SPLITS[task],
+            metric="test/exact_match",
+            values=exact,
+            seeds=list(range(args.seeds)),
+            wall_time_s=statistics.fmean(loop_s),
+            reference={"value": target, "source": source},
+            config=cfg.model_dump(mode="json"),
             notes=f"{args.threads} torch thread(s) on a {os.cpu_count()}-core machine shared with other jobs "
-                  "(wall times are inflated); greedy decoding; wall_time_s = the loop's time (eval.json); "
-                  "steps_to_val_100 (_99) = optimizer steps at the first per-epoch validation with 100% (>= 99%) exact match.",
-            extra={"token_accuracy": tokens, "steps_to_val_100": solved, "steps_to_val_99": solved99, "total_steps": steps,
-                   "preset": task, "overrides": args.overrides},
+            "(wall times are inflated); greedy decoding; wall_time_s = the loop's time (eval.json); "
+            "steps_to_val_100 (_99) = optimizer steps at the first per-epoch validation "
+            "with 100% (>= 99%) exact match.",
+            extra={
+                "token_accuracy": tokens,
+                "steps_to_val_100": solved,
+                "steps_to_val_99": solved99,
+                "total_steps": steps,
+                "preset": task,
+                "overrides": args.overrides,
+            },
         )
 
 

@@ -24,7 +24,7 @@ from _record import record  # noqa: E402
 
 from dlzoo.config import resolve_config  # noqa: E402
 from dlzoo.runs import RunDir  # noqa: E402
-from dlzoo.train.loop import train_run  # noqa: E402
+from dlzoo.training.loop import train_run  # noqa: E402
 
 TARGET = 0.98
 
@@ -43,28 +43,41 @@ def main() -> None:
         test, val, loop_s = [], [], []
         with tempfile.TemporaryDirectory(prefix="dlzoo-seqmnist-") as tmp:
             for seed in range(args.seeds):
-                cfg = resolve_config("rnn_classifier", preset="seq_mnist", overrides=[
-                    f"model.cell={cell}", *args.overrides, f"train.seed={seed}", "train.progress=false"])
+                cfg = resolve_config(
+                    "rnn_classifier",
+                    preset="seq_mnist",
+                    overrides=[f"model.cell={cell}", *args.overrides, f"train.seed={seed}", "train.progress=false"],
+                )
                 run = RunDir.create(tmp, "rnn_classifier", f"{cell}-seed{seed}")
                 result = train_run(cfg, run)
                 rows = [r for r in run.read_metrics() if "val/accuracy" in r]
                 val.append(rows[-1]["val/accuracy"] if rows else float("nan"))
                 test.append(result["test/accuracy"])
                 loop_s.append(result["wall_time_s"])
-                print(f"{cell} seed {seed}: test/accuracy {test[-1]:.4f} val/accuracy {val[-1]:.4f} "
-                      f"loop {loop_s[-1]:.0f} s; val curve {[round(r['val/accuracy'], 4) for r in rows]}", flush=True)
+                print(
+                    f"{cell} seed {seed}: test/accuracy {test[-1]:.4f} val/accuracy {val[-1]:.4f} "
+                    f"loop {loop_s[-1]:.0f} s; val curve {[round(r['val/accuracy'], 4) for r in rows]}",
+                    flush=True,
+                )
         if args.no_record:
             continue
         record(
-            "seq_mnist", key=cell, model="rnn_classifier", family="rnn", dataset="seq_mnist",
+            "seq_mnist",
+            key=cell,
+            model="rnn_classifier",
+            family="rnn",
+            dataset="seq_mnist",
             dataset_version=cfg.info.get("dataset_version"),
             split="test: the published 10000 test images; train: first 55000 training images, val: last 5000",
-            metric="test/accuracy", values=test, seeds=list(range(args.seeds)), wall_time_s=statistics.fmean(loop_s),
+            metric="test/accuracy",
+            values=test,
+            seeds=list(range(args.seeds)),
+            wall_time_s=statistics.fmean(loop_s),
             reference={"value": TARGET, "source": "issue 3 target (row-wise sequential MNIST, LSTM/GRU >= 98%)"},
             config=cfg.model_dump(mode="json"),
             notes=f"{cell}; {args.threads} torch thread(s) on a {os.cpu_count()}-core machine shared with other jobs; "
-                  "fused torch kernels (model.fused=true); wall_time_s = the loop's training time"
-                  + (f"; {args.note}" if args.note else ""),
+            "fused torch kernels (model.fused=true); wall_time_s = the loop's training time"
+            + (f"; {args.note}" if args.note else ""),
             extra={"val_accuracy": val, "overrides": args.overrides},
         )
 

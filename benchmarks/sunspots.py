@@ -39,7 +39,7 @@ from dlzoo.data import load_dataset  # noqa: E402
 from dlzoo.data.sequences import sunspot_series  # noqa: E402
 from dlzoo.metrics.forecast import mase, naive_scale, smape  # noqa: E402
 from dlzoo.runs import RunDir  # noqa: E402
-from dlzoo.train.loop import train_run  # noqa: E402
+from dlzoo.training.loop import train_run  # noqa: E402
 
 SEASON = 11
 
@@ -73,9 +73,15 @@ def baselines(window: int, val_size: int, test_size: int) -> list[dict]:
                 best = (res.aic, (p, 0, q), res)
         full = best[2].apply(series)  # same parameters, filtered over the whole series
     pred = torch.tensor(np.asarray(full.fittedvalues)[test_idx])  # one-step-ahead predictions
-    out.append({"name": f"ARIMA{best[1]} (statsmodels, AIC-selected on train years)",
-                "value": mase(pred, y, scale=scale),
-                "smape": smape(pred, y), "wall_time_s": time.perf_counter() - t0, "order": list(best[1])})
+    out.append(
+        {
+            "name": f"ARIMA{best[1]} (statsmodels, AIC-selected on train years)",
+            "value": mase(pred, y, scale=scale),
+            "smape": smape(pred, y),
+            "wall_time_s": time.perf_counter() - t0,
+            "order": list(best[1]),
+        }
+    )
     return out
 
 
@@ -92,8 +98,11 @@ def main() -> None:
     test, smapes, val, loop_s = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="dlzoo-sunspots-") as tmp:
         for seed in range(args.seeds):
-            cfg = resolve_config("rnn_forecaster", preset=args.preset,
-                                 overrides=[*args.overrides, f"train.seed={seed}", "train.progress=false"])
+            cfg = resolve_config(
+                "rnn_forecaster",
+                preset=args.preset,
+                overrides=[*args.overrides, f"train.seed={seed}", "train.progress=false"],
+            )
             run = RunDir.create(tmp, "rnn_forecaster", f"seed{seed}")
             result = train_run(cfg, run)
             rows = [r for r in run.read_metrics() if "val/mase" in r]
@@ -101,27 +110,43 @@ def main() -> None:
             test.append(result["test/mase"])
             smapes.append(result["test/smape"])
             loop_s.append(result["wall_time_s"])
-            print(f"seed {seed}: test/mase {test[-1]:.3f} test/smape {smapes[-1]:.1f} val/mase {val[-1]:.3f} "
-                  f"loop {loop_s[-1]:.0f} s", flush=True)
+            print(
+                f"seed {seed}: test/mase {test[-1]:.3f} test/smape {smapes[-1]:.1f} val/mase {val[-1]:.3f} "
+                f"loop {loop_s[-1]:.0f} s",
+                flush=True,
+            )
     d = cfg.data
     base = baselines(d["window"], d["val_size"], d["test_size"])
-    print(f"rnn_forecaster test/mase {statistics.fmean(test):.3f} ± {statistics.pstdev(test):.3f}, "
-          f"test/smape {statistics.fmean(smapes):.1f}")
+    print(
+        f"rnn_forecaster test/mase {statistics.fmean(test):.3f} ± {statistics.pstdev(test):.3f}, "
+        f"test/smape {statistics.fmean(smapes):.1f}"
+    )
     for b in base:
         print(f"{b['name']}: mase {b['value']:.3f}, smape {b['smape']:.1f}")
     if args.no_record:
         return
     record(
-        "sunspots", key=f"rnn_forecaster-{cfg.model['cell']}", model="rnn_forecaster", family="rnn",
-        dataset="sunspots", dataset_version=cfg.info.get("dataset_version"), split=cfg.info.get("split_note", ""),
-        metric="test/mase", values=test, seeds=list(range(args.seeds)), wall_time_s=statistics.fmean(loop_s),
-        higher_is_better=False, baselines=base,
-        reference={"value": min(b["value"] for b in base), "source": "best of the baselines measured here "
-                   "(ARIMA, seasonal naive, naive) on the same test targets and MASE scale"},
+        "sunspots",
+        key=f"rnn_forecaster-{cfg.model['cell']}",
+        model="rnn_forecaster",
+        family="rnn",
+        dataset="sunspots",
+        dataset_version=cfg.info.get("dataset_version"),
+        split=cfg.info.get("split_note", ""),
+        metric="test/mase",
+        values=test,
+        seeds=list(range(args.seeds)),
+        wall_time_s=statistics.fmean(loop_s),
+        higher_is_better=False,
+        baselines=base,
+        reference={
+            "value": min(b["value"] for b in base),
+            "source": "best of the baselines measured here "
+            "(ARIMA, seasonal naive, naive) on the same test targets and MASE scale",
+        },
         config=cfg.model_dump(mode="json"),
         notes=f"{args.threads} torch thread(s) on a {os.cpu_count()}-core machine shared with other jobs; "
-              "MASE scale = in-sample naive (m=1) MAE on the training targets"
-              + (f"; {args.note}" if args.note else ""),
+        "MASE scale = in-sample naive (m=1) MAE on the training targets" + (f"; {args.note}" if args.note else ""),
         extra={"test_smape": smapes, "val_mase": val, "preset": args.preset, "overrides": args.overrides},
     )
 

@@ -34,13 +34,17 @@ from dlzoo.data import load_dataset
 from dlzoo.families.deconv.objective import SuperResObjective
 from dlzoo.metrics.artifacts import checkerboard_score
 from dlzoo.runs import RunDir, load_run
-from dlzoo.train.loop import train_run
+from dlzoo.training.loop import train_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import RESULTS, record  # noqa: E402
 
-BLOCKS = [("transpose_k3", "transpose", 3), ("transpose_k4", "transpose", 4), ("resize_k3", "resize", 3),
-          ("shuffle_icnr", "shuffle", 3)]
+BLOCKS = [
+    ("transpose_k3", "transpose", 3),
+    ("transpose_k4", "transpose", 4),
+    ("resize_k3", "resize", 3),
+    ("shuffle_icnr", "shuffle", 3),
+]
 METRICS = ("psnr", "ssim", "checkerboard", "parity")
 SHOW = 6  # test digits in the figure
 
@@ -55,8 +59,9 @@ def baseline(factor: int, limit: int) -> tuple[dict[str, float], torch.Tensor, t
     return metrics, data.test.x[:SHOW], bicubic[:SHOW].clamp(0, 1), data.test.y[:SHOW].reshape(-1, 1, 28, 28)
 
 
-def figure(factor: int, x: torch.Tensor, bicubic: torch.Tensor, outs: dict[str, torch.Tensor], y: torch.Tensor,
-           path: Path) -> None:
+def figure(
+    factor: int, x: torch.Tensor, bicubic: torch.Tensor, outs: dict[str, torch.Tensor], y: torch.Tensor, path: Path
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -97,10 +102,19 @@ def main() -> None:
             per_seed: dict[str, list[float]] = {k: [] for k in (*METRICS, "val_psnr", "wall_s")}
             with tempfile.TemporaryDirectory(prefix="dlzoo-superres-") as tmp:
                 for seed in seeds:
-                    cfg = resolve_config("upsampler", preset="mnist" if factor == 2 else "mnist_x4", overrides=[
-                        f"model.block={kind}", f"model.kernel_size={kernel}", f"train.epochs={args.epochs}",
-                        f"data.limit={args.limit}", f"train.seed={seed}", f"train.eval_every={args.epochs}",
-                        "train.progress=false"])
+                    cfg = resolve_config(
+                        "upsampler",
+                        preset="mnist" if factor == 2 else "mnist_x4",
+                        overrides=[
+                            f"model.block={kind}",
+                            f"model.kernel_size={kernel}",
+                            f"train.epochs={args.epochs}",
+                            f"data.limit={args.limit}",
+                            f"train.seed={seed}",
+                            f"train.eval_every={args.epochs}",
+                            "train.progress=false",
+                        ],
+                    )
                     run = RunDir.create(tmp, "upsampler", f"{label}-s{seed}")
                     result = train_run(cfg, run)
                     for k in METRICS:
@@ -108,8 +122,12 @@ def main() -> None:
                     rows = [r for r in run.read_metrics() if "val/psnr" in r]
                     per_seed["val_psnr"].append(rows[-1]["val/psnr"] if rows else float("nan"))
                     per_seed["wall_s"].append(result["wall_time_s"])
-                    print(f"  x{factor} {label} seed {seed}: " + " ".join(
-                        f"{k} {per_seed[k][-1]:.4f}" for k in METRICS) + f"  ({result['wall_time_s']:.0f} s)", flush=True)
+                    print(
+                        f"  x{factor} {label} seed {seed}: "
+                        + " ".join(f"{k} {per_seed[k][-1]:.4f}" for k in METRICS)
+                        + f"  ({result['wall_time_s']:.0f} s)",
+                        flush=True,
+                    )
                     if seed == 0:
                         with torch.no_grad():
                             shown[label] = load_run(run.path).model(x_show).clamp(0, 1)
@@ -118,27 +136,51 @@ def main() -> None:
             if args.no_record:
                 continue
             record(
-                "superres", key=f"x{factor}-{label}", model=f"upsampler ({label.replace('_', ' ')})", family="deconv",
-                dataset=f"mnist x{factor} ({28 // factor}->28)", dataset_version=cfg.info.get("dataset_version"),
+                "superres",
+                key=f"x{factor}-{label}",
+                model=f"upsampler ({label.replace('_', ' ')})",
+                family="deconv",
+                dataset=f"mnist x{factor} ({28 // factor}->28)",
+                dataset_version=cfg.info.get("dataset_version"),
                 split=f"test: first {args.limit} of the published 10000 test images; train: first {args.limit} "
-                      "training images; val: first N of the last 5000 training images",
-                metric="test/psnr (dB)", values=per_seed["psnr"], seeds=seeds,
+                "training images; val: first N of the last 5000 training images",
+                metric="test/psnr (dB)",
+                values=per_seed["psnr"],
+                seeds=seeds,
                 wall_time_s=mean["wall_s"],
-                reference={"value": None, "source": "Shi et al. 2016 (ESPCN), Tables 1-2: sub-pixel CNN beats "
-                           "bicubic by roughly 2 dB on natural images (Set5 x3); no MNIST number published"},
-                baselines=[{"name": "bicubic", "value": base["psnr"], "sd": 0.0, "ssim": base["ssim"],
-                            "checkerboard": base["checkerboard"]}],
+                reference={
+                    "value": None,
+                    "source": "Shi et al. 2016 (ESPCN), Tables 1-2: sub-pixel CNN beats "
+                    "bicubic by roughly 2 dB on natural images (Set5 x3); no MNIST number published",
+                },
+                baselines=[
+                    {
+                        "name": "bicubic",
+                        "value": base["psnr"],
+                        "sd": 0.0,
+                        "ssim": base["ssim"],
+                        "checkerboard": base["checkerboard"],
+                    }
+                ],
                 config=cfg.model_dump(mode="json"),
                 notes=f"{args.epochs} epochs on {args.limit} training images (scaled down from the preset's 5 epochs "
-                      "on 55000 for CPU); one torch thread on a 2-core machine shared with 3 other jobs, so wall "
-                      "times are inflated; checkerboard = fraction of HF energy at the stride-factor alias "
-                      "frequencies (lower is better; truth_checkerboard = score of the real test images)",
-                extra={"ssim": per_seed["ssim"], "checkerboard": per_seed["checkerboard"],
-                       "parity": per_seed["parity"], "val_psnr": per_seed["val_psnr"],
-                       "truth_checkerboard": base["truth_checkerboard"], "bicubic": base,
-                       "epochs": args.epochs, "limit": args.limit},
+                "on 55000 for CPU); one torch thread on a 2-core machine shared with 3 other jobs, so wall "
+                "times are inflated; checkerboard = fraction of HF energy at the stride-factor alias "
+                "frequencies (lower is better; truth_checkerboard = score of the real test images)",
+                extra={
+                    "ssim": per_seed["ssim"],
+                    "checkerboard": per_seed["checkerboard"],
+                    "parity": per_seed["parity"],
+                    "val_psnr": per_seed["val_psnr"],
+                    "truth_checkerboard": base["truth_checkerboard"],
+                    "bicubic": base,
+                    "epochs": args.epochs,
+                    "limit": args.limit,
+                },
             )
-        figure(factor, x_show, bic_show, shown, y_show, RESULTS / "figures" / "checkerboard" / f"superres_x{factor}.png")
+        figure(
+            factor, x_show, bic_show, shown, y_show, RESULTS / "figures" / "checkerboard" / f"superres_x{factor}.png"
+        )
 
 
 if __name__ == "__main__":

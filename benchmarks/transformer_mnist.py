@@ -42,15 +42,25 @@ def main() -> None:
     if args.no_record:
         return
     record(
-        "transformer_mnist", key="transformer_classifier", model="transformer_classifier", family="transformer",
-        dataset="mnist", dataset_version=cfg.info.get("dataset_version"),
+        "transformer_mnist",
+        key="transformer_classifier",
+        model="transformer_classifier",
+        family="transformer",
+        dataset="mnist",
+        dataset_version=cfg.info.get("dataset_version"),
         split="test: the published 10000 test images; train: first 55000 training images, val: last 5000",
-        metric="test/accuracy", values=test, seeds=list(range(args.seeds)), wall_time_s=statistics.fmean(loop_s),
-        reference={"value": TARGET, "source": "row-wise sequential MNIST: ~98% for small Transformers and for the "
-                   "128-unit LSTM/GRU (issue 3/4 targets)"},
+        metric="test/accuracy",
+        values=test,
+        seeds=list(range(args.seeds)),
+        wall_time_s=statistics.fmean(loop_s),
+        reference={
+            "value": TARGET,
+            "source": "row-wise sequential MNIST: ~98% for small Transformers and for the "
+            "128-unit LSTM/GRU (issue 3/4 targets)",
+        },
         config=cfg.model_dump(mode="json"),
         notes=f"{args.threads} torch thread(s) on a {os.cpu_count()}-core machine shared with other jobs "
-              "(wall times inflated); wall_time_s = the loop's training time",
+        "(wall times inflated); wall_time_s = the loop's training time",
         extra={"val_accuracy": val, "overrides": args.overrides},
     )
 

@@ -33,7 +33,7 @@ from _record import record
 from dlzoo.config import resolve_config
 from dlzoo.registry import create_model
 from dlzoo.runs import RunDir
-from dlzoo.train.loop import train_run
+from dlzoo.training.loop import train_run
 
 
 def matmul_peak() -> float:
@@ -52,9 +52,19 @@ def matmul_peak() -> float:
 
 def train_tokens_per_s(iters: int, overrides: list[str]) -> tuple[float, float, dict]:
     """(tokens/s, flops per token, config) of the shakespeare_cpu preset trained for ``iters`` steps."""
-    cfg = resolve_config("gpt", preset="shakespeare_cpu", overrides=[
-        f"task.max_iters={iters}", f"task.eval_interval={iters}",
-        "task.eval_iters=1", "task.full_eval=false", "train.log_every=10", "train.progress=false", *overrides])
+    cfg = resolve_config(
+        "gpt",
+        preset="shakespeare_cpu",
+        overrides=[
+            f"task.max_iters={iters}",
+            f"task.eval_interval={iters}",
+            "task.eval_iters=1",
+            "task.full_eval=false",
+            "train.log_every=10",
+            "train.progress=false",
+            *overrides,
+        ],
+    )
     with tempfile.TemporaryDirectory(prefix="dlzoo-throughput-") as tmp:
         run = RunDir.create(tmp, "gpt", "t")
         train_run(cfg, run)
@@ -84,8 +94,9 @@ def bare_loop_tokens_per_s(iters: int, config: dict) -> float:
     m, t, tr = config["model"], config["task"], config["train"]
     torch.manual_seed(0)
     model = create_model("gpt", **{k: v for k, v in m.items() if k != "name"}).train()
-    opt = make_optimizer(model, name=tr["optimizer"], lr=tr["lr"], weight_decay=tr["weight_decay"],
-                         betas=(t["beta1"], t["beta2"]))
+    opt = make_optimizer(
+        model, name=tr["optimizer"], lr=tr["lr"], weight_decay=tr["weight_decay"], betas=(t["beta1"], t["beta2"])
+    )
     T, B = t["block_size"], tr["batch_size"]
     starts = torch.randint(len(train) - T, (iters + 10, B), generator=torch.Generator().manual_seed(0))
     for i in range(iters + 10):
@@ -117,8 +128,13 @@ def generation_tokens_per_s(block_size: int, *, use_cache: bool, reps: int = 3) 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("overrides", nargs="*", help="dotted overrides for the training run")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: PyTorch's own, the core "
-                   "count); the preset's task.microbatch_threads=2 runs its two threads with 1 torch thread each")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: PyTorch's own, the core "
+        "count); the preset's task.microbatch_threads=2 runs its two threads with 1 torch thread each",
+    )
     p.add_argument("--iters", type=int, default=300, help="training iterations timed")
     p.add_argument("--seeds", type=int, default=1, help="repetitions of the training measurement")
     p.add_argument("--no-record", action="store_true")
@@ -133,39 +149,80 @@ def main() -> None:
         torch.set_num_threads(args.threads)  # micro-batch threads set 1 for the process
         tps.append(rate)
         mfu.append(100 * rate * fpt / (peak * 1e9))
-        print(f"training: {rate:.0f} tokens/s = {1000 * 768 / rate:.1f} ms/iteration of 12x64; "
-              f"{fpt / 1e6:.2f} MFLOP/token; MFU {mfu[-1]:.1f}% of the measured peak", flush=True)
+        print(
+            f"training: {rate:.0f} tokens/s = {1000 * 768 / rate:.1f} ms/iteration of 12x64; "
+            f"{fpt / 1e6:.2f} MFLOP/token; MFU {mfu[-1]:.1f}% of the measured peak",
+            flush=True,
+        )
     bare = bare_loop_tokens_per_s(args.iters, config)
     print(f"bare PyTorch loop, same model/optimizer/batches: {bare:.0f} tokens/s", flush=True)
     gen = {}
     for block in (64, 256):
         for cache in (True, False):
             gen[(block, cache)] = generation_tokens_per_s(block, use_cache=cache)
-            print(f"generation, block {block}, {'cached' if cache else 'uncached'}: {gen[(block, cache)]:.0f} tokens/s",
-                  flush=True)
+            print(
+                f"generation, block {block}, {'cached' if cache else 'uncached'}: {gen[(block, cache)]:.0f} tokens/s",
+                flush=True,
+            )
     if args.no_record:
         return
-    common = dict(model="gpt", family="transformer", dataset="tinyshakespeare", seeds=list(range(args.seeds)),
-                  split="train (throughput, not a quality metric)")
-    notes = (f"{args.threads} torch thread(s) (training: task.microbatch_threads="
-             f"{config['task'].get('microbatch_threads', 1)}), {os.cpu_count()} cores (run under flock "
-             "/tmp/dlzoo-bench.lock); matmul peak measured in the same process just before.")
-    record("transformer_throughput", key="train", metric="train/tokens_per_s", values=tps,
-           wall_time_s=statistics.fmean(768 * args.iters / r for r in tps), config=config,
-           baselines=[{"name": f"bare PyTorch loop, {args.threads} torch threads (same model, fused AdamW, batches, "
-                               "clipping; no Fabric, no logging, no micro-batch threads)",
-                       "value": bare, "sd": None, "wall_time_s": 768 * args.iters / bare}],
-           notes=notes + " MFU uses nanoGPT's estimate_mfu FLOP count.",
-           extra={"mfu_percent": mfu, "mfu_percent_mean": statistics.fmean(mfu), "matmul_peak_gflops": peak,
-                  "flops_per_token": fpt, "iters": args.iters, "threads": args.threads}, **common)
-    record("transformer_throughput", key="generate", metric="generate/tokens_per_s (cached, block 64, batch 1)",
-           values=[gen[(64, True)]], wall_time_s=63 / gen[(64, True)],
-           baselines=[{"name": "uncached, block 64", "value": gen[(64, False)], "sd": None, "wall_time_s": None},
-                      {"name": "cached, block 256", "value": gen[(256, True)], "sd": None, "wall_time_s": None},
-                      {"name": "uncached, block 256", "value": gen[(256, False)], "sd": None, "wall_time_s": None}],
-           notes=notes + " Best of 3 generations of block_size - 1 tokens from a 1-token prompt, temperature 1.",
-           extra={"tokens_per_s": {f"block{b}_{'cached' if c else 'uncached'}": v for (b, c), v in gen.items()},
-                  "threads": args.threads}, **common)
+    common = dict(
+        model="gpt",
+        family="transformer",
+        dataset="tinyshakespeare",
+        seeds=list(range(args.seeds)),
+        split="train (throughput, not a quality metric)",
+    )
+    notes = (
+        f"{args.threads} torch thread(s) (training: task.microbatch_threads="
+        f"{config['task'].get('microbatch_threads', 1)}), {os.cpu_count()} cores (run under flock "
+        "/tmp/dlzoo-bench.lock); matmul peak measured in the same process just before."
+    )
+    record(
+        "transformer_throughput",
+        key="train",
+        metric="train/tokens_per_s",
+        values=tps,
+        wall_time_s=statistics.fmean(768 * args.iters / r for r in tps),
+        config=config,
+        baselines=[
+            {
+                "name": f"bare PyTorch loop, {args.threads} torch threads (same model, fused AdamW, batches, "
+                "clipping; no Fabric, no logging, no micro-batch threads)",
+                "value": bare,
+                "sd": None,
+                "wall_time_s": 768 * args.iters / bare,
+            }
+        ],
+        notes=notes + " MFU uses nanoGPT's estimate_mfu FLOP count.",
+        extra={
+            "mfu_percent": mfu,
+            "mfu_percent_mean": statistics.fmean(mfu),
+            "matmul_peak_gflops": peak,
+            "flops_per_token": fpt,
+            "iters": args.iters,
+            "threads": args.threads,
+        },
+        **common,
+    )
+    record(
+        "transformer_throughput",
+        key="generate",
+        metric="generate/tokens_per_s (cached, block 64, batch 1)",
+        values=[gen[(64, True)]],
+        wall_time_s=63 / gen[(64, True)],
+        baselines=[
+            {"name": "uncached, block 64", "value": gen[(64, False)], "sd": None, "wall_time_s": None},
+            {"name": "cached, block 256", "value": gen[(256, True)], "sd": None, "wall_time_s": None},
+            {"name": "uncached, block 256", "value": gen[(256, False)], "sd": None, "wall_time_s": None},
+        ],
+        notes=notes + " Best of 3 generations of block_size - 1 tokens from a 1-token prompt, temperature 1.",
+        extra={
+            "tokens_per_s": {f"block{b}_{'cached' if c else 'uncached'}": v for (b, c), v in gen.items()},
+            "threads": args.threads,
+        },
+        **common,
+    )
 
 
 if __name__ == "__main__":

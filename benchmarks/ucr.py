@@ -37,7 +37,7 @@ from _record import RESULTS, record
 from dlzoo.config import resolve_config
 from dlzoo.data import load_dataset
 from dlzoo.runs import RunDir
-from dlzoo.train.loop import train_run
+from dlzoo.training.loop import train_run
 
 #: Fawaz et al. 2019 test accuracy, FCN and ResNet
 REFERENCE = {
@@ -48,8 +48,11 @@ REFERENCE = {
 }
 BATCH_CAP = {"fcn_tsc": 16, "resnet_tsc": 64}  # Fawaz et al.: batch = min(N_train / 10, cap)
 
-UNLOCKED_NOTE = ("NOT run under the benchmark lock (its queue was 30+ min long): wall times are inflated by "
-                 "concurrent jobs and not comparable. ")
+UNLOCKED_NOTE = (
+    "NOT run under the benchmark lock (its queue was 30+ min long): wall times are inflated by "
+    "concurrent jobs and not comparable. "
+)
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -58,14 +61,21 @@ def main() -> None:
     p.add_argument("--datasets", nargs="+", default=list(REFERENCE))
     p.add_argument("--seeds", type=int, default=5, help="model seeds first-seed..first-seed+seeds-1")
     p.add_argument("--first-seed", type=int, default=0)
-    p.add_argument("--append", action="store_true",
-                   help="add these seeds to the existing record of the same model and dataset (other seeds)")
+    p.add_argument(
+        "--append",
+        action="store_true",
+        help="add these seeds to the existing record of the same model and dataset (other seeds)",
+    )
     p.add_argument("--epochs-fcn", type=int, default=None, help="default: the ucr preset's")
     p.add_argument("--epochs-resnet", type=int, default=None, help="default: the ucr preset's")
     p.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared: 1)")
     p.add_argument("--no-record", action="store_true")
-    p.add_argument("--unlocked", dest="locked", action="store_false",
-                   help="say in the record that the run was not under /tmp/dlzoo-bench.lock")
+    p.add_argument(
+        "--unlocked",
+        dest="locked",
+        action="store_false",
+        help="say in the record that the run was not under /tmp/dlzoo-bench.lock",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     epochs = {"fcn_tsc": args.epochs_fcn, "resnet_tsc": args.epochs_resnet}
@@ -93,13 +103,19 @@ def run_one(model: str, dataset: str, overrides: list[str], args: argparse.Names
             test.append(result["test/accuracy"])
             loop_s.append(result["wall_time_s"])
             final_loss.append(losses[-1] if losses else float("nan"))
-            print(f"{model} {dataset} seed {seed}: test/accuracy {test[-1]:.4f}  final train/loss "
-                  f"{final_loss[-1]:.4f}  loop {loop_s[-1]:.0f} s  total {total:.0f} s", flush=True)
+            print(
+                f"{model} {dataset} seed {seed}: test/accuracy {test[-1]:.4f}  final train/loss "
+                f"{final_loss[-1]:.4f}  loop {loop_s[-1]:.0f} s  total {total:.0f} s",
+                flush=True,
+            )
     ref = REFERENCE.get(dataset, {}).get(model)
     mean = statistics.fmean(test)
     sd = statistics.stdev(test) if len(test) > 1 else 0.0
-    print(f"== {model} {dataset}: {mean:.4f} ± {sd:.4f} (Fawaz et al. 2019: {ref}); "
-          f"{statistics.fmean(loop_s):.0f} s/seed", flush=True)
+    print(
+        f"== {model} {dataset}: {mean:.4f} ± {sd:.4f} (Fawaz et al. 2019: {ref}); "
+        f"{statistics.fmean(loop_s):.0f} s/seed",
+        flush=True,
+    )
     if args.no_record:
         return
     existing = RESULTS / f"ucr-{model}-{dataset}.json"
@@ -111,20 +127,30 @@ def run_one(model: str, dataset: str, overrides: list[str], args: argparse.Names
         loop_s = [old["wall_time_s"]] * len(old["seeds"]) + loop_s
         final_loss = old.get("final_train_loss", []) + final_loss
     record(
-        "ucr", key=f"{model}-{dataset}", model=model, family="cnn", dataset=f"ucr/{dataset}",
+        "ucr",
+        key=f"{model}-{dataset}",
+        model=model,
+        family="cnn",
+        dataset=f"ucr/{dataset}",
         dataset_version=cfg.info.get("dataset_version"),
         split="test: the archive's published test split; no val (train loss only)",
-        metric="test/accuracy", values=test, seeds=seeds,
+        metric="test/accuracy",
+        values=test,
+        seeds=seeds,
         wall_time_s=statistics.fmean(loop_s),
-        reference={"value": ref, "source": "Fawaz et al. 2019 (DMKD), UCR accuracy table, "
-                   f"{'FCN' if model == 'fcn_tsc' else 'ResNet'}; their GPU runs took 459-1754 s per dataset"}
-        if ref is not None else None,
+        reference={
+            "value": ref,
+            "source": "Fawaz et al. 2019 (DMKD), UCR accuracy table, "
+            f"{'FCN' if model == 'fcn_tsc' else 'ResNet'}; their GPU runs took 459-1754 s per dataset",
+        }
+        if ref is not None
+        else None,
         config=cfg.model_dump(mode="json"),
         notes=("" if args.locked else UNLOCKED_NOTE)
         + f"{args.threads} torch thread(s) on a {os.cpu_count()}-core machine shared with other jobs; "
-              f"{cfg.train.epochs} epochs, batch {cfg.train.batch_size}, Adam lr {cfg.train.lr}, cosine schedule, "
-              "last weights (Fawaz et al.: 2000/1500 epochs, ReduceLROnPlateau, min-train-loss weights). "
-              "wall_time_s = the loop's training time per seed.",
+        f"{cfg.train.epochs} epochs, batch {cfg.train.batch_size}, Adam lr {cfg.train.lr}, cosine schedule, "
+        "last weights (Fawaz et al.: 2000/1500 epochs, ReduceLROnPlateau, min-train-loss weights). "
+        "wall_time_s = the loop's training time per seed.",
         extra={"final_train_loss": final_loss, "total_wall_s_all_seeds": sum(loop_s), "overrides": overrides},
     )
 

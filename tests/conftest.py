@@ -26,7 +26,7 @@ def train_tiny(tmp_path_factory: pytest.TempPathFactory):
     """``train_tiny(model, *overrides) -> run path``: trains the tiny preset once per session and argument set."""
     from dlzoo.config import resolve_config
     from dlzoo.runs import RunDir
-    from dlzoo.train import train_run
+    from dlzoo.training import train_run
 
     root = tmp_path_factory.mktemp("runs")
     cache: dict[tuple, Path] = {}

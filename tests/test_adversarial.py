@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from dlzoo.config import resolve_config
 from dlzoo.runs import RunDir, TrainingDiverged
-from dlzoo.train.loop import train_run
+from dlzoo.training.loop import train_run
 
 
 def history(run: RunDir) -> list[dict]:
@@ -37,8 +37,11 @@ def test_resume_at_a_round_boundary_replays_the_same_run(model: str, tmp_path: P
     a, b = load_file(cut.weights_path), load_file(ref.weights_path)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     keys = {k for k in history(ref)[0]}
-    assert {"train/loss_d", "train/loss_g", "train/gp", "train/wasserstein"} <= keys if model == "wgan_gp" else \
-        {"train/loss_d", "train/loss_g", "train/d_real", "train/d_fake"} <= keys
+    assert (
+        {"train/loss_d", "train/loss_g", "train/gp", "train/wasserstein"} <= keys
+        if model == "wgan_gp"
+        else {"train/loss_d", "train/loss_g", "train/d_real", "train/d_fake"} <= keys
+    )
 
 
 def test_a_diverging_run_stops_and_keeps_its_last_good_checkpoint(tmp_path: Path, monkeypatch) -> None:
@@ -91,11 +94,12 @@ def test_sample_serves_points_and_images_in_range_and_is_seeded(served: TestClie
     img = served.post("/v1/models/dcgan/sample", json={"n": 2, "seed": 0})
     assert img.status_code == 200 and img.json()["shape"] == [2, 1, 8, 8]
     x = torch.tensor(img.json()["samples"])
-    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
 
 
-@pytest.mark.parametrize(("n", "limit"), [(0, "greater than or equal to 1"), (-3, "greater than or equal to 1"),
-                                          (10**6, "1024")])
+@pytest.mark.parametrize(
+    ("n", "limit"), [(0, "greater than or equal to 1"), (-3, "greater than or equal to 1"), (10**6, "1024")]
+)
 def test_absurd_sample_counts_get_a_422_that_names_the_limit(served: TestClient, n: int, limit: str) -> None:
     r = served.post("/v1/models/dcgan/sample", json={"n": n, "seed": 0})
     assert r.status_code == 422, r.text

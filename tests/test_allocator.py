@@ -8,14 +8,14 @@ import sys
 
 import pytest
 
-from dlzoo.train.allocator import MMAP_THRESHOLD_MAX, retain_freed_memory
+from dlzoo.training.allocator import MMAP_THRESHOLD_MAX, retain_freed_memory
 
 # a training step's pattern in a worker thread (as task.microbatch_threads runs it): 40 activations of
 # ~0.8 MB kept alive through the forward, all freed after the backward; counts the page faults of 10 steps
 STEPS = """
 import resource, sys, torch
 from concurrent.futures import ThreadPoolExecutor
-from dlzoo.train.allocator import retain_freed_memory
+from dlzoo.training.allocator import retain_freed_memory
 if sys.argv[1] == "retain":
     assert retain_freed_memory()
 def steps(_):

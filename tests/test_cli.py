@@ -11,10 +11,19 @@ from pathlib import Path
 import pytest
 
 
-def dlzoo(*args: str, cwd: Path | None = None, stdin: str | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def dlzoo(
+    *args: str, cwd: Path | None = None, stdin: str | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "DLZOO_OFFLINE": "1", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "dlzoo", *args], capture_output=True, text=True, cwd=cwd,
-                          input=stdin, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "dlzoo", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        input=stdin,
+        timeout=timeout,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize(
@@ -47,8 +56,18 @@ def test_list_and_info() -> None:
 
 
 def test_train_predict_eval_export_pipeline(tmp_path: Path) -> None:
-    proc = dlzoo("train", "mlp_classifier", "--preset", "tiny", "--runs", str(tmp_path), "--name", "a",
-                 "train.epochs=3", "train.progress=false")
+    proc = dlzoo(
+        "train",
+        "mlp_classifier",
+        "--preset",
+        "tiny",
+        "--runs",
+        str(tmp_path),
+        "--name",
+        "a",
+        "train.epochs=3",
+        "train.progress=false",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "test/accuracy=" in proc.stdout
     run = tmp_path / "mlp_classifier" / "a"
@@ -100,7 +119,7 @@ def test_sample_writes_2d_points_as_a_scatter_plot_and_an_array(tmp_path: Path) 
 def test_image_grid_refuses_what_is_not_an_image(tmp_path: Path) -> None:
     import torch
 
-    from dlzoo.train.plots import image_grid
+    from dlzoo.plots import image_grid
 
     with pytest.raises(ValueError, match=r"not an image \(save it as .npy instead\)"):
         image_grid(torch.rand(4, 3), tmp_path / "x.png", title="t")

@@ -83,7 +83,11 @@ def test_every_parameter_gets_a_gradient(built) -> None:
     model.zero_grad(set_to_none=True)
     loss = sum(o.float().square().mean() for o in outputs(model, example_batch(task)))
     loss.backward()
-    missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all())]
+    missing = [
+        n
+        for n, p in model.named_parameters()
+        if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all())
+    ]
     assert not missing, f"{name}: no (finite) gradient for {missing}"
     assert any(float(p.grad.abs().sum()) > 0 for p in model.parameters()), f"{name}: all gradients are zero"
 
@@ -94,7 +98,7 @@ def test_eval_mode_is_deterministic(built) -> None:
     task.model.eval()
     with torch.no_grad():
         a, b = outputs(task.model, x), outputs(task.model, x)
-    for u, v in zip(a, b):
+    for u, v in zip(a, b, strict=True):
         torch.testing.assert_close(u, v, rtol=0, atol=0)
 
 
@@ -107,7 +111,7 @@ def test_save_load_roundtrip(built, tmp_path) -> None:
     x = example_batch(task)
     task.model.eval()
     with torch.no_grad():
-        for u, v in zip(outputs(task.model, x), outputs(loaded.model, x)):
+        for u, v in zip(outputs(task.model, x), outputs(loaded.model, x), strict=True):
             torch.testing.assert_close(u, v, rtol=0, atol=0)
 
 
@@ -117,8 +121,14 @@ def test_export_parity(built, tmp_path, fmt: str) -> None:
     name, task, _ = built
     x = example_batch(task, n=3)
     check = [example_batch(task, n=5), example_batch(task, n=1)] if hasattr(task, "example_inputs") else None
-    report = export.export_model(task.model.eval(), x, tmp_path / f"{name}.{fmt}", fmt=fmt, check=check,
-                                 dynamic=getattr(task, "dynamic_dims", None))  # raises on disagreement
+    report = export.export_model(
+        task.model.eval(),
+        x,
+        tmp_path / f"{name}.{fmt}",
+        fmt=fmt,
+        check=check,
+        dynamic=getattr(task, "dynamic_dims", None),
+    )  # raises on disagreement
     with torch.no_grad():
         scale = max(float(o.abs().max()) for o in outputs(task.model, x))
     assert report.path.is_file() and report.max_abs_diff <= 1e-4 * (1 + scale)
@@ -128,8 +138,15 @@ def test_export_parity(built, tmp_path, fmt: str) -> None:
 def test_tiny_preset_trains_into_a_complete_run(name: str, train_tiny) -> None:
     path = train_tiny(name)
     run = RunDir(path)
-    for f in (run.config_path, run.metrics_path, run.eval_path, run.weights_path, run.checkpoint_path, run.card_path,
-              run.plots_dir / "learning_curves.png"):
+    for f in (
+        run.config_path,
+        run.metrics_path,
+        run.eval_path,
+        run.weights_path,
+        run.checkpoint_path,
+        run.card_path,
+        run.plots_dir / "learning_curves.png",
+    ):
         assert f.is_file(), f"{name}: {f.name} missing from the run directory"
     result = json.loads(run.eval_path.read_text())
     headline = {k: v for k, v in result.items() if k.startswith("test/")}

@@ -18,7 +18,7 @@ from dlzoo.runs import RunDir, load_run
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from dlzoo.train.loop import train_run
+    from dlzoo.training.loop import train_run
 
     run = RunDir.create(tmp_path_factory.mktemp("runs"), "mlp_classifier", "e")
     cfg = resolve_config("mlp_classifier", preset="tiny", overrides=["train.epochs=3", "train.progress=false"])

@@ -36,8 +36,12 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> Non
 
     run = tmp_path / "mlp_classifier" / "killed"
     env = {**os.environ, "DLZOO_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "dlzoo", "train", *args, "--name", "killed"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dlzoo", "train", *args, "--name", "killed"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 240
     while not (run / "checkpoints" / "last.ckpt").exists():  # kill right after the first checkpoint
         assert proc.poll() is None and time.monotonic() < deadline, "training ended before a checkpoint appeared"
@@ -59,8 +63,19 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> Non
 
 def test_ddp_two_processes_match_one_process(tmp_path: Path) -> None:
     # iris: 120 training examples = 5 global batches of 24, so no process ever pads a batch
-    common = ["mlp_classifier", "--preset", "tiny", "--data", "iris", "--runs", str(tmp_path),
-              "train.epochs=8", "train.batch_size=24", "train.log_every=1", "train.progress=false"]
+    common = [
+        "mlp_classifier",
+        "--preset",
+        "tiny",
+        "--data",
+        "iris",
+        "--runs",
+        str(tmp_path),
+        "train.epochs=8",
+        "train.batch_size=24",
+        "train.log_every=1",
+        "train.progress=false",
+    ]
     one = dlzoo("train", *common, "--name", "one")
     assert one.returncode == 0, one.stderr
     two = dlzoo("train", *common, "--name", "two", "train.devices=2", "train.strategy=ddp", timeout=600)
@@ -69,7 +84,7 @@ def test_ddp_two_processes_match_one_process(tmp_path: Path) -> None:
     assert json.loads((r2 / "eval.json").read_text())["world_size"] == 2
     h1, h2 = history(r1), history(r2)
     assert len(h1) == len(h2) == 8 * 5  # one line per optimizer step (log_every=1)
-    for a, b in zip(h1, h2):
+    for a, b in zip(h1, h2, strict=True):
         assert a.keys() == b.keys()
         for k in a:
             assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-5), (k, a, b)
@@ -80,8 +95,21 @@ def test_ddp_two_processes_match_one_process(tmp_path: Path) -> None:
 
 def test_ddp_runs_the_adversarial_paradigm_with_a_gradient_penalty(tmp_path: Path) -> None:
     """Two DDP processes: generator and critic wrapped apart, the penalty's double backward through DDP."""
-    proc = dlzoo("train", "wgan_gp", "--preset", "tiny", "--runs", str(tmp_path), "--name", "two",
-                 "train.devices=2", "train.strategy=ddp", "train.log_every=1", "train.progress=false", timeout=600)
+    proc = dlzoo(
+        "train",
+        "wgan_gp",
+        "--preset",
+        "tiny",
+        "--runs",
+        str(tmp_path),
+        "--name",
+        "two",
+        "train.devices=2",
+        "train.strategy=ddp",
+        "train.log_every=1",
+        "train.progress=false",
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     run = tmp_path / "wgan_gp" / "two"
     assert json.loads((run / "eval.json").read_text())["world_size"] == 2
@@ -93,7 +121,7 @@ def test_ddp_runs_the_adversarial_paradigm_with_a_gradient_penalty(tmp_path: Pat
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path: Path, monkeypatch) -> None:
     """From round 3 on the task's loss is NaN: the run raises TrainingDiverged naming the metric and the
     kept round, the checkpoint on disk is round 2's (weights finite, loadable), and no final artifacts exist."""
-    import dlzoo.train.loop as loop
+    import dlzoo.training.loop as loop
     from dlzoo.config import resolve_config
     from dlzoo.runs import RunDir, TrainingDiverged
 
@@ -111,8 +139,11 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path: P
         return task
 
     monkeypatch.setattr(loop, "make_task", poisoned)
-    cfg = resolve_config("mlp_classifier", preset="tiny",
-                         overrides=["train.epochs=6", "train.checkpoint_every=1", "train.progress=false"])
+    cfg = resolve_config(
+        "mlp_classifier",
+        preset="tiny",
+        overrides=["train.epochs=6", "train.checkpoint_every=1", "train.progress=false"],
+    )
     run = RunDir.create(tmp_path, "mlp_classifier", "nan")
     with pytest.raises(TrainingDiverged, match=r"train/loss = nan at step \d+ \(round 3\).*round 2 is kept"):
         loop.train_run(cfg, run)

@@ -19,7 +19,7 @@ from dlzoo.config import resolve_config
 from dlzoo.data import load_dataset
 from dlzoo.metrics.image_quality import ClassifierEmbedding, feature_extractor, generation_metrics, real_floor
 from dlzoo.runs import RunDir
-from dlzoo.train.loop import train_run
+from dlzoo.training.loop import train_run
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +46,9 @@ def small_kid(**kw: int) -> dict[str, int]:
     return {"kid_subset_size": 100, "kid_subsets": 20, **kw}
 
 
-def test_feature_extractor_is_frozen_penultimate_layer(features: ClassifierEmbedding, trained_run: RunDir,
-                                                       digits: tuple) -> None:
+def test_feature_extractor_is_frozen_penultimate_layer(
+    features: ClassifierEmbedding, trained_run: RunDir, digits: tuple
+) -> None:
     x = digits[2][:16]
     assert features.input_shape == (1, 8, 8) and features.num_features == 32  # tiny preset: hidden 32
     features.train()  # a caller (or torchmetrics) asking for train mode must not enable dropout / batch stats
@@ -107,8 +108,10 @@ def test_fid_and_kid_grow_with_noise(features: ClassifierEmbedding, digits: tupl
     x_tr, _, x_te, _ = digits
     gen = torch.Generator().manual_seed(0)
     noise = torch.randn(x_tr.shape, generator=gen)
-    scores = [generation_metrics((x_tr + s * noise).clamp(0, 1), x_te, features=features,
-                                 **small_kid(kid_subsets=50)) for s in (0.0, 0.15, 0.3, 0.5)]
+    scores = [
+        generation_metrics((x_tr + s * noise).clamp(0, 1), x_te, features=features, **small_kid(kid_subsets=50))
+        for s in (0.0, 0.15, 0.3, 0.5)
+    ]
     fids, kids = [r["fid"] for r in scores], [r["kid"] for r in scores]
     assert all(a < b for a, b in itertools.pairwise(fids)), fids
     assert all(a < b for a, b in itertools.pairwise(kids)), kids
@@ -167,11 +170,20 @@ def test_bad_arguments_are_refused(features: ClassifierEmbedding) -> None:
         ClassifierEmbedding(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), input_shape=(1, 8, 8))
 
 
-def test_adversarial_run_reports_fid_with_the_feature_run(trained_run: RunDir, features: ClassifierEmbedding,
-                                                          digits: tuple, tmp_path: Path) -> None:
+def test_adversarial_run_reports_fid_with_the_feature_run(
+    trained_run: RunDir, features: ClassifierEmbedding, digits: tuple, tmp_path: Path
+) -> None:
     """task.fid_features wires a classifier run into a GAN's final evaluation (test/fid, test/kid in eval.json)."""
-    cfg = resolve_config("dcgan", preset="tiny", overrides=[
-        "train.progress=false", "train.epochs=1", f"task.fid_features={trained_run.path}", "task.fid_samples=200"])
+    cfg = resolve_config(
+        "dcgan",
+        preset="tiny",
+        overrides=[
+            "train.progress=false",
+            "train.epochs=1",
+            f"task.fid_features={trained_run.path}",
+            "task.fid_samples=200",
+        ],
+    )
     result = train_run(cfg, RunDir.create(tmp_path, "dcgan", "fid"))
     assert {"test/fid", "test/kid", "test/kid_std"} <= set(result)
     # one epoch of a tiny GAN (FID ~80) is far from the real floor on these digits (~0.4)

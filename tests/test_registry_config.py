@@ -43,8 +43,9 @@ def test_register_requires_tiny_and_keyword_only() -> None:
 
 
 def test_resolve_merges_preset_and_overrides() -> None:
-    cfg = resolve_config("mlp_classifier", preset="tiny", overrides=["train.lr=0.5", "model.hidden=[7, 5]",
-                                                                       "data.split_seed=3"])
+    cfg = resolve_config(
+        "mlp_classifier", preset="tiny", overrides=["train.lr=0.5", "model.hidden=[7, 5]", "data.split_seed=3"]
+    )
     assert cfg.train.lr == 0.5 and cfg.model["hidden"] == [7, 5] and cfg.data == {"name": "digits", "split_seed": 3}
     assert cfg.train.epochs == get_spec("mlp_classifier").presets["tiny"]["train"]["epochs"]
     again = RunConfig.from_yaml(cfg.to_yaml())

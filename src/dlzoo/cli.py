@@ -6,14 +6,18 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="dlzoo: every core family of deep learning, trained, evaluated, exported and served the same way.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="dlzoo: every core family of deep learning, trained, evaluated, exported and served the same way.",
+)
 console = Console()
 err = Console(stderr=True)
 
@@ -35,8 +39,10 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
 
 @app.command("list")
-def list_cmd(family: Optional[str] = typer.Option(None, help="only this family"),
-             task: Optional[str] = typer.Option(None, help="classify | regress | generate | control")) -> None:
+def list_cmd(
+    family: str | None = typer.Option(None, help="only this family"),
+    task: str | None = typer.Option(None, help="classify | regress | generate | control"),
+) -> None:
     """List registered models."""
     from dlzoo.registry import get_spec, list_models
 
@@ -48,8 +54,10 @@ def list_cmd(family: Optional[str] = typer.Option(None, help="only this family")
 
 
 @app.command()
-def info(name: str = typer.Argument(..., help="model name (see `dlzoo list`)"),
-         preset: str = typer.Option("default", help="preset to resolve")) -> None:
+def info(
+    name: str = typer.Argument(..., help="model name (see `dlzoo list`)"),
+    preset: str = typer.Option("default", help="preset to resolve"),
+) -> None:
     """Show a model's arguments, presets and the resolved config of one preset."""
     import inspect
 
@@ -66,17 +74,19 @@ def info(name: str = typer.Argument(..., help="model name (see `dlzoo list`)"),
 
 
 @app.command(context_settings={"allow_extra_args": False})
-def train(name: str = typer.Argument(..., help="model name (see `dlzoo list`)"),
-          overrides: Optional[list[str]] = typer.Argument(None, help="dotted overrides: train.lr=0.01 model.hidden=[64]"),
-          preset: str = typer.Option("default", "--preset", "-p", help="preset of the model (see `dlzoo info`)"),
-          data: Optional[str] = typer.Option(None, help="dataset (or environment) instead of the preset's"),
-          runs: Path = typer.Option(Path("runs"), help="root of the run directories"),
-          run_name: Optional[str] = typer.Option(None, "--name", help="run directory name (default: a timestamp)"),
-          resume: bool = typer.Option(False, help="continue the run --name from its last checkpoint")) -> None:
+def train(
+    name: str = typer.Argument(..., help="model name (see `dlzoo list`)"),
+    overrides: list[str] | None = typer.Argument(None, help="dotted overrides: train.lr=0.01 model.hidden=[64]"),
+    preset: str = typer.Option("default", "--preset", "-p", help="preset of the model (see `dlzoo info`)"),
+    data: str | None = typer.Option(None, help="dataset (or environment) instead of the preset's"),
+    runs: Path = typer.Option(Path("runs"), help="root of the run directories"),
+    run_name: str | None = typer.Option(None, "--name", help="run directory name (default: a timestamp)"),
+    resume: bool = typer.Option(False, help="continue the run --name from its last checkpoint"),
+) -> None:
     """Train a model; writes runs/<model>/<name>/ (config, metrics, weights, card, plots)."""
     from dlzoo.config import resolve_config
     from dlzoo.runs import RunDir, default_run_name
-    from dlzoo.train.loop import summarize, train_run
+    from dlzoo.training.loop import summarize, train_run
 
     # DDP re-launches this command per process: the first process picks the name, the others inherit it
     run_name = run_name or os.environ.get("DLZOO_RUN_NAME") or default_run_name()
@@ -96,8 +106,9 @@ def train(name: str = typer.Argument(..., help="model name (see `dlzoo list`)"),
 
 
 @app.command("eval")
-def eval_cmd(run: Path = typer.Argument(..., help="run directory"),
-             split: str = typer.Option("test", help="test | val")) -> None:
+def eval_cmd(
+    run: Path = typer.Argument(..., help="run directory"), split: str = typer.Option("test", help="test | val")
+) -> None:
     """Re-evaluate a finished run from config.yaml + model.safetensors; prints JSON metrics."""
     from dlzoo.evaluate import evaluate_run
 
@@ -136,8 +147,10 @@ def _read_input(source: str, *, whole_body: bool = False) -> Any:
 
 
 @app.command()
-def predict(run: Path = typer.Argument(..., help="run directory"),
-            inputs: str = typer.Argument(..., help="a .json/.npy/.csv file of examples, or - for JSON on stdin")) -> None:
+def predict(
+    run: Path = typer.Argument(..., help="run directory"),
+    inputs: str = typer.Argument(..., help="a .json/.npy/.csv file of examples, or - for JSON on stdin"),
+) -> None:
     """Predict (classify/regress) or act (control) on inputs; prints JSON."""
     from dlzoo import inference
     from dlzoo.runs import load_run
@@ -155,12 +168,17 @@ def predict(run: Path = typer.Argument(..., help="run directory"),
 
 
 @app.command()
-def sample(run: Path = typer.Argument(..., help="run directory of a generative model"),
-           n: int = typer.Option(64, help="number of samples"), seed: int = typer.Option(0),
-           out: Path = typer.Option(Path("samples.png"),
-                                    help=".png (image grid, or scatter plot of 2-D points) or .npy array"),
-           request: Optional[str] = typer.Option(None, help="language models etc.: the JSON request body "
-                                                 "(e.g. '{\"prompt\": \"ROMEO:\", \"max_new_tokens\": 200}')")) -> None:
+def sample(
+    run: Path = typer.Argument(..., help="run directory of a generative model"),
+    n: int = typer.Option(64, help="number of samples"),
+    seed: int = typer.Option(0),
+    out: Path = typer.Option(
+        Path("samples.png"), help=".png (image grid, or scatter plot of 2-D points) or .npy array"
+    ),
+    request: str | None = typer.Option(
+        None, help='language models etc.: the JSON request body (e.g. \'{"prompt": "ROMEO:", "max_new_tokens": 200}\')'
+    ),
+) -> None:
     """Draw samples from a generative model into a PNG grid or an .npy file (language models: print text)."""
     from dlzoo import inference
     from dlzoo.runs import load_run
@@ -183,7 +201,7 @@ def sample(run: Path = typer.Argument(..., help="run directory of a generative m
 
         np.save(out, x.numpy())
     else:
-        from dlzoo.train.plots import samples_plot
+        from dlzoo.plots import samples_plot
 
         try:
             samples_plot(x, out, title=f"{n} samples, seed {seed}")
@@ -193,9 +211,11 @@ def sample(run: Path = typer.Argument(..., help="run directory of a generative m
 
 
 @app.command()
-def export(run: Path = typer.Argument(..., help="run directory"),
-           fmt: str = typer.Option("onnx", "--format", help="onnx | torchscript"),
-           out: Optional[Path] = typer.Option(None, help="output file (default: inside the run)")) -> None:
+def export(
+    run: Path = typer.Argument(..., help="run directory"),
+    fmt: str = typer.Option("onnx", "--format", help="onnx | torchscript"),
+    out: Path | None = typer.Option(None, help="output file (default: inside the run)"),
+) -> None:
     """Export a run to ONNX or TorchScript and check parity against PyTorch."""
     from dlzoo.export import export_run
 
@@ -204,8 +224,11 @@ def export(run: Path = typer.Argument(..., help="run directory"),
 
 
 @app.command()
-def serve(runs: Path = typer.Option(Path("runs"), help="folder of run directories to serve"),
-          host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -> None:
+def serve(
+    runs: Path = typer.Option(Path("runs"), help="folder of run directories to serve"),
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+) -> None:
     """Serve every finished run under --runs over HTTP (FastAPI; OpenAPI at /docs)."""
     import uvicorn
 
@@ -215,9 +238,11 @@ def serve(runs: Path = typer.Option(Path("runs"), help="folder of run directorie
 
 
 @app.command()
-def bench(name: Optional[str] = typer.Argument(None, help="benchmark script in benchmarks/ (without .py)"),
-          table: bool = typer.Option(False, "--table", help="regenerate the README results table"),
-          args: Optional[list[str]] = typer.Option(None, "--arg", help="argument passed to the script")) -> None:
+def bench(
+    name: str | None = typer.Argument(None, help="benchmark script in benchmarks/ (without .py)"),
+    table: bool = typer.Option(False, "--table", help="regenerate the README results table"),
+    args: list[str] | None = typer.Option(None, "--arg", help="argument passed to the script"),
+) -> None:
     """Run a benchmark (benchmarks/<name>.py) or regenerate the README's results table."""
     import runpy
     import subprocess

@@ -84,7 +84,7 @@ class RunConfig(BaseModel):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
     @classmethod
-    def from_yaml(cls, text: str, *, source: str = "config.yaml") -> "RunConfig":
+    def from_yaml(cls, text: str, *, source: str = "config.yaml") -> RunConfig:
         try:
             raw = yaml.safe_load(text)
         except yaml.YAMLError as e:

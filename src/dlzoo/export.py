@@ -38,7 +38,8 @@ import warnings
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -83,9 +84,14 @@ def export_run(run_dir: Path | str, *, fmt: str, out: Path | None = None) -> Exp
     path = Path(out) if out is not None else loaded.run.path / "export" / FORMATS[fmt]
     make = getattr(loaded.spec.objective, "export_inputs", None)
     if make is not None:
-        return export_model(loaded.model, make(loaded, EXAMPLE_BATCH), path, fmt=fmt,
-                            check=[make(loaded, CHECK_BATCH), make(loaded, 1)],
-                            dynamic=getattr(loaded.spec.objective, "dynamic_dims", None))
+        return export_model(
+            loaded.model,
+            make(loaded, EXAMPLE_BATCH),
+            path,
+            fmt=fmt,
+            check=[make(loaded, CHECK_BATCH), make(loaded, 1)],
+            dynamic=getattr(loaded.spec.objective, "dynamic_dims", None),
+        )
     try:
         shape = input_shape(loaded)
     except InputError as e:
@@ -94,9 +100,17 @@ def export_run(run_dir: Path | str, *, fmt: str, out: Path | None = None) -> Exp
     return export_model(loaded.model, example, path, fmt=fmt)
 
 
-def export_model(model: nn.Module, example: torch.Tensor | Inputs, path: Path, *, fmt: str,
-                 check: list[Inputs] | None = None, dynamic: Dynamic | None = None,
-                 atol: float = ATOL, rtol: float = RTOL) -> ExportReport:
+def export_model(
+    model: nn.Module,
+    example: torch.Tensor | Inputs,
+    path: Path,
+    *,
+    fmt: str,
+    check: list[Inputs] | None = None,
+    dynamic: Dynamic | None = None,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+) -> ExportReport:
     """Export ``model`` (in eval mode) captured on ``example`` and check parity on other batch sizes.
 
     ``example``: a tensor (B, *input_shape) or a tuple of forward's inputs. ``check``: input tuples for
@@ -123,17 +137,31 @@ def export_model(model: nn.Module, example: torch.Tensor | Inputs, path: Path, *
             exporter = _export_torchscript(model, example, path)
             run = _torchscript_runner(path)
         diff = 0.0
-        for x, want in zip(batches, expected):
-            size = (f"a batch of {len(x[0])}" if len(x) == 1 else
-                    "inputs of dim-0 sizes " + "/".join(str(t.shape[0]) if t.ndim else "()" for t in x))
+        for x, want in zip(batches, expected, strict=True):
+            size = (
+                f"a batch of {len(x[0])}"
+                if len(x) == 1
+                else "inputs of dim-0 sizes " + "/".join(str(t.shape[0]) if t.ndim else "()" for t in x)
+            )
             try:
                 got = run(x)
             except Exception as e:  # a graph that cannot take another batch size fails here
-                raise ExportError(f"{path}: the exported {fmt} model fails on {size} "
-                                  f"(exported with {len(example[0])}): {_first_line(e)}") from None
+                raise ExportError(
+                    f"{path}: the exported {fmt} model fails on {size} "
+                    f"(exported with {len(example[0])}): {_first_line(e)}"
+                ) from None
             with torch.no_grad():
-                diff = max(diff, _parity(want, got, atol=atol, rtol=rtol, rerun=lambda x=x: _outputs(model(*x)),
-                                         where=f"{path} ({fmt}, {exporter} exporter, {size})"))
+                diff = max(
+                    diff,
+                    _parity(
+                        want,
+                        got,
+                        atol=atol,
+                        rtol=rtol,
+                        rerun=lambda x=x: _outputs(model(*x)),
+                        where=f"{path} ({fmt}, {exporter} exporter, {size})",
+                    ),
+                )
     finally:
         model.train(was_training)
     return ExportReport(path=path, fmt=fmt, max_abs_diff=diff, outputs=len(expected[0]), exporter=exporter)
@@ -181,13 +209,20 @@ def _outputs(out: Any) -> tuple[torch.Tensor, ...]:
     raise ExportError(f"forward must return a tensor or a tuple of tensors to be exported, got {type(out).__name__}")
 
 
-def _parity(expected: tuple[torch.Tensor, ...], got: tuple[torch.Tensor, ...], *, atol: float, rtol: float,
-            where: str, rerun: Callable[[], tuple[torch.Tensor, ...]]) -> float:
+def _parity(
+    expected: tuple[torch.Tensor, ...],
+    got: tuple[torch.Tensor, ...],
+    *,
+    atol: float,
+    rtol: float,
+    where: str,
+    rerun: Callable[[], tuple[torch.Tensor, ...]],
+) -> float:
     """Largest |got - expected|; ExportError when any element is outside atol + rtol * |expected|."""
     if len(got) != len(expected):
         raise ExportError(f"{where}: {len(got)} outputs, PyTorch gives {len(expected)}")
     worst, failed = 0.0, []
-    for i, (e, g) in enumerate(zip(expected, got)):
+    for i, (e, g) in enumerate(zip(expected, got, strict=True)):
         g = torch.as_tensor(g).to(e.dtype)
         if g.shape != e.shape:
             raise ExportError(f"{where}: output {i} has shape {tuple(g.shape)}, PyTorch gives {tuple(e.shape)}")
@@ -198,15 +233,17 @@ def _parity(expected: tuple[torch.Tensor, ...], got: tuple[torch.Tensor, ...], *
     if failed:
         msg = f"{where}: parity check failed on output(s) {failed}: max |diff| = {worst:.3g} (atol {atol}, rtol {rtol})"
         again = rerun()
-        self_diff = max(float((a - b).abs().max()) for a, b in zip(expected, again))
+        self_diff = max(float((a - b).abs().max()) for a, b in zip(expected, again, strict=True))
         if self_diff > 0:
-            msg += (f"; the PyTorch model itself is not deterministic in eval mode "
-                    f"(two passes differ by {self_diff:.3g})")
+            msg += (
+                f"; the PyTorch model itself is not deterministic in eval mode (two passes differ by {self_diff:.3g})"
+            )
         raise ExportError(msg)
     return worst
 
 
 # -- ONNX ---------------------------------------------------------------------------------------
+
 
 def _io_names(n_inputs: int, n_outputs: int) -> tuple[list[str], list[str]]:
     inputs = ["input"] if n_inputs == 1 else [f"input_{i}" for i in range(n_inputs)]
@@ -235,24 +272,39 @@ def _export_onnx(model: nn.Module, example: Inputs, path: Path, *, n_outputs: in
     shapes = tuple({d: dims.setdefault(n, torch.export.Dim(n)) for d, n in spec.items()} or None for spec in dynamic)
     try:
         with _quiet():
-            torch.onnx.export(model, example, str(path), dynamo=True, external_data=large,
-                              input_names=inputs, output_names=outputs,
-                              dynamic_shapes=shapes, verbose=False)
+            torch.onnx.export(
+                model,
+                example,
+                str(path),
+                dynamo=True,
+                external_data=large,
+                input_names=inputs,
+                output_names=outputs,
+                dynamic_shapes=shapes,
+                verbose=False,
+            )
         return "dynamo"
     except Exception as e:  # torch.export could not capture the model: trace it instead
         reason = _first_line(e)
     lead = dynamic[0].get(0)  # outputs vary along dim 0 like the first input's dim 0 (batch, or nodes)
-    axes = {**{name: spec for name, spec in zip(inputs, dynamic) if spec},
-            **({name: {0: lead} for name in outputs} if lead else {})}
+    axes = {
+        **{name: spec for name, spec in zip(inputs, dynamic, strict=True) if spec},
+        **({name: {0: lead} for name in outputs} if lead else {}),
+    }
     try:
         with _quiet():
-            torch.onnx.export(model, example, str(path), dynamo=False, input_names=inputs,
-                              output_names=outputs, dynamic_axes=axes)
+            torch.onnx.export(
+                model, example, str(path), dynamo=False, input_names=inputs, output_names=outputs, dynamic_axes=axes
+            )
     except Exception as e:
-        raise ExportError(f"ONNX export of {type(model).__name__} failed: torch.export: {reason}; "
-                          f"tracing exporter: {_first_line(e)}") from None
-    warnings.warn(f"torch.export could not capture {type(model).__name__} ({reason}); exported with the tracing "
-                  "ONNX exporter instead, which freezes data-dependent branches to the example's path", stacklevel=3)
+        raise ExportError(
+            f"ONNX export of {type(model).__name__} failed: torch.export: {reason}; tracing exporter: {_first_line(e)}"
+        ) from None
+    warnings.warn(
+        f"torch.export could not capture {type(model).__name__} ({reason}); exported with the tracing "
+        "ONNX exporter instead, which freezes data-dependent branches to the example's path",
+        stacklevel=3,
+    )
     return "torchscript-onnx"
 
 
@@ -275,12 +327,15 @@ def _onnx_runner(path: Path) -> Callable[[torch.Tensor], tuple[torch.Tensor, ...
     def run(x: Inputs) -> tuple[torch.Tensor, ...]:
         if len(x) != len(names):  # an input the graph does not use is dropped from it by the exporter
             raise ExportError(f"the ONNX graph takes {len(names)} inputs ({names}), forward takes {len(x)}")
-        return tuple(torch.from_numpy(o) for o in session.run(None, {n: t.numpy() for n, t in zip(names, x)}))
+        return tuple(
+            torch.from_numpy(o) for o in session.run(None, {n: t.numpy() for n, t in zip(names, x, strict=True)})
+        )
 
     return run
 
 
 # -- TorchScript --------------------------------------------------------------------------------
+
 
 def _export_torchscript(model: nn.Module, example: Inputs, path: Path) -> str:
     with _quiet():
@@ -290,8 +345,9 @@ def _export_torchscript(model: nn.Module, example: Inputs, path: Path) -> str:
             try:
                 module, how = torch.jit.trace(model, example, check_trace=False), "trace"
             except Exception as e:
-                raise ExportError(f"TorchScript export of {type(model).__name__} failed "
-                                  f"(script and trace): {_first_line(e)}") from None
+                raise ExportError(
+                    f"TorchScript export of {type(model).__name__} failed (script and trace): {_first_line(e)}"
+                ) from None
         torch.jit.save(module, str(path))
     return how
 

@@ -64,9 +64,11 @@ def check_range(loaded: LoadedRun, x: torch.Tensor) -> None:
     tol = 1e-6 * max(1.0, hi - lo)
     x_min, x_max = float(x.min()), float(x.max())
     if x_min < lo - tol or x_max > hi + tol:
-        raise InputError(f"inputs must lie in [{lo:g}, {hi:g}], the range of the training data "
-                         f"({loaded.config.info.get('dataset')}); got values in [{x_min:g}, {x_max:g}]"
-                         + (" (scale 0..255 pixels by 1/255)" if hi == 1.0 and x_max > 1.0 else ""))
+        raise InputError(
+            f"inputs must lie in [{lo:g}, {hi:g}], the range of the training data "
+            f"({loaded.config.info.get('dataset')}); got values in [{x_min:g}, {x_max:g}]"
+            + (" (scale 0..255 pixels by 1/255)" if hi == 1.0 and x_max > 1.0 else "")
+        )
 
 
 def _fmt(shape: tuple[int, ...]) -> str:
@@ -119,6 +121,7 @@ def act(loaded: LoadedRun, data: Any) -> list[Any]:
 
 # -- a family's own request bodies (graphs, prompts, strings) ----------------------------------------
 
+
 def requests_of(spec: Any) -> dict[str, Any]:
     """verb -> pydantic schema of the request body, for families whose inputs are not tensors.
 
@@ -145,6 +148,8 @@ def handle(loaded: LoadedRun, verb: str, body: Any) -> Any:
         try:
             body = schema.model_validate(body)
         except ValidationError as e:
-            raise InputError(f"{verb} request for {loaded.spec.name}: " + "; ".join(
-                f"{'.'.join(map(str, x['loc'])) or 'body'}: {x['msg']}" for x in e.errors())) from None
+            raise InputError(
+                f"{verb} request for {loaded.spec.name}: "
+                + "; ".join(f"{'.'.join(map(str, x['loc'])) or 'body'}: {x['msg']}" for x in e.errors())
+            ) from None
     return loaded.spec.objective.serve(verb, loaded, body)

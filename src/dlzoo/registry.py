@@ -18,7 +18,8 @@ import inspect
 import pkgutil
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from torch import nn
 
@@ -102,8 +103,11 @@ def families() -> list[str]:
     """Every folder under ``dlzoo/families`` with a ``presets.py``: adding a family is adding a folder."""
     import dlzoo.families as pkg
 
-    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__)
-                  if m.ispkg and any((Path(p) / m.name / "presets.py").is_file() for p in pkg.__path__))
+    return sorted(
+        m.name
+        for m in pkgutil.iter_modules(pkg.__path__)
+        if m.ispkg and any((Path(p) / m.name / "presets.py").is_file() for p in pkg.__path__)
+    )
 
 
 def _load_families() -> None:

@@ -21,7 +21,8 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -71,7 +72,7 @@ class RunDir:
     path: Path
 
     @classmethod
-    def create(cls, root: Path | str, model: str, name: str | None = None) -> "RunDir":
+    def create(cls, root: Path | str, model: str, name: str | None = None) -> RunDir:
         return cls(Path(root) / model / (name or default_run_name()))
 
     config_path = property(lambda self: self.path / "config.yaml")

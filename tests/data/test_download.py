@@ -56,9 +56,7 @@ def test_present_file_with_wrong_hash(root: Path) -> None:
 
 
 @pytest.mark.parametrize("by_env", [True, False])
-def test_missing_offline_error_says_where_and_how(
-    root: Path, monkeypatch: pytest.MonkeyPatch, by_env: bool
-) -> None:
+def test_missing_offline_error_says_where_and_how(root: Path, monkeypatch: pytest.MonkeyPatch, by_env: bool) -> None:
     url = "https://example.invalid/data/blob.bin"
     resource = Resource("blob.bin", url, PAYLOAD_SHA, mirrors=("http://mirror.invalid/blob.bin",))
     monkeypatch.setenv("DLZOO_OFFLINE", "1" if by_env else "0")

@@ -17,8 +17,18 @@ from dlzoo.data.graphs import Graph, canonical_edges, collate
 
 # -- Planetoid ------------------------------------------------------------------------------------
 
-def write_planetoid(root: Path, name: str = "toy", *, n_train: int = 6, n_other: int = 510, n_test: int = 8,
-                    classes: int = 3, feats: int = 5, edges: list[tuple[int, int]] | None = None) -> dict:
+
+def write_planetoid(
+    root: Path,
+    name: str = "toy",
+    *,
+    n_train: int = 6,
+    n_other: int = 510,
+    n_test: int = 8,
+    classes: int = 3,
+    feats: int = 5,
+    edges: list[tuple[int, int]] | None = None,
+) -> dict:
     """ind.<name>.* as Kipf & Welling's files: x/y the first n_train nodes, allx/ally every non-test node,
     tx/ty the test nodes at the (shuffled) ids of test.index, graph a dict node -> neighbour list."""
     rng = np.random.default_rng(0)
@@ -31,9 +41,15 @@ def write_planetoid(root: Path, name: str = "toy", *, n_train: int = 6, n_other:
     graph = defaultdict(list)
     for u, v in edges if edges is not None else [(i, (i + 1) % n) for i in range(n)]:
         graph[u].append(v)
-    parts = {"x": sp.csr_matrix(features[:n_train]), "y": onehot[:n_train],
-             "allx": sp.csr_matrix(features[:n_all]), "ally": onehot[:n_all],
-             "tx": sp.csr_matrix(features[test_ids]), "ty": onehot[test_ids], "graph": graph}
+    parts = {
+        "x": sp.csr_matrix(features[:n_train]),
+        "y": onehot[:n_train],
+        "allx": sp.csr_matrix(features[:n_all]),
+        "ally": onehot[:n_all],
+        "tx": sp.csr_matrix(features[test_ids]),
+        "ty": onehot[test_ids],
+        "graph": graph,
+    }
     root.mkdir(parents=True, exist_ok=True)
     for k, v in parts.items():
         with open(root / f"ind.{name}.{k}", "wb") as f:
@@ -97,6 +113,7 @@ def test_planetoid_mismatched_feature_and_label_rows(tmp_path: Path) -> None:
 
 # -- TU -------------------------------------------------------------------------------------------
 
+
 def write_tu(root: Path, name: str = "TOY", *, graphs: int = 20) -> list[tuple[int, list[tuple[int, int]], int]]:
     """TU files for ``graphs`` graphs alternating triangles (label 1) and 4-paths (label -1)."""
     folder = root / name
@@ -140,13 +157,16 @@ def test_tu_val_is_test_reports_the_held_out_fold(tmp_path: Path) -> None:
     assert data.val is data.test and data.info.splits["val"] == 4
 
 
-@pytest.mark.parametrize("part,text,match", [
-    ("A", "1, 2\n2, x\n", r"TOY_A\.txt line 2: expected 'i, j' 1-based node ids, got '2, x'"),
-    ("A", "1, 2\n2, 999\n", r"TOY_A\.txt: edge row 2 has a node id outside 1\.\.70"),
-    ("A", "1, 2\n3, 4\n", r"TOY_A\.txt: edge row 2 joins nodes of two different graphs"),
-    ("node_labels", "0\n1\n", r"TOY_node_labels\.txt: 2 rows for 70 nodes"),
-    ("graph_indicator", "1\n3\n2\n", r"expected non-decreasing graph ids in 1\.\.20"),
-])
+@pytest.mark.parametrize(
+    "part,text,match",
+    [
+        ("A", "1, 2\n2, x\n", r"TOY_A\.txt line 2: expected 'i, j' 1-based node ids, got '2, x'"),
+        ("A", "1, 2\n2, 999\n", r"TOY_A\.txt: edge row 2 has a node id outside 1\.\.70"),
+        ("A", "1, 2\n3, 4\n", r"TOY_A\.txt: edge row 2 joins nodes of two different graphs"),
+        ("node_labels", "0\n1\n", r"TOY_node_labels\.txt: 2 rows for 70 nodes"),
+        ("graph_indicator", "1\n3\n2\n", r"expected non-decreasing graph ids in 1\.\.20"),
+    ],
+)
 def test_tu_bad_files_name_the_file_and_line(tmp_path: Path, part: str, text: str, match: str) -> None:
     write_tu(tmp_path)
     (tmp_path / "TOY" / f"TOY_{part}.txt").write_text(text)
@@ -163,6 +183,7 @@ def test_tu_bad_fold_and_missing_files(tmp_path: Path) -> None:
 
 
 # -- networkx and synthetic -----------------------------------------------------------------------
+
 
 def test_karate_club_offline_default() -> None:
     data = load_dataset("karate")
@@ -185,18 +206,22 @@ def test_graph_shapes_is_structural_and_balanced() -> None:
 
 # -- canonical edges and batching -----------------------------------------------------------------
 
+
 def test_canonical_edges_symmetrizes_dedups_and_drops_self_loops() -> None:
     ei = torch.tensor([[0, 0, 1, 2, 2], [1, 1, 0, 2, 3]])  # duplicate, both directions, self-loop, directed
     out = canonical_edges(ei, 4)
     assert out.tolist() == [[0, 1, 2, 3], [1, 0, 3, 2]]
 
 
-@pytest.mark.parametrize("ei,match", [
-    (torch.tensor([[0, 5]]), r"expected shape \(2, num_edges\)"),
-    (torch.tensor([[0], [4]]), r"node id 4 out of range; the graph has 4 nodes \(ids 0\.\.3\)"),
-    (torch.tensor([[-1], [0]]), "node id -1 out of range"),
-    (torch.tensor([[0.0], [1.0]]), "node ids must be integers"),
-])
+@pytest.mark.parametrize(
+    "ei,match",
+    [
+        (torch.tensor([[0, 5]]), r"expected shape \(2, num_edges\)"),
+        (torch.tensor([[0], [4]]), r"node id 4 out of range; the graph has 4 nodes \(ids 0\.\.3\)"),
+        (torch.tensor([[-1], [0]]), "node id -1 out of range"),
+        (torch.tensor([[0.0], [1.0]]), "node ids must be integers"),
+    ],
+)
 def test_canonical_edges_rejects_bad_ids(ei: torch.Tensor, match: str) -> None:
     with pytest.raises(DataError, match=match):
         canonical_edges(ei, 4, where="edges")
@@ -204,8 +229,10 @@ def test_canonical_edges_rejects_bad_ids(ei: torch.Tensor, match: str) -> None:
 
 def test_isolated_nodes_and_edgeless_graphs_are_kept() -> None:
     assert canonical_edges(torch.zeros(2, 0, dtype=torch.long), 3).shape == (2, 0)
-    graphs = [Graph(torch.ones(2, 1), torch.zeros(2, 0, dtype=torch.long), torch.tensor(0)),
-              Graph(torch.ones(3, 1), torch.tensor([[0, 1], [1, 0]]), torch.tensor(1))]
+    graphs = [
+        Graph(torch.ones(2, 1), torch.zeros(2, 0, dtype=torch.long), torch.tensor(0)),
+        Graph(torch.ones(3, 1), torch.tensor([[0, 1], [1, 0]]), torch.tensor(1)),
+    ]
     b = collate(graphs)
     assert b.batch.tolist() == [0, 0, 1, 1, 1] and b.edge_index.tolist() == [[2, 3], [3, 2]]
     assert b.y.tolist() == [0, 1] and b.num_graphs == 2

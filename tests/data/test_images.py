@@ -145,6 +145,6 @@ def test_digits_images_match_tabular_digits() -> None:
     table = load_dataset("digits", val_size=0.2)
     assert images.info.input_shape == (1, 8, 8) and images.info.splits == table.info.splits
     for a, b in [(images.train, table.train), (images.val, table.val), (images.test, table.test)]:
-        assert a.x.shape[1:] == (1, 8, 8) and 0 <= a.x.min() and a.x.max() <= 1
+        assert a.x.shape[1:] == (1, 8, 8) and a.x.min() >= 0 and a.x.max() <= 1
         torch.testing.assert_close(a.x.reshape(-1, 64), b.x / 16)
         assert torch.equal(a.y, b.y)

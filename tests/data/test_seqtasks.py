@@ -13,17 +13,22 @@ def test_registered_as_seq2seq_pairs() -> None:
     assert set(list_datasets("seq2seq")) >= {"copy", "reverse", "sort", "addition"}
 
 
-@pytest.mark.parametrize("name, check", [
-    ("copy", lambda s, t: t == s),
-    ("reverse", lambda s, t: t == s[::-1]),
-    ("sort", lambda s, t: t == "".join(sorted(s))),
-    ("addition", lambda s, t: int(t) == sum(int(p) for p in s.split("+"))),
-])
+@pytest.mark.parametrize(
+    "name, check",
+    [
+        ("copy", lambda s, t: t == s),
+        ("reverse", lambda s, t: t == s[::-1]),
+        ("sort", lambda s, t: t == "".join(sorted(s))),
+        ("addition", lambda s, t: int(t) == sum(int(p) for p in s.split("+"))),
+    ],
+)
 def test_targets_are_right_and_held_out_sources_unseen(name: str, check) -> None:
     data = load_dataset(name, **SMALL)
     for part in (data.train, data.val, data.test):
-        assert all(check(s, t) for s, t in zip(part.src, part.tgt))
-        assert all(len(s) <= data.max_src_len and len(t) <= data.max_tgt_len for s, t in zip(part.src, part.tgt))
+        assert all(check(s, t) for s, t in zip(part.src, part.tgt, strict=True))
+        assert all(
+            len(s) <= data.max_src_len and len(t) <= data.max_tgt_len for s, t in zip(part.src, part.tgt, strict=True)
+        )
         assert set("".join(part.src) + "".join(part.tgt)) <= set(data.alphabet)
     assert (len(data.train), len(data.val), len(data.test)) == (300, 20, 40)
     held = set(data.val.src) | set(data.test.src)
@@ -50,13 +55,16 @@ def test_every_length_is_trained_on() -> None:
     assert {len(s) for s in data.train.src} == {1, 2, 3, 4}
 
 
-@pytest.mark.parametrize("name, kwargs, message", [
-    ("sort", {"n_test": 400}, "at most"),
-    ("copy", {"min_length": 5, "max_length": 3}, "min_length"),
-    ("reverse", {"n_symbols": 11}, "n_symbols"),
-    ("addition", {"digits": 0}, "digits"),
-    ("copy", {"n_train": 0}, "n_train"),
-])
+@pytest.mark.parametrize(
+    "name, kwargs, message",
+    [
+        ("sort", {"n_test": 400}, "at most"),
+        ("copy", {"min_length": 5, "max_length": 3}, "min_length"),
+        ("reverse", {"n_symbols": 11}, "n_symbols"),
+        ("addition", {"digits": 0}, "digits"),
+        ("copy", {"n_train": 0}, "n_train"),
+    ],
+)
 def test_bad_arguments_are_one_clear_error(name: str, kwargs: dict, message: str) -> None:
     with pytest.raises(DataError, match=message):
         load_dataset(name, **kwargs)

@@ -70,13 +70,16 @@ def test_series_csv_windows_are_chronological(tmp_path: Path) -> None:
     assert "test 1931-1939" in data.info.split_note
 
 
-@pytest.mark.parametrize(("lines", "message"), [
-    (["t,v", "1,2", "2,abc"], r"s\.csv:3: expected two numbers"),
-    (["t,v", "1,2", "2,3,4"], r"s\.csv:3: expected 2 fields"),
-    (["t,v", "1,2", "1,3"], r"s\.csv:3: times must increase"),
-    (["t,v", "1,nan"], r"s\.csv:2: time and value must be finite"),
-    (["t,v", "1,2", "2,3"], r"too short for window 5"),
-])
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (["t,v", "1,2", "2,abc"], r"s\.csv:3: expected two numbers"),
+        (["t,v", "1,2", "2,3,4"], r"s\.csv:3: expected 2 fields"),
+        (["t,v", "1,2", "1,3"], r"s\.csv:3: times must increase"),
+        (["t,v", "1,nan"], r"s\.csv:2: time and value must be finite"),
+        (["t,v", "1,2", "2,3"], r"too short for window 5"),
+    ],
+)
 def test_malformed_series_csv_names_file_and_line(tmp_path: Path, lines: list[str], message: str) -> None:
     path = _csv(tmp_path / "s.csv", lines)
     with pytest.raises(DataError, match=message):

@@ -66,8 +66,12 @@ def test_dataset_params_gives_defaults() -> None:
 
 #: every (x, y) tensor dataset that needs no files; graphs, text and seq2seq pairs have their own tests,
 #: ucr and seq_mnist are tested on generated files in test_timeseries / test_sequences
-TENSOR_DATASETS = [n for m in ("tabular", "images", "toy2d", "timeseries", "sequences") for n in list_datasets(m)
-                   if n not in ("ucr", "seq_mnist")]
+TENSOR_DATASETS = [
+    n
+    for m in ("tabular", "images", "toy2d", "timeseries", "sequences")
+    for n in list_datasets(m)
+    if n not in ("ucr", "seq_mnist")
+]
 
 
 @pytest.mark.parametrize("name", TENSOR_DATASETS)
@@ -88,7 +92,7 @@ def test_every_dataset_matches_its_info(name: str, request: pytest.FixtureReques
         assert split.x.dtype == torch.float32 and split.x.shape[1:] == info.input_shape
         assert torch.isfinite(split.x).all()
         if info.task == "classify":
-            assert split.y.dtype == torch.int64 and 0 <= split.y.min() and split.y.max() < info.num_classes
+            assert split.y.dtype == torch.int64 and split.y.min() >= 0 and split.y.max() < info.num_classes
             assert len(info.class_names) == info.num_classes
         elif info.task == "regress":
             assert split.y.dtype == torch.float32 and info.num_classes is None

@@ -24,13 +24,16 @@ def write_tsv(root: Path, name: str, split: str, rows: list[tuple[str, list[floa
     return path
 
 
-def write_ts(root: Path, name: str, split: str, cases: list[str], *, labels: str = "a b",
-             extra_header: str = "") -> Path:
+def write_ts(
+    root: Path, name: str, split: str, cases: list[str], *, labels: str = "a b", extra_header: str = ""
+) -> Path:
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}_{split}.ts"
-    header = f"# comment\n@problemName {name}\n@timeStamps false\n@missing true\n{extra_header}" \
-             f"@classLabel true {labels}\n@data\n"
+    header = (
+        f"# comment\n@problemName {name}\n@timeStamps false\n@missing true\n{extra_header}"
+        f"@classLabel true {labels}\n@data\n"
+    )
     path.write_text(header + "\n".join(cases) + "\n")
     return path
 
@@ -127,12 +130,15 @@ def test_ts_format_univariate_multivariate_and_missing(tmp_path: Path) -> None:
     torch.testing.assert_close(data.train.x[0], torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
 
 
-@pytest.mark.parametrize(("cases", "header", "expected"), [
-    (["1,2,3:a", "1,2,3:z"], "", r"Q_TRAIN\.ts:8: class label 'z' is not among those declared"),
-    (["1,2,3:a", "1,2,3:4,5,6:b"], "", r"Q_TRAIN\.ts:8: case has 2 dimensions, earlier cases have 1"),
-    (["1,2,x:a"], "", r"Q_TRAIN\.ts:7: field 3: 'x' is not a number"),
-    (["1,2,3:a"], "@timestamps true\n", r"Q_TRAIN\.ts:\d+: '@timestamps true' is not supported"),
-])
+@pytest.mark.parametrize(
+    ("cases", "header", "expected"),
+    [
+        (["1,2,3:a", "1,2,3:z"], "", r"Q_TRAIN\.ts:8: class label 'z' is not among those declared"),
+        (["1,2,3:a", "1,2,3:4,5,6:b"], "", r"Q_TRAIN\.ts:8: case has 2 dimensions, earlier cases have 1"),
+        (["1,2,x:a"], "", r"Q_TRAIN\.ts:7: field 3: 'x' is not a number"),
+        (["1,2,3:a"], "@timestamps true\n", r"Q_TRAIN\.ts:\d+: '@timestamps true' is not supported"),
+    ],
+)
 def test_malformed_ts_names_file_and_line(tmp_path: Path, cases: list[str], header: str, expected: str) -> None:
     write_ts(tmp_path, "Q", "TRAIN", cases, extra_header=header)
     write_ts(tmp_path, "Q", "TEST", ["1,2,3:a"])

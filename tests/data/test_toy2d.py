@@ -68,7 +68,7 @@ def test_grid_samples_lie_on_their_modes() -> None:
 def test_moons_and_swiss_roll_ranges() -> None:
     moons = load_dataset("moons", n_train=2000, n_test=10).train
     assert set(moons.y.tolist()) == {0, 1}
-    assert -1.5 < moons.x[:, 0].min() and moons.x[:, 0].max() < 2.5
+    assert moons.x[:, 0].min() > -1.5 and moons.x[:, 0].max() < 2.5
     roll = load_dataset("swiss_roll", n_train=2000, n_test=10).train.x
     assert roll.abs().max() < 3.5 and roll.abs().max() > 1.5  # scaled by 1/5
 

@@ -19,7 +19,7 @@ from dlzoo.families.autoencoder.objective import (
 )
 from dlzoo.registry import create_model
 from dlzoo.runs import RunDir, load_run
-from dlzoo.train import train_run
+from dlzoo.training import train_run
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +63,14 @@ def test_vae_learns_digits_and_iwae_bound_is_tighter(trained):
     x = torch.bernoulli(data.test.x, generator=torch.Generator().manual_seed(EVAL_SEED))  # the eval binarization
     p = data.train.x.mean(0).clamp(1e-4, 1 - 1e-4)  # per-pixel Bernoulli, fitted to the training means
     independent = -(x * p.log() + (1 - x) * (1 - p).log()).flatten(1).sum(-1).mean().item()  # ~ 27 nats
-    untrained = VAEObjective(VAEObjective.Config(dynamic_binarize=True, eval_iw_samples=0)).evaluate(
-        create_model("vae_mlp", input_shape=(1, 8, 8), hidden=(128,), latent_dim=8).eval(), data.test.x
-    )["neg_elbo"].mean().item()  # ~ 64 ln 2 = 44 nats
+    untrained = (
+        VAEObjective(VAEObjective.Config(dynamic_binarize=True, eval_iw_samples=0))
+        .evaluate(create_model("vae_mlp", input_shape=(1, 8, 8), hidden=(128,), latent_dim=8).eval(), data.test.x)[
+            "neg_elbo"
+        ]
+        .mean()
+        .item()
+    )  # ~ 64 ln 2 = 44 nats
     assert result["test/neg_elbo"] < independent - 2.0 < untrained - 15.0
     assert result["test/nll"] < result["test/neg_elbo"]
     assert result["test/neg_elbo"] - result["test/nll"] < 5.0  # a sane gap, not a broken estimator
@@ -123,7 +128,7 @@ def test_shapes_gradients_and_determinism(name, shape):
     assert not torch.equal(model(x)[0], model(x)[0])  # a fresh eps each call
     model.eval()
     a, b = model(x), model(x)
-    assert all(torch.equal(u, v) for u, v in zip(a, b))
+    assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
     torch.testing.assert_close(a[0], model.decode(a[1]))  # eval mode: z = mu
 
 
@@ -151,7 +156,8 @@ def test_evaluation_is_reproducible_and_independent_of_beta():
     x = torch.rand(6, 1, 8, 8)
     a = VAEObjective(VAEObjective.Config(dynamic_binarize=True, eval_iw_samples=50)).evaluate(model, x, final=True)
     b = VAEObjective(VAEObjective.Config(dynamic_binarize=True, eval_iw_samples=50, beta=4.0)).evaluate(
-        model, x, final=True)
+        model, x, final=True
+    )
     assert all(torch.equal(a[k], b[k]) for k in ("neg_elbo", "recon", "kl", "nll"))
     torch.testing.assert_close(a["neg_elbo"], a["recon"] + a["kl"])
     no_iw = VAEObjective(VAEObjective.Config(val_iw_samples=0)).evaluate(model, x, final=False)

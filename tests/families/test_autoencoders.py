@@ -28,7 +28,7 @@ from dlzoo.families.autoencoder.ae_objective import (
 from dlzoo.metrics.representation import linear_probe_accuracy, psnr
 from dlzoo.registry import create_model
 from dlzoo.runs import RunDir, load_run
-from dlzoo.train import train_run
+from dlzoo.training import train_run
 
 
 def autograd_frobenius_sq(model, x: torch.Tensor) -> torch.Tensor:
@@ -46,8 +46,12 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("ae_runs")
     out = {}
     wide = ["model.code_dim=128", "train.epochs=40"]  # over-complete (64 pixels): where denoising matters
-    for name, overrides in [("ae_mlp", wide), ("dae_mlp", wide),
-                            ("sparse_ae_mlp", ["task.weight=1.0"]), ("cae_mlp", ["task.weight=1.0"])]:
+    for name, overrides in [
+        ("ae_mlp", wide),
+        ("dae_mlp", wide),
+        ("sparse_ae_mlp", ["task.weight=1.0"]),
+        ("cae_mlp", ["task.weight=1.0"]),
+    ]:
         cfg = resolve_config(name, preset="tiny", overrides=overrides)
         run = RunDir.create(root, name, "tiny")
         out[name] = (run, train_run(cfg, run))
@@ -55,6 +59,7 @@ def runs(tmp_path_factory):
 
 
 # -- the contractive penalty ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("act", ["sigmoid", "tanh", "relu", "linear"])
 def test_closed_form_jacobian_matches_autograd(act):
@@ -120,6 +125,7 @@ def test_contractive_loss_adds_lambda_times_jacobian():
 
 # -- denoising and sparsity --------------------------------------------------------------------------
 
+
 def test_masking_and_gaussian_corruption():
     g = torch.Generator().manual_seed(0)
     x = torch.rand(200, 1, 8, 8) + 0.1  # no exact zeros
@@ -164,12 +170,14 @@ def test_sparse_kl_by_hand_and_l1():
 
 # -- models ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("block", ["transpose", "resize", "shuffle"])
 @pytest.mark.parametrize("shape", [(1, 28, 28), (1, 8, 8), (1, 7, 7), (3, 12, 10)])
 def test_conv_autoencoder_shapes_and_gradients(block, shape):
     torch.manual_seed(0)
-    model = create_model("ae_conv", input_shape=shape, channels=(4, 8), code_dim=5, block=block,
-                         code_activation="sigmoid")
+    model = create_model(
+        "ae_conv", input_shape=shape, channels=(4, 8), code_dim=5, block=block, code_activation="sigmoid"
+    )
     x = torch.rand(2, *shape)
     logits, h = model(x)
     assert logits.shape == x.shape and h.shape == (2, 5) and torch.all((h > 0) & (h < 1))
@@ -200,6 +208,7 @@ def test_export_parity_of_other_decoder_blocks(block, fmt, tmp_path):
 
 # -- metrics --------------------------------------------------------------------------------------------
 
+
 def test_psnr_and_linear_probe():
     x = torch.rand(10, 1, 8, 8)
     y = (x + 0.1 * torch.randn_like(x)).clamp(0, 1)
@@ -215,6 +224,7 @@ def test_psnr_and_linear_probe():
 
 
 # -- learning (through the loop) --------------------------------------------------------------------
+
 
 def test_autoencoder_learns_and_writes_its_plots(runs):
     run, result = runs["ae_mlp"]
@@ -245,6 +255,7 @@ def test_sparsity_and_contraction_do_what_they_say(runs):
 
 # -- serving --------------------------------------------------------------------------------------------
 
+
 def test_serving_reconstruct_embed_and_bad_input(runs):
     from dlzoo.serve import create_app
 
@@ -254,8 +265,9 @@ def test_serving_reconstruct_embed_and_bad_input(runs):
     with TestClient(create_app(root)) as client:
         r = client.post("/v1/models/ae_mlp/reconstruct", json={"inputs": x.tolist()})
         assert r.status_code == 200, r.text
-        torch.testing.assert_close(torch.tensor(r.json()["reconstructions"]),
-                                   AutoencoderObjective.reconstruct(model, x), atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(
+            torch.tensor(r.json()["reconstructions"]), AutoencoderObjective.reconstruct(model, x), atol=1e-6, rtol=1e-5
+        )
         r = client.post("/v1/models/ae_mlp/embed", json={"inputs": x[0].tolist()})
         assert r.status_code == 200, r.text
         assert r.json()["shape"] == [1, 128]
@@ -268,6 +280,8 @@ def test_serving_reconstruct_embed_and_bad_input(runs):
             for inputs in bodies:
                 r = client.post(f"/v1/models/ae_mlp/{verb}", json={"inputs": inputs})
                 assert r.status_code == 422, (verb, r.text)
-                assert "expected" in r.json()["detail"] or "[0, 1]" in r.json()["detail"] or "inputs" in r.json()["detail"]
+                assert (
+                    "expected" in r.json()["detail"] or "[0, 1]" in r.json()["detail"] or "inputs" in r.json()["detail"]
+                )
         r = client.post("/v1/models/ae_mlp/sample", json={"n": 2})
         assert r.status_code == 400 and "reconstruct" in r.json()["detail"]  # no prior to sample from

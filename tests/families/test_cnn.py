@@ -19,7 +19,7 @@ from dlzoo.data import timeseries
 from dlzoo.families.cnn.model import FCN, InceptionModule, InceptionTime, LeNet, ResNet1d, SameConv1d
 from dlzoo.runs import RunDir, load_run
 from dlzoo.serve import create_app
-from dlzoo.train.loop import train_run
+from dlzoo.training.loop import train_run
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 8, 10, 40])
@@ -41,8 +41,15 @@ def n_params(module: nn.Module) -> int:
 def test_fcn_and_resnet_have_the_papers_layers() -> None:
     # FCN (Wang et al. 2017): conv 8/5/3 with 128/256/128 filters (+ bias), BN (gamma, beta), linear head
     fcn = FCN(in_channels=1, num_classes=2)
-    expected = (1 * 128 * 8 + 128) + 2 * 128 + (128 * 256 * 5 + 256) + 2 * 256 + (256 * 128 * 3 + 128) + 2 * 128 \
+    expected = (
+        (1 * 128 * 8 + 128)
+        + 2 * 128
+        + (128 * 256 * 5 + 256)
+        + 2 * 256
+        + (256 * 128 * 3 + 128)
+        + 2 * 128
         + (128 * 2 + 2)
+    )
     assert n_params(fcn) == expected == 264962
     # ResNet: 3 blocks (64, 128, 128); shortcuts: 1x1 conv + BN where the width changes, BN alone in block 3
     resnet = ResNet1d(in_channels=1, num_classes=2)
@@ -124,8 +131,16 @@ def test_fcn_trains_on_ucr_files(tmp_path: Path) -> None:
             x = np.sin(2 * np.pi * (2 + 3 * label) * t + rng.uniform(0, 6)) + 0.3 * rng.normal(size=40)
             lines.append(f"{label + 1}\t" + "\t".join(f"{v:.5f}" for v in x))
         (folder / f"Sines_{split}.tsv").write_text("\n".join(lines) + "\n")
-    _, result = train(tmp_path / "runs", "fcn_tsc", f"data.root={tmp_path}", "data.dataset=Sines", "train.epochs=30",
-                      "train.lr=0.01", "model.filters=[16,32,16]", preset="ucr")
+    _, result = train(
+        tmp_path / "runs",
+        "fcn_tsc",
+        f"data.root={tmp_path}",
+        "data.dataset=Sines",
+        "train.epochs=30",
+        "train.lr=0.01",
+        "model.filters=[16,32,16]",
+        preset="ucr",
+    )
     assert result["test/accuracy"] > 0.9, result
     assert result["dataset_version"].startswith("ucr-tsv/Sines/")
 

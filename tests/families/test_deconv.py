@@ -14,9 +14,13 @@ from dlzoo.families.deconv.model import Upsampler, stage_scales
 from dlzoo.families.deconv.objective import SuperResObjective
 from dlzoo.metrics.artifacts import checkerboard_score, flat_spectrum_score, pixel_parity
 
-SIZES = [(kind, s, k, h, w) for kind, kernels in (("transpose", (1, 2, 3, 4, 5, 6, 7)), ("resize", (1, 3, 5)),
-                                                  ("shuffle", (1, 3, 5)))
-         for s in (2, 3, 4) for k in kernels for h, w in ((1, 1), (5, 7), (14, 14))]
+SIZES = [
+    (kind, s, k, h, w)
+    for kind, kernels in (("transpose", (1, 2, 3, 4, 5, 6, 7)), ("resize", (1, 3, 5)), ("shuffle", (1, 3, 5)))
+    for s in (2, 3, 4)
+    for k in kernels
+    for h, w in ((1, 1), (5, 7), (14, 14))
+]
 
 
 @pytest.mark.parametrize("kind,scale,kernel,h,w", SIZES)
@@ -97,6 +101,7 @@ def test_uneven_overlap_pattern_counts_kernel_taps() -> None:
 
 # -- model -----------------------------------------------------------------------------------------
 
+
 def test_stage_scales() -> None:
     assert stage_scales(2) == [2] and stage_scales(4) == [2, 2] and stage_scales(8) == [2, 2, 2]
     assert stage_scales(3) == [3]
@@ -117,11 +122,14 @@ def test_every_block_exports_to_onnx_with_parity(block: str, kernel: int, tmp_pa
 
     torch.manual_seed(0)
     model = Upsampler(in_channels=1, block=block, kernel_size=kernel, channels=8, depth=1, factor=4).eval()
-    report = export_model(model, torch.rand(3, 1, 7, 7), tmp_path / f"{block}.onnx", fmt="onnx")  # raises on disagreement
+    report = export_model(
+        model, torch.rand(3, 1, 7, 7), tmp_path / f"{block}.onnx", fmt="onnx"
+    )  # raises on disagreement
     assert report.path.is_file() and report.max_abs_diff < 1e-4
 
 
 # -- checkerboard score ------------------------------------------------------------------------------
+
 
 def _grid(n: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.meshgrid(torch.arange(float(n)), torch.arange(float(n)), indexing="ij")
@@ -160,6 +168,7 @@ def test_pixel_parity() -> None:
 
 # -- objective -----------------------------------------------------------------------------------
 
+
 def test_objective_metrics_are_exact_for_a_known_error() -> None:
     obj = SuperResObjective(SuperResObjective.Config())
     y = 0.2 + 0.6 * torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(0))
@@ -172,6 +181,7 @@ def test_objective_metrics_are_exact_for_a_known_error() -> None:
 
 
 # -- learning and serving (the tiny run is shared with the contract tests in one session) ---------------
+
 
 def test_tiny_upsampler_beats_bicubic(train_tiny) -> None:
     from dlzoo.data import load_dataset

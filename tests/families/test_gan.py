@@ -18,6 +18,7 @@ from dlzoo.registry import create_model
 
 # -- mode coverage (VEEGAN / PacGAN protocol) -----------------------------------------------------
 
+
 def test_mode_coverage_counts_only_samples_within_three_std() -> None:
     modes = ring_modes()  # 8 centers on radius 2, std 0.02
     c = modes.centers
@@ -54,6 +55,7 @@ def test_mode_coverage_refuses_wrong_shapes_and_ignores_nan() -> None:
 
 
 # -- losses against their formulas ----------------------------------------------------------------
+
 
 class Constant(nn.Module):
     def __init__(self, value: float) -> None:
@@ -105,6 +107,7 @@ def test_wgan_gp_defaults_are_algorithm_1() -> None:
 
 # -- models ---------------------------------------------------------------------------------------
 
+
 def test_packed_critic_judges_consecutive_groups_of_pack_samples() -> None:
     torch.manual_seed(0)
     critic = MLPCritic(input_shape=(2,), hidden=(16,), pack=4, activation="leaky_relu")
@@ -119,8 +122,9 @@ def test_packed_critic_judges_consecutive_groups_of_pack_samples() -> None:
 
 @pytest.mark.parametrize("kind", ["transpose", "resize", "shuffle"])
 def test_dcgan_generates_28x28_images_in_unit_range_with_every_upsampling_block(kind: str) -> None:
-    model = create_model("dcgan", input_shape=(1, 28, 28), latent_dim=8, channels_g=(16, 8), channels_d=(8, 16),
-                         upsample=kind).eval()
+    model = create_model(
+        "dcgan", input_shape=(1, 28, 28), latent_dim=8, channels_g=(16, 8), channels_d=(8, 16), upsample=kind
+    ).eval()
     with torch.no_grad():
         x, score = model(torch.randn(3, 8))
     assert x.shape == (3, 1, 28, 28) and score.shape == (3, 1)
@@ -148,14 +152,21 @@ def test_pacgan_forward_scores_each_sample_for_any_batch_size() -> None:
 
 # -- learning: each loss moves a generator onto a shifted Gaussian ----------------------------------
 
-@pytest.mark.parametrize("objective", [GANObjective(AdversarialConfig(lr_g=2e-3, lr_d=2e-3)),
-                                       WGANGPObjective(WGANGPObjective.Config(lr_g=2e-3, lr_d=2e-3, n_critic=2))])
+
+@pytest.mark.parametrize(
+    "objective",
+    [
+        GANObjective(AdversarialConfig(lr_g=2e-3, lr_d=2e-3)),
+        WGANGPObjective(WGANGPObjective.Config(lr_g=2e-3, lr_d=2e-3, n_critic=2)),
+    ],
+)
 def test_each_loss_learns_a_shifted_gaussian(objective: GANObjective) -> None:
     """Target N((3, -2), 0.5^2 I) from z ~ N(0, I); a sign error in either loss leaves G far away."""
     torch.manual_seed(0)
     c = objective.cfg
-    model = create_model("gan", input_shape=(2,), hidden_g=(32,), hidden_d=(32, 32), batchnorm_g=False,
-                         critic_activation="leaky_relu")
+    model = create_model(
+        "gan", input_shape=(2,), hidden_g=(32,), hidden_d=(32, 32), batchnorm_g=False, critic_activation="leaky_relu"
+    )
     opt_g = torch.optim.Adam(model.generator.parameters(), lr=c.lr_g, betas=c.betas_g)
     opt_d = torch.optim.Adam(model.critic.parameters(), lr=c.lr_d, betas=c.betas_d)
     target = torch.tensor([3.0, -2.0])
@@ -176,17 +187,25 @@ def test_each_loss_learns_a_shifted_gaussian(objective: GANObjective) -> None:
     assert 0.25 < float(samples.std(0).mean()) < 1.0, samples.std(0)
 
 
-@pytest.mark.parametrize(("model", "data", "epochs", "every"),
-                         [("gan", "ring", 400, 100), ("gan", "grid", 400, 100),
-                          ("pacgan", "ring", 1600, 400), ("pacgan", "grid", 1600, 400)])
-def test_long_presets_are_the_benchmarked_overrides_of_the_toy_presets(model: str, data: str, epochs: int,
-                                                                      every: int) -> None:
+@pytest.mark.parametrize(
+    ("model", "data", "epochs", "every"),
+    [
+        ("gan", "ring", 400, 100),
+        ("gan", "grid", 400, 100),
+        ("pacgan", "ring", 1600, 400),
+        ("pacgan", "grid", 1600, 400),
+    ],
+)
+def test_long_presets_are_the_benchmarked_overrides_of_the_toy_presets(
+    model: str, data: str, epochs: int, every: int
+) -> None:
     """benchmarks/gan_toy2d.py records the long runs as `--data X model.batchnorm_g=false train.epochs=..`."""
     from dlzoo.config import resolve_config
 
     long = resolve_config(model, preset=f"{data}_long")
-    short = resolve_config(model, preset=data,
-                           overrides=["model.batchnorm_g=false", f"train.epochs={epochs}", f"train.eval_every={every}"])
+    short = resolve_config(
+        model, preset=data, overrides=["model.batchnorm_g=false", f"train.epochs={epochs}", f"train.eval_every={every}"]
+    )
     assert long.model_dump(exclude={"preset"}) == short.model_dump(exclude={"preset"})
     from dlzoo.data import dataset_params
 

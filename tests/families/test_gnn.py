@@ -32,6 +32,7 @@ def dense_adjacency(ei: torch.Tensor, n: int) -> torch.Tensor:
 
 # -- layers against their dense formulas ----------------------------------------------------------
 
+
 def test_gcn_conv_is_the_normalized_dense_propagation() -> None:
     x, ei = random_graph()
     conv = GCNConv(in_features=5, out_features=3)
@@ -79,11 +80,16 @@ def test_gin_conv_sums_neighbours() -> None:
     torch.testing.assert_close(conv(x, ei), 1.25 * x + dense_adjacency(ei, 9) @ x)
 
 
-@pytest.mark.parametrize("layer", [
-    lambda: GCNConv(in_features=5, out_features=3), lambda: GATConv(in_features=5, out_features=3, heads=2),
-    lambda: SAGEConv(in_features=5, out_features=3), lambda: SAGEConv(in_features=5, out_features=3, aggregator="max"),
-    lambda: GINConv(mlp=torch.nn.Linear(5, 3)),
-])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda: GCNConv(in_features=5, out_features=3),
+        lambda: GATConv(in_features=5, out_features=3, heads=2),
+        lambda: SAGEConv(in_features=5, out_features=3),
+        lambda: SAGEConv(in_features=5, out_features=3, aggregator="max"),
+        lambda: GINConv(mlp=torch.nn.Linear(5, 3)),
+    ],
+)
 def test_self_loops_in_the_input_change_nothing_and_edgeless_graphs_work(layer) -> None:
     """Documented: layers add exactly one self-loop per node (GCN, GAT) or ignore them (SAGE, GIN)."""
     conv = layer().eval()
@@ -106,9 +112,12 @@ def test_gin_on_a_block_diagonal_batch_equals_each_graph_alone() -> None:
 
 # -- neighbour sampling ---------------------------------------------------------------------------
 
+
 def test_sampler_respects_fanouts_and_only_samples_real_edges() -> None:
     x, ei = example_graph(40, 3)
-    ei = canonical_edges(torch.cat([ei, torch.randint(0, 40, (2, 200), generator=torch.Generator().manual_seed(1))], 1), 40)
+    ei = canonical_edges(
+        torch.cat([ei, torch.randint(0, 40, (2, 200), generator=torch.Generator().manual_seed(1))], 1), 40
+    )
     sampler = NeighborSampler(ei, 40, fanouts=[3, 2])
     seeds = torch.tensor([5, 17, 30])
     nodes, sub = sampler.sample(seeds, generator=torch.Generator().manual_seed(0))
@@ -128,6 +137,7 @@ def test_sampling_every_neighbour_reproduces_full_graph_outputs() -> None:
 
 
 # -- learning (tiny presets through the real loop) -------------------------------------------------
+
 
 @pytest.mark.parametrize("model,threshold", [("gcn", 0.8), ("gat", 0.8), ("graphsage", 0.8), ("gin", 0.9)])
 def test_tiny_presets_learn(train_tiny, model: str, threshold: float) -> None:
@@ -158,7 +168,8 @@ def test_link_prediction_fits_its_training_edges(train_tiny) -> None:
     target = torch.cat([torch.ones(train.shape[1]), torch.zeros(neg.shape[1])]).long()
     assert float(binary_auroc(scores, target)) > 0.85  # an untrained or broken decoder sits near 0.5
     assert evaluate_run(path, split="test")["test/auroc"] == pytest.approx(
-        json.loads((path / "eval.json").read_text())["test/auroc"])
+        json.loads((path / "eval.json").read_text())["test/auroc"]
+    )
 
 
 def test_bad_data_for_the_objective_is_rejected() -> None:
@@ -169,6 +180,7 @@ def test_bad_data_for_the_objective_is_rejected() -> None:
 
 
 # -- serving ----------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def client(train_tiny, tmp_path_factory):
@@ -215,18 +227,27 @@ def test_serve_link_prediction_scores_pairs(client) -> None:
     assert len(r.json()["probabilities"]) == 2 and all(0 <= p <= 1 for p in r.json()["probabilities"])
 
 
-@pytest.mark.parametrize("model,body,expected", [
-    ("gcn", {"nodes": [0, 34]}, "nodes[1]: node id 34 out of range; the graph has 34 nodes (ids 0..33)"),
-    ("gcn", {"nodes": []}, "nodes"),
-    ("gcn", {"inputs": [[1, 2]]}, "nodes"),
-    ("gin", {"graphs": [{"features": [[1.0, 2.0]], "edges": []}]},
-     "graphs[0].features[0]: expected 1 features per node (the model's input size), got 2"),
-    ("gin", {"graphs": [{"features": [[1.0], [1.0]], "edges": [[0, 2]]}]},
-     "graphs[0].edges: node id 2 out of range; the graph has 2 nodes (ids 0..1)"),
-    ("gin", {"graphs": [{"features": [[1.0], [1.0, 1.0]], "edges": []}]}, "graphs[0].features[1]: expected 1"),
-    ("gin", {"graphs": [{"features": [], "edges": []}]}, "features"),
-    ("gcn_link", {"pairs": [[0, -1]]}, "node id -1 out of range"),
-])
+@pytest.mark.parametrize(
+    "model,body,expected",
+    [
+        ("gcn", {"nodes": [0, 34]}, "nodes[1]: node id 34 out of range; the graph has 34 nodes (ids 0..33)"),
+        ("gcn", {"nodes": []}, "nodes"),
+        ("gcn", {"inputs": [[1, 2]]}, "nodes"),
+        (
+            "gin",
+            {"graphs": [{"features": [[1.0, 2.0]], "edges": []}]},
+            "graphs[0].features[0]: expected 1 features per node (the model's input size), got 2",
+        ),
+        (
+            "gin",
+            {"graphs": [{"features": [[1.0], [1.0]], "edges": [[0, 2]]}]},
+            "graphs[0].edges: node id 2 out of range; the graph has 2 nodes (ids 0..1)",
+        ),
+        ("gin", {"graphs": [{"features": [[1.0], [1.0, 1.0]], "edges": []}]}, "graphs[0].features[1]: expected 1"),
+        ("gin", {"graphs": [{"features": [], "edges": []}]}, "features"),
+        ("gcn_link", {"pairs": [[0, -1]]}, "node id -1 out of range"),
+    ],
+)
 def test_serve_bad_graph_requests_are_422_with_a_reason(client, model: str, body: dict, expected: str) -> None:
     r = client.post(f"/v1/models/{model}/predict", json=body)
     assert r.status_code == 422, r.text
@@ -241,6 +262,7 @@ def test_export_run_uses_graph_example_inputs(train_tiny, tmp_path) -> None:
 
 
 # -- parity with PyTorch Geometric (run with the benchmark venv: /tmp/pyg-venv/bin/python -m pytest ...) --
+
 
 def test_gcn_and_gat_match_pyg_given_the_same_weights() -> None:
     pyg = pytest.importorskip("torch_geometric.nn")
@@ -257,7 +279,10 @@ def test_gcn_and_gat_match_pyg_given_the_same_weights() -> None:
         getattr(theirs, name).data.copy_(getattr(ours, name))
     theirs.lin.weight.data.copy_(ours.lin.weight)
     torch.testing.assert_close(ours(x, ei), theirs(x, ei))
-    mean_heads, pyg_mean = GATConv(in_features=6, out_features=4, heads=2, concat=False), pyg.GATConv(6, 4, heads=2, concat=False)
+    mean_heads, pyg_mean = (
+        GATConv(in_features=6, out_features=4, heads=2, concat=False),
+        pyg.GATConv(6, 4, heads=2, concat=False),
+    )
     for name in ("att_src", "att_dst", "bias"):
         getattr(pyg_mean, name).data.copy_(getattr(mean_heads, name))
     pyg_mean.lin.weight.data.copy_(mean_heads.lin.weight)

@@ -55,14 +55,19 @@ def test_weight_tying_shares_the_embedding_with_the_head() -> None:
 
 
 @pytest.mark.parametrize("positions", ["learned", "rope"])
-@pytest.mark.parametrize("sampling", [dict(temperature=0.0), dict(temperature=1.0, top_k=4),
-                                      dict(temperature=0.8, top_p=0.9)])
+@pytest.mark.parametrize(
+    "sampling", [dict(temperature=0.0), dict(temperature=1.0, top_k=4), dict(temperature=0.8, top_p=0.9)]
+)
 def test_cached_and_uncached_generation_give_the_same_tokens(positions: str, sampling: dict) -> None:
     m = _gpt(positions)
     prompt = torch.randint(11, (3, 4))
     # 4 + 20 tokens: past block_size 12, so the window slide is covered too
-    out = {cache: m.generate(prompt, max_new_tokens=20, generator=torch.Generator().manual_seed(3),
-                             use_cache=cache, **sampling) for cache in (True, False)}
+    out = {
+        cache: m.generate(
+            prompt, max_new_tokens=20, generator=torch.Generator().manual_seed(3), use_cache=cache, **sampling
+        )
+        for cache in (True, False)
+    }
     assert out[True].shape == (3, 24)
     assert torch.equal(out[True][:, :4], prompt)
     assert torch.equal(out[True], out[False])
@@ -89,7 +94,10 @@ def test_builder_validates_options() -> None:
 
 def test_learning_rate_schedule_is_nanogpts() -> None:
     cfg = LanguageConfig(max_iters=2000, warmup_iters=100, lr_decay_iters=2000, min_lr=1e-4)
-    lr = lambda it: learning_rate(it, lr=1e-3, cfg=cfg)
+
+    def lr(it):
+        return learning_rate(it, lr=1e-3, cfg=cfg)
+
     assert math.isclose(lr(0), 1e-3 / 101) and math.isclose(lr(99), 1e-3 * 100 / 101)
     assert math.isclose(lr(100), 1e-3)  # end of warmup: the peak
     assert math.isclose(lr(1050), 1e-4 + 0.5 * (1e-3 - 1e-4))  # half way through the cosine
@@ -118,15 +126,17 @@ def test_sample_endpoint_generates_streams_and_refuses_bad_prompts(train_tiny) -
     body = r.json()
     assert len(body["completions"]) == 1 and len(body["completions"][0]) == 40
     assert not body["prompt_truncated"] and body["model"].startswith("gpt@")
-    again = client.post(url, json={"prompt": "KING:\n", "max_new_tokens": 40, "temperature": 0.8, "top_k": 10,
-                                   "seed": 1}).json()
+    again = client.post(
+        url, json={"prompt": "KING:\n", "max_new_tokens": 40, "temperature": 0.8, "top_k": 10, "seed": 1}
+    ).json()
     assert again["completions"] == body["completions"]  # same seed, same text
     greedy = client.post(url, json={"prompt": "the ", "max_new_tokens": 12, "temperature": 0, "n": 2}).json()
     assert greedy["completions"][0] == greedy["completions"][1]
     # streaming: one line per character, then done
     for n in (1, 2):
-        with client.stream("POST", url, json={"prompt": "the ", "max_new_tokens": 12, "temperature": 0,
-                                              "stream": True, "n": n}) as s:
+        with client.stream(
+            "POST", url, json={"prompt": "the ", "max_new_tokens": 12, "temperature": 0, "stream": True, "n": n}
+        ) as s:
             assert s.status_code == 200 and s.headers["content-type"].startswith("application/x-ndjson")
             lines = [json.loads(line) for line in s.iter_lines() if line]
         assert lines[-1]["done"] is True and len(lines) == 12 * n + 1
@@ -135,13 +145,15 @@ def test_sample_endpoint_generates_streams_and_refuses_bad_prompts(train_tiny) -
     long = client.post(url, json={"prompt": "the king sees the sea. " * 10, "max_new_tokens": 3})
     assert long.status_code == 200 and long.json()["prompt_truncated"] is True
     # bad input: one-line 422s that say what was wrong, and the server keeps serving
-    for bad, expected in [({"prompt": "the ж king€"}, "outside the model's vocabulary: 'ж€'"),
-                          ({"prompt": ""}, "prompt is empty"),
-                          ({"max_new_tokens": 10**9}, "max_new_tokens"),
-                          ({"max_new_tokens": 0}, "max_new_tokens"),
-                          ({"top_p": 0}, "top_p"),
-                          ({"temperature": -1}, "temperature"),
-                          ({"prompt": "x", "bogus": 1}, "bogus")]:
+    for bad, expected in [
+        ({"prompt": "the ж king€"}, "outside the model's vocabulary: 'ж€'"),
+        ({"prompt": ""}, "prompt is empty"),
+        ({"max_new_tokens": 10**9}, "max_new_tokens"),
+        ({"max_new_tokens": 0}, "max_new_tokens"),
+        ({"top_p": 0}, "top_p"),
+        ({"temperature": -1}, "temperature"),
+        ({"prompt": "x", "bogus": 1}, "bogus"),
+    ]:
         r = client.post(url, json=bad)
         assert r.status_code == 422, (bad, r.text)
         assert expected in r.json()["detail"], (bad, r.json())
@@ -152,10 +164,15 @@ def test_language_run_resumes_exactly_after_a_crash(tmp_path, monkeypatch) -> No
     """Killed after round 0's checkpoint and resumed, a run ends with the uninterrupted run's numbers."""
     from dlzoo.runs import RunDir
     from dlzoo.tasks.language import LanguageTask
-    from dlzoo.train.loop import train_run
+    from dlzoo.training.loop import train_run
 
-    overrides = ["train.progress=false", "task.max_iters=30", "task.eval_interval=15", "train.log_every=5",
-                 "model.dropout=0.1"]  # dropout: the RNG state must be restored too
+    overrides = [
+        "train.progress=false",
+        "task.max_iters=30",
+        "task.eval_interval=15",
+        "train.log_every=5",
+        "model.dropout=0.1",
+    ]  # dropout: the RNG state must be restored too
     whole = RunDir.create(tmp_path, "gpt", "whole")
     train_run(resolve_config("gpt", preset="tiny", overrides=overrides), whole)
 
@@ -173,7 +190,9 @@ def test_language_run_resumes_exactly_after_a_crash(tmp_path, monkeypatch) -> No
     monkeypatch.setattr(LanguageTask, "train_round", original)
     train_run(resolve_config("gpt", preset="tiny", overrides=overrides), broken, resume=True)
 
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "time"} for r in rows]
+    def strip(rows):
+        return [{k: v for k, v in r.items() if k != "time"} for r in rows]
+
     assert strip(broken.read_metrics()) == strip(whole.read_metrics())
     assert json.loads(broken.eval_path.read_text())["test/loss"] == json.loads(whole.eval_path.read_text())["test/loss"]
 
@@ -181,18 +200,28 @@ def test_language_run_resumes_exactly_after_a_crash(tmp_path, monkeypatch) -> No
 def test_microbatch_threads_compute_the_full_batch_step_reproducibly(tmp_path) -> None:
     """2 micro-batches in 2 threads: the same losses as one batch (to float rounding), bit-identical reruns."""
     from dlzoo.runs import RunDir
-    from dlzoo.train.loop import train_run
+    from dlzoo.training.loop import train_run
 
     threads = torch.get_num_threads()
     losses = []
     try:
         for i, n in enumerate((1, 2, 2)):
             run = RunDir.create(tmp_path, "gpt", f"n{n}-{i}")
-            cfg = resolve_config("gpt", preset="tiny", overrides=[f"task.microbatch_threads={n}", "task.max_iters=40",
-                                                                  "task.eval_interval=20", "train.log_every=5"])
+            cfg = resolve_config(
+                "gpt",
+                preset="tiny",
+                overrides=[
+                    f"task.microbatch_threads={n}",
+                    "task.max_iters=40",
+                    "task.eval_interval=20",
+                    "train.log_every=5",
+                ],
+            )
             train_run(cfg, run)
-            losses.append([r["train/loss"] for r in run.read_metrics() if "train/loss" in r]
-                          + [json.loads(run.eval_path.read_text())["test/loss_full"]])
+            losses.append(
+                [r["train/loss"] for r in run.read_metrics() if "train/loss" in r]
+                + [json.loads(run.eval_path.read_text())["test/loss_full"]]
+            )
     finally:
         torch.set_num_threads(threads)
     assert len(losses[0]) == 9 and losses[0][-1] < losses[0][0] - 0.5  # it trains
@@ -200,13 +229,16 @@ def test_microbatch_threads_compute_the_full_batch_step_reproducibly(tmp_path) -
     assert losses[2] == losses[1]  # the order in which the threads finish does not matter
 
 
-@pytest.mark.parametrize("override, message", [
-    ("train.batch_size=15", "divisible by task.microbatch_threads"),
-    ("model.dropout=0.1", "with dropout"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.batch_size=15", "divisible by task.microbatch_threads"),
+        ("model.dropout=0.1", "with dropout"),
+    ],
+)
 def test_microbatch_threads_refuse_what_they_cannot_reproduce(tmp_path, override, message) -> None:
     from dlzoo.runs import RunDir
-    from dlzoo.train.loop import train_run
+    from dlzoo.training.loop import train_run
 
     cfg = resolve_config("gpt", preset="tiny", overrides=["task.microbatch_threads=2", override])
     with pytest.raises(ValueError, match=message):

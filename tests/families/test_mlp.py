@@ -17,7 +17,7 @@ from dlzoo.data import load_dataset
 from dlzoo.layers import Standardize
 from dlzoo.registry import create_model
 from dlzoo.runs import RunDir, load_run
-from dlzoo.train.loop import train_run
+from dlzoo.training.loop import train_run
 
 
 def train_tiny(root: Path, model: str, *overrides: str) -> tuple[RunDir, dict]:

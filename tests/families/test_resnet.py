@@ -13,7 +13,7 @@ from torch import nn
 from dlzoo.config import resolve_config
 from dlzoo.families.resnet.model import BasicBlock, ConvResNet, MLPBlock, ResidualMLP
 from dlzoo.runs import RunDir
-from dlzoo.train.loop import train_run
+from dlzoo.training.loop import train_run
 
 
 def test_mlp_block_with_a_zero_branch_is_the_identity_or_zero() -> None:
@@ -71,8 +71,9 @@ def test_shortcuts_keep_gradients_balanced_across_depth() -> None:
     ratios = {}
     for residual in (True, False):
         torch.manual_seed(0)
-        net = ResidualMLP(in_features=20, out_features=3, d=32, d_hidden=32, n_blocks=30, dropout_hidden=0.0,
-                          residual=residual)
+        net = ResidualMLP(
+            in_features=20, out_features=3, d=32, d_hidden=32, n_blocks=30, dropout_hidden=0.0, residual=residual
+        )
         x, y = torch.randn(64, 20), torch.randint(0, 3, (64,))
         nn.functional.cross_entropy(net(x), y).backward()
         ratios[residual] = (net.first.weight.grad.norm() / net.head.weight.grad.norm()).item()
@@ -84,20 +85,24 @@ def train(root: Path, model: str, *overrides: str) -> dict:
     return train_run(cfg, RunDir.create(root, model, "r"))
 
 
-@pytest.mark.parametrize(("model", "metric", "threshold"), [
-    ("resmlp_classifier", "test/accuracy", 0.93),  # digits: chance 0.1, ~0.96
-    ("resnet2d", "test/accuracy", 0.9),  # 8x8 digit images: ~0.97
-    ("resnet1d", "test/accuracy", 0.9),  # generated CBF: chance 1/3, ~0.99
-    ("resmlp_regressor", "test/r2", 0.15),  # diabetes: ~0.30; linear regression 0.33, the training mean 0
-])
+@pytest.mark.parametrize(
+    ("model", "metric", "threshold"),
+    [
+        ("resmlp_classifier", "test/accuracy", 0.93),  # digits: chance 0.1, ~0.96
+        ("resnet2d", "test/accuracy", 0.9),  # 8x8 digit images: ~0.97
+        ("resnet1d", "test/accuracy", 0.9),  # generated CBF: chance 1/3, ~0.99
+        ("resmlp_regressor", "test/r2", 0.15),  # diabetes: ~0.30; linear regression 0.33, the training mean 0
+    ],
+)
 def test_tiny_presets_learn(tmp_path: Path, model: str, metric: str, threshold: float) -> None:
     result = train(tmp_path, model)
     assert result[metric] > threshold, result
 
 
 def test_plain_switch_goes_through_the_config(tmp_path: Path) -> None:
-    cfg = resolve_config("resnet2d", preset="tiny", overrides=["model.residual=false", "train.epochs=1",
-                                                               "train.progress=false"])
+    cfg = resolve_config(
+        "resnet2d", preset="tiny", overrides=["model.residual=false", "train.epochs=1", "train.progress=false"]
+    )
     run = RunDir.create(tmp_path, "resnet2d", "plain")
     train_run(cfg, run)
     assert run.read_config().model["residual"] is False

@@ -20,11 +20,19 @@ from dlzoo.families.rl.objective import DQN, linear_epsilon, td_target
 from dlzoo.runs import RunDir, load_run
 from dlzoo.tasks.reinforcement import ReinforcementTask
 from dlzoo.tasks.replay import ReplayBatch, ReplayBuffer
-from dlzoo.train.loop import train_run
+from dlzoo.training.loop import train_run
 
 # three rounds of 300 steps: long enough to learn a little, update the target and checkpoint twice
-SHORT = ["train.progress=false", "task.total_steps=900", "task.eval_every_steps=300", "task.learning_starts=200",
-         "task.eval_episodes=3", "task.final_eval_episodes=3", "train.log_every=100", "task.keep_best=true"]
+SHORT = [
+    "train.progress=false",
+    "task.total_steps=900",
+    "task.eval_every_steps=300",
+    "task.learning_starts=200",
+    "task.eval_episodes=3",
+    "task.final_eval_episodes=3",
+    "train.log_every=100",
+    "task.keep_best=true",
+]
 
 
 def make_dqn(model: torch.nn.Module, **task: object) -> DQN:
@@ -46,6 +54,7 @@ def without_time(rows: list[dict]) -> list[dict]:
 
 
 # -- analytic ---------------------------------------------------------------------------------------
+
 
 def hand_batch() -> ReplayBatch:
     return ReplayBatch(
@@ -97,8 +106,13 @@ def test_epsilon_schedule_of_the_default_preset() -> None:
 
 
 def test_exploration_is_uniform_then_greedy() -> None:
-    dqn = make_dqn(linear_q([[1, 0], [0, 1]], [0, 0]), learning_starts=100, exploration_final_eps=0.0,
-                   exploration_fraction=0.5, total_steps=200)
+    dqn = make_dqn(
+        linear_q([[1, 0], [0, 1]], [0, 0]),
+        learning_starts=100,
+        exploration_final_eps=0.0,
+        exploration_fraction=0.5,
+        total_steps=200,
+    )
     g = torch.Generator().manual_seed(0)
     obs = [0.0, 1.0]  # greedy action: 1
     random_phase = [dqn.explore(obs, 0, g) for _ in range(2000)]
@@ -109,13 +123,19 @@ def test_exploration_is_uniform_then_greedy() -> None:
 
 def test_target_and_training_cadence_match_sb3() -> None:
     """Counting env steps t: θ⁻ ← θ when t % 5 == 0, then (t > 20 and t % 8 == 0) → 3 gradient steps."""
-    dqn = make_dqn(QNetwork(obs_dim=4, n_actions=2, hidden=(8,)), learning_starts=20, train_freq=8,
-                   gradient_steps=3, target_update_interval=5, total_steps=100)
+    dqn = make_dqn(
+        QNetwork(obs_dim=4, n_actions=2, hidden=(8,)),
+        learning_starts=20,
+        train_freq=8,
+        gradient_steps=3,
+        target_update_interval=5,
+        total_steps=100,
+    )
     buffer = ReplayBuffer(100, (4,), (), discrete=True)
     g = torch.Generator().manual_seed(0)
 
     def same() -> bool:
-        return all(torch.equal(a, b) for a, b in zip(dqn.model.parameters(), dqn.target.parameters()))
+        return all(torch.equal(a, b) for a, b in zip(dqn.model.parameters(), dqn.target.parameters(), strict=True))
 
     trained_at = []
     for t in range(1, 49):
@@ -133,8 +153,14 @@ def test_target_and_training_cadence_match_sb3() -> None:
 
 
 def test_linear_learning_rate_counts_environment_steps() -> None:
-    dqn = make_dqn(QNetwork(obs_dim=4, n_actions=2, hidden=(8,)), learning_starts=0, train_freq=10,
-                   gradient_steps=1, total_steps=100, lr_schedule="linear")
+    dqn = make_dqn(
+        QNetwork(obs_dim=4, n_actions=2, hidden=(8,)),
+        learning_starts=0,
+        train_freq=10,
+        gradient_steps=1,
+        total_steps=100,
+        lr_schedule="linear",
+    )
     buffer = ReplayBuffer(100, (4,), (), discrete=True)
     buffer.add([0.0] * 4, 0, 1.0, [0.0] * 4, False)
     g = torch.Generator().manual_seed(0)
@@ -144,6 +170,7 @@ def test_linear_learning_rate_counts_environment_steps() -> None:
 
 
 # -- replay buffer ----------------------------------------------------------------------------------
+
 
 def test_replay_buffer_round_trip_through_state_dict() -> None:
     buf = ReplayBuffer(5, (3,), (), discrete=True)
@@ -159,7 +186,7 @@ def test_replay_buffer_round_trip_through_state_dict() -> None:
     assert (again.pos, again.size) == (buf.pos, buf.size)
     a = buf.sample(16, torch.Generator().manual_seed(3))
     b = again.sample(16, torch.Generator().manual_seed(3))
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         torch.testing.assert_close(x, y, rtol=0, atol=0)
     buf.add([9, 9, 9], 1, 9.0, [9, 9, 9], False)  # and both keep writing at the same slot
     again.add([9, 9, 9], 1, 9.0, [9, 9, 9], False)
@@ -177,6 +204,7 @@ def test_partly_filled_buffer_round_trip() -> None:
 
 
 # -- through the loop -------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def short_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunDir, dict]:
@@ -197,12 +225,14 @@ def test_two_seeded_runs_are_identical(short_run: tuple[RunDir, dict], tmp_path:
     rows = without_time(run.read_metrics())
     assert any("train/loss" in r for r in rows) and any("val/return_mean" in r for r in rows)
     assert rows == without_time(other.read_metrics())
-    assert {k: v for k, v in result.items() if k.startswith("test/")} == \
-           {k: v for k, v in again.items() if k.startswith("test/")}
+    assert {k: v for k, v in result.items() if k.startswith("test/")} == {
+        k: v for k, v in again.items() if k.startswith("test/")
+    }
 
 
-def test_resume_after_a_crash_gives_the_uninterrupted_run(short_run: tuple[RunDir, dict], tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_after_a_crash_gives_the_uninterrupted_run(
+    short_run: tuple[RunDir, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run, result = short_run
     cfg = resolve_config("dqn", preset="tiny", overrides=SHORT)
     crashed = RunDir.create(tmp_path, "dqn", "crashed")
@@ -230,8 +260,11 @@ def test_keep_best_tests_the_best_validation_round() -> None:
     from dlzoo.registry import get_spec
     from dlzoo.tasks.base import Context
 
-    cfg = resolve_config("dqn", preset="tiny", overrides=["model.hidden=[]", "task.keep_best=true",
-                                                          "task.eval_episodes=2", "task.final_eval_episodes=2"])
+    cfg = resolve_config(
+        "dqn",
+        preset="tiny",
+        overrides=["model.hidden=[]", "task.keep_best=true", "task.eval_episodes=2", "task.final_eval_episodes=2"],
+    )
     task = ReinforcementTask(Context(get_spec("dqn"), cfg, Fabric(accelerator="cpu", devices=1)))
     task.setup()
     head = task.model.head  # a linear Q-function: Q(s, 1) − Q(s, 0) = w · s

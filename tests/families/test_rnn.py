@@ -28,7 +28,9 @@ def test_cell_matches_torch_with_the_same_weights(ours) -> None:
     h = torch.randn(3, 7)
     state = (h, torch.randn(3, 7)) if ours is LSTMCell else h
     got, want = cell(x, state), theirs(x, state)
-    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+    for g, w in zip(
+        got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,), strict=True
+    ):
         torch.testing.assert_close(g, w)
     # zero initial state by default, as torch
     got0, want0 = cell(x), theirs(x)
@@ -60,13 +62,13 @@ def test_unrolled_cells_equal_fused_torch_stacked_bidirectional(cell: str) -> No
     out_u, st_u = unrolled(x)
     assert out_f.shape == (4, 9, 12) and st_f[0].shape == (4, 4, 6)
     torch.testing.assert_close(out_u, out_f)
-    for a, b in zip(st_u, st_f):
+    for a, b in zip(st_u, st_f, strict=True):
         torch.testing.assert_close(a, b)
     # gradients agree too: w.r.t. every weight and the input
     g = torch.randn_like(out_f)
     grads_f = torch.autograd.grad((out_f * g).sum(), [x, *fused.parameters()])
     grads_u = torch.autograd.grad((out_u * g).sum(), [x, *unrolled.parameters()])
-    for a, b in zip(grads_u, grads_f):
+    for a, b in zip(grads_u, grads_f, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
@@ -108,7 +110,7 @@ def test_packed_lengths_equal_running_each_sequence_alone(cell: str, fused: bool
     for b, n in enumerate(lengths.tolist()):
         alone_out, alone_state = layer(x[b : b + 1, :n])
         torch.testing.assert_close(out[b, :n], alone_out[0])  # every valid step, both directions
-        for s, a in zip(state, alone_state):
+        for s, a in zip(state, alone_state, strict=True):
             torch.testing.assert_close(s[:, b], a[:, 0])  # final states: at each sequence's last valid step
         assert (out[b, n:] == 0).all()
 
@@ -127,12 +129,15 @@ def test_sequence_model_reads_the_last_valid_step() -> None:
     torch.testing.assert_close(out[1], model(x[1:2, :2])[0])
 
 
-@pytest.mark.parametrize(("lengths", "message"), [
-    (torch.tensor([3, 9]), r"between 1 and the padded length 5"),
-    (torch.tensor([0, 2]), r"between 1 and the padded length 5"),
-    (torch.tensor([3]), r"shape \(2,\)"),
-    (torch.tensor([2.0, 3.0]), "must be integers"),
-])
+@pytest.mark.parametrize(
+    ("lengths", "message"),
+    [
+        (torch.tensor([3, 9]), r"between 1 and the padded length 5"),
+        (torch.tensor([0, 2]), r"between 1 and the padded length 5"),
+        (torch.tensor([3]), r"shape \(2,\)"),
+        (torch.tensor([2.0, 3.0]), "must be integers"),
+    ],
+)
 def test_bad_lengths_get_a_clear_message(lengths: torch.Tensor, message: str) -> None:
     layer = RecurrentLayer(cell="lstm", input_size=2, hidden_size=3)
     with pytest.raises(ValueError, match=message):

@@ -22,8 +22,15 @@ JSON = {"content-type": "application/json"}
 
 def small_model(vocab_size: int = 8, **kw) -> Seq2SeqTransformer:
     torch.manual_seed(0)
-    args = {"vocab_size": vocab_size, "max_len": 12, "d_model": 32, "n_heads": 4, "n_encoder_layers": 2,
-                "n_decoder_layers": 2, "dropout": 0.0}
+    args = {
+        "vocab_size": vocab_size,
+        "max_len": 12,
+        "d_model": 32,
+        "n_heads": 4,
+        "n_encoder_layers": 2,
+        "n_decoder_layers": 2,
+        "dropout": 0.0,
+    }
     return Seq2SeqTransformer(**{**args, **kw}).eval()
 
 
@@ -32,6 +39,7 @@ def ids(tok: CharTokenizer) -> dict[str, int]:
 
 
 # -- tokenizer --------------------------------------------------------------------------------------
+
 
 def test_tokenizer_round_trip_and_vocabulary() -> None:
     tok = CharTokenizer("0123456789+")
@@ -59,6 +67,7 @@ def test_tokenizer_errors_name_the_symbol() -> None:
 
 # -- the model: masks --------------------------------------------------------------------------------
 
+
 def test_source_padding_is_invisible_and_decoder_is_causal() -> None:
     model = small_model()
     src = torch.tensor([[3, 4, 5, 0, 0], [6, 7, 3, 4, 5]])  # (2, 5), row 0 right-padded
@@ -80,6 +89,7 @@ def test_embeddings_are_tied() -> None:
 
 
 # -- decoding: the cache, greedy, beam ------------------------------------------------------------
+
 
 def test_cached_decoding_matches_full_recompute() -> None:
     """Step-by-step decoding with the KV cache gives the logits of one full teacher-forced pass."""
@@ -117,8 +127,9 @@ def test_beam_of_one_is_greedy() -> None:
 def brute_force_best(model, src: torch.Tensor, *, V: int, L: int, eos: int, alpha: float) -> tuple[list[int], float]:
     """Score every output of at most L tokens (ending at <eos>, or L tokens long) by teacher forcing."""
     best: tuple[list[int], float] = ([], float("-inf"))
-    candidates = [list(y) + [eos] for n in range(L) for y in itertools.product(
-        [v for v in range(V) if v != eos], repeat=n)]
+    candidates = [
+        list(y) + [eos] for n in range(L) for y in itertools.product([v for v in range(V) if v != eos], repeat=n)
+    ]
     candidates += [list(y) for y in itertools.product([v for v in range(V) if v != eos], repeat=L)]
     with torch.no_grad():
         for y in candidates:
@@ -134,8 +145,9 @@ def brute_force_best(model, src: torch.Tensor, *, V: int, L: int, eos: int, alph
 def test_exhaustive_beam_search_finds_the_best_normalized_output() -> None:
     """A beam as wide as the whole search space must return the brute-force argmax of s(Y)."""
     torch.manual_seed(3)
-    model = Seq2SeqTransformer(vocab_size=5, max_len=8, d_model=16, n_heads=2, n_encoder_layers=1,
-                               n_decoder_layers=1, dropout=0.0).eval()
+    model = Seq2SeqTransformer(
+        vocab_size=5, max_len=8, d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, dropout=0.0
+    ).eval()
     with torch.no_grad():
         model.embed.weight.mul_(6.0)  # sharper distributions: the best output is unambiguous
     tok = CharTokenizer("ab")
@@ -151,6 +163,7 @@ def test_exhaustive_beam_search_finds_the_best_normalized_output() -> None:
 
 # -- learning ------------------------------------------------------------------------------------
 
+
 def test_tiny_preset_learns_to_reverse(train_tiny) -> None:
     run = Path(train_tiny("seq2seq"))
     result = json.loads((run / "eval.json").read_text())
@@ -162,8 +175,9 @@ def test_classifier_pools_and_reads_rows_in_order() -> None:
     torch.manual_seed(0)
     x = torch.rand(3, 1, 8, 8)
     for pool in ("cls", "mean"):
-        model = EncoderClassifier(input_shape=(1, 8, 8), num_classes=10, d_model=16, n_heads=2, n_layers=1,
-                                  dropout=0.0, pool=pool).eval()
+        model = EncoderClassifier(
+            input_shape=(1, 8, 8), num_classes=10, d_model=16, n_heads=2, n_layers=1, dropout=0.0, pool=pool
+        ).eval()
         with torch.no_grad():
             out, flipped = model(x), model(x.flip(2))  # rows in reverse order
         assert out.shape == (3, 10) and torch.isfinite(out).all()
@@ -178,6 +192,7 @@ def test_classifier_tiny_preset_learns_digits(train_tiny) -> None:
 
 
 # -- serving ---------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def client(train_tiny, tmp_path_factory) -> TestClient:
@@ -221,15 +236,21 @@ def test_cli_path_takes_the_same_body(train_tiny) -> None:
         inference.handle(loaded, "predict", {"inputs": ["01", "7"]})
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"inputs": ["0129"]}, "inputs[0]: symbol '9' at position 3 is not in the vocabulary; valid symbols: 0 1 2 3 4"),
-    ({"inputs": ["01", ""]}, "inputs[1]: empty source"),
-    ({"inputs": ["0123401234"]}, "inputs[0]: 10 symbols, over the longest source the model was trained on (5)"),
-    ({"inputs": []}, "inputs"),
-    ({"inputs": ["01"], "beam_size": 0}, "beam_size"),
-    ({"inputs": ["01"], "max_new_tokens": 500}, "max_new_tokens=500 is over the model's limit"),
-    ({"inputs": [3]}, "inputs"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (
+            {"inputs": ["0129"]},
+            "inputs[0]: symbol '9' at position 3 is not in the vocabulary; valid symbols: 0 1 2 3 4",
+        ),
+        ({"inputs": ["01", ""]}, "inputs[1]: empty source"),
+        ({"inputs": ["0123401234"]}, "inputs[0]: 10 symbols, over the longest source the model was trained on (5)"),
+        ({"inputs": []}, "inputs"),
+        ({"inputs": ["01"], "beam_size": 0}, "beam_size"),
+        ({"inputs": ["01"], "max_new_tokens": 500}, "max_new_tokens=500 is over the model's limit"),
+        ({"inputs": [3]}, "inputs"),
+    ],
+)
 def test_bad_input_is_a_clear_422(client: TestClient, body: dict, message: str) -> None:
     r = client.post("/v1/models/seq2seq/predict", json=body)
     assert r.status_code == 422, r.text

@@ -53,8 +53,11 @@ def test_written_out_attention_matches_sdpa(causal: bool, padded: bool) -> None:
     assert_close(slow, m(x, causal=causal, key_padding_mask=pad))  # deterministic
     assert_close(fast, slow, atol=1e-5, rtol=1e-5)
     # and against F.scaled_dot_product_attention on the same projections, written here independently
-    q, k, v = (F.linear(x, w, b) for w, b in zip(m.qkv.weight.chunk(3), m.qkv.bias.chunk(3)))
-    heads = lambda t: t.view(B, T, H, C // H).transpose(1, 2)
+    q, k, v = (F.linear(x, w, b) for w, b in zip(m.qkv.weight.chunk(3), m.qkv.bias.chunk(3), strict=True))
+
+    def heads(t):
+        return t.view(B, T, H, C // H).transpose(1, 2)
+
     mask = None
     if causal:
         mask = torch.ones(T, T, dtype=torch.bool).tril()
@@ -154,7 +157,10 @@ def test_sinusoidal_positions_follow_the_formula() -> None:
 def test_rope_depends_only_on_relative_position() -> None:
     rope = RotaryEmbedding(head_dim=16, max_len=64)
     q, k = torch.randn(1, 1, 1, 16), torch.randn(1, 1, 1, 16)
-    dot = lambda m, n: (rope(q, m) * rope(k, n)).sum().item()
+
+    def dot(m, n):
+        return (rope(q, m) * rope(k, n)).sum().item()
+
     assert math.isclose(dot(3, 1), dot(40, 38), rel_tol=1e-4, abs_tol=1e-5)
     assert math.isclose(dot(10, 10), (q * k).sum().item(), rel_tol=1e-4, abs_tol=1e-5)  # m = n: no rotation left
     assert not math.isclose(dot(3, 1), dot(3, 2), rel_tol=1e-3)
@@ -190,7 +196,10 @@ def test_block_shapes_cross_attention_and_dropout_modes() -> None:
 
 def test_top_k_and_top_p_filters() -> None:
     logits = torch.log(torch.tensor([[0.5, 0.2, 0.15, 0.1, 0.05]]))
-    kept = lambda out: torch.isfinite(out)[0].tolist()
+
+    def kept(out):
+        return torch.isfinite(out)[0].tolist()
+
     assert kept(filter_logits(logits, top_k=2)) == [True, True, False, False, False]
     assert kept(filter_logits(logits, top_p=0.5)) == [True, False, False, False, False]  # 0.5 reaches 0.5
     assert kept(filter_logits(logits, top_p=0.6)) == [True, True, False, False, False]
@@ -203,7 +212,11 @@ def test_top_k_and_top_p_filters() -> None:
     g = torch.Generator().manual_seed(0)
     draws = torch.cat([sample_next(logits, temperature=1.0, top_k=2, generator=g) for _ in range(300)])
     assert set(draws.flatten().tolist()) == {0, 1}
-    for bad in (dict(temperature=-1.0, top_k=None, top_p=None), dict(temperature=1.0, top_k=0, top_p=None),
-                dict(temperature=1.0, top_k=None, top_p=0.0), dict(temperature=1.0, top_k=None, top_p=1.5)):
+    for bad in (
+        dict(temperature=-1.0, top_k=None, top_p=None),
+        dict(temperature=1.0, top_k=0, top_p=None),
+        dict(temperature=1.0, top_k=None, top_p=0.0),
+        dict(temperature=1.0, top_k=None, top_p=1.5),
+    ):
         with pytest.raises(ValueError):
             check_sampling(**bad)

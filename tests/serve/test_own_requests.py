@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -58,8 +59,13 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         return torch.nn.Linear(1, width)
 
     registry._load_families()
-    registry.register_model(family="mlp", task="classify", paradigm="supervised", objective=EchoObjective,
-                            presets={"tiny": {"data": {"name": "digits"}}})(echo_model)
+    registry.register_model(
+        family="mlp",
+        task="classify",
+        paradigm="supervised",
+        objective=EchoObjective,
+        presets={"tiny": {"data": {"name": "digits"}}},
+    )(echo_model)
     try:
         root = tmp_path_factory.mktemp("own")
         run = RunDir.create(root, "echo_model", "r")

@@ -140,9 +140,7 @@ def load_dataset(name: str, **kwargs: Any) -> TensorData:
     checked = {}
     for key, value in kwargs.items():
         if key not in entry.params:
-            raise DataError(
-                f"dataset {name!r} has no parameter {key!r}; valid parameters: {sorted(entry.params)}"
-            )
+            raise DataError(f"dataset {name!r} has no parameter {key!r}; valid parameters: {sorted(entry.params)}")
         checked[key] = _check_type(name, key, value, entry)
     return entry.loader(**checked)
 
@@ -160,7 +158,7 @@ def _check_type(name: str, key: str, value: Any, entry: _Entry) -> Any:
     except ValidationError as strict_error:
         if isinstance(value, str):  # command-line text: let pydantic parse it
             try:
-                return adapter.validate_python(value, strict=False)
+                return adapter.validate_python(value, strict=True)
             except ValidationError:
                 pass
         annotation = inspect.formatannotation(entry.params[key].annotation)

@@ -63,9 +63,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch(
-    resource: Resource, *, folder: str, root: Path | None = None, offline: bool | None = None
-) -> Path:
+def fetch(resource: Resource, *, folder: str, root: Path | None = None, offline: bool | None = None) -> Path:
     """Path to ``<root>/<folder>/<resource.filename>``, verified, downloading it if missing.
 
     Args:

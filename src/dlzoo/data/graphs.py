@@ -92,7 +92,7 @@ def collate(graphs: list[Graph]) -> GraphBatch:
     sizes = torch.tensor([g.num_nodes for g in graphs])  # (G,)
     offsets = torch.cumsum(sizes, 0) - sizes  # (G,) first node id of each graph
     x = torch.cat([g.x for g in graphs])  # (N, F)
-    edge_index = torch.cat([g.edge_index + o for g, o in zip(graphs, offsets.tolist())], dim=1)  # (2, E)
+    edge_index = torch.cat([g.edge_index + o for g, o in zip(graphs, offsets.tolist(), strict=True)], dim=1)  # (2, E)
     batch = torch.repeat_interleave(torch.arange(len(graphs)), sizes)  # (N,)
     y = torch.stack([g.y.reshape(()) for g in graphs])  # (G,)
     return GraphBatch(x, edge_index, batch, y)
@@ -115,7 +115,9 @@ def canonical_edges(edge_index: torch.Tensor, num_nodes: int, *, where: str = "e
         lo, hi = int(edge_index.min()), int(edge_index.max())
         if lo < 0 or hi >= num_nodes:
             bad = lo if lo < 0 else hi
-            raise DataError(f"{where}: node id {bad} out of range; the graph has {num_nodes} nodes (ids 0..{num_nodes - 1})")
+            raise DataError(
+                f"{where}: node id {bad} out of range; the graph has {num_nodes} nodes (ids 0..{num_nodes - 1})"
+            )
     src, dst = edge_index
     src, dst = torch.cat([src, dst]), torch.cat([dst, src])  # both directions
     keep = src != dst  # self-loops are dropped: every model adds its own
@@ -123,9 +125,19 @@ def canonical_edges(edge_index: torch.Tensor, num_nodes: int, *, where: str = "e
     return torch.stack([key // num_nodes, key % num_nodes])  # (2, E')
 
 
-def _info(name: str, version: str, *, num_features: int, classes: list[str], splits: dict[str, int], note: str) -> DataInfo:
-    return DataInfo(name=name, version=version, task="classify", input_shape=(num_features,), num_classes=len(classes),
-                    class_names=tuple(classes), splits=splits, split_note=note)
+def _info(
+    name: str, version: str, *, num_features: int, classes: list[str], splits: dict[str, int], note: str
+) -> DataInfo:
+    return DataInfo(
+        name=name,
+        version=version,
+        task="classify",
+        input_shape=(num_features,),
+        num_classes=len(classes),
+        class_names=tuple(classes),
+        splits=splits,
+        split_note=note,
+    )
 
 
 def _root(root: str, default: str) -> Path:
@@ -151,25 +163,47 @@ PLANETOID_SHA256 = {
     },
 }
 PLANETOID_CLASSES = {
-    "cora": ["Case_Based", "Genetic_Algorithms", "Neural_Networks", "Probabilistic_Methods",
-             "Reinforcement_Learning", "Rule_Learning", "Theory"],
+    "cora": [
+        "Case_Based",
+        "Genetic_Algorithms",
+        "Neural_Networks",
+        "Probabilistic_Methods",
+        "Reinforcement_Learning",
+        "Rule_Learning",
+        "Theory",
+    ],
 }
 #: what a Planetoid pickle may contain; anything else is refused before it is built
 _SAFE_GLOBALS = {
-    ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"), ("_codecs", "encode"), ("collections", "defaultdict"), ("__builtin__", "list"),
-    ("builtins", "list"), ("__builtin__", "set"), ("builtins", "set"),
-    ("scipy.sparse.csr", "csr_matrix"), ("scipy.sparse._csr", "csr_matrix"), ("scipy.sparse", "csr_matrix"),
-    ("scipy.sparse.lil", "lil_matrix"), ("scipy.sparse._lil", "lil_matrix"), ("scipy.sparse", "lil_matrix"),
-    ("scipy.sparse.csc", "csc_matrix"), ("scipy.sparse._csc", "csc_matrix"), ("scipy.sparse", "csc_matrix"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("_codecs", "encode"),
+    ("collections", "defaultdict"),
+    ("__builtin__", "list"),
+    ("builtins", "list"),
+    ("__builtin__", "set"),
+    ("builtins", "set"),
+    ("scipy.sparse.csr", "csr_matrix"),
+    ("scipy.sparse._csr", "csr_matrix"),
+    ("scipy.sparse", "csr_matrix"),
+    ("scipy.sparse.lil", "lil_matrix"),
+    ("scipy.sparse._lil", "lil_matrix"),
+    ("scipy.sparse", "lil_matrix"),
+    ("scipy.sparse.csc", "csc_matrix"),
+    ("scipy.sparse._csc", "csc_matrix"),
+    ("scipy.sparse", "csc_matrix"),
 }
 
 
 class _SafeUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):  # noqa: ANN201
         if (module, name) not in _SAFE_GLOBALS:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name} (a Planetoid file holds only "
-                                         "numpy arrays, scipy sparse matrices and dict/list adjacency)")
+            raise pickle.UnpicklingError(
+                f"refusing to load {module}.{name} (a Planetoid file holds only "
+                "numpy arrays, scipy sparse matrices and dict/list adjacency)"
+            )
         if module == "__builtin__":
             module = "builtins"
         if module.startswith("scipy.sparse"):
@@ -207,8 +241,10 @@ def _planetoid_files(name: str, root: str) -> dict[str, Path]:
         else:
             paths[part] = folder / filename
             if not paths[part].is_file():
-                raise DataError(f"{paths[part]}: missing; the Planetoid format needs ind.{name}."
-                                f"{{{','.join(PLANETOID_PARTS)}}} in {folder} (set data.root or DLZOO_DATA)")
+                raise DataError(
+                    f"{paths[part]}: missing; the Planetoid format needs ind.{name}."
+                    f"{{{','.join(PLANETOID_PARTS)}}} in {folder} (set data.root or DLZOO_DATA)"
+                )
     return paths
 
 
@@ -229,7 +265,9 @@ def read_planetoid(name: str, root: str = "", *, normalize_features: bool = True
                 raise DataError(f"{paths['test.index']} line {i}: expected a node id, got {line!r}") from None
     for a, b, what in ((x, y, "x/y"), (tx, ty, "tx/ty"), (allx, ally, "allx/ally")):
         if len(a) != len(b):
-            raise DataError(f"{paths['x'].parent}: ind.{name}.{what} have {len(a)} feature rows but {len(b)} label rows")
+            raise DataError(
+                f"{paths['x'].parent}: ind.{name}.{what} have {len(a)} feature rows but {len(b)} label rows"
+            )
     if len(tx) != len(test_idx):
         raise DataError(f"{paths['test.index']}: {len(test_idx)} test ids for {len(tx)} rows of ind.{name}.tx")
     # test nodes sit at the ids of test.index; some ids may be missing (citeseer): they get zero rows
@@ -241,15 +279,18 @@ def read_planetoid(name: str, root: str = "", *, normalize_features: bool = True
     labels = np.concatenate([ally, ty_full])  # (N, C) one-hot
     n = len(features)
     if len(allx) != min(test_idx):
-        raise DataError(f"{paths['test.index']}: the first test id is {min(test_idx)}, expected {len(allx)} "
-                        f"(the number of rows of ind.{name}.allx)")
+        raise DataError(
+            f"{paths['test.index']}: the first test id is {min(test_idx)}, expected {len(allx)} "
+            f"(the number of rows of ind.{name}.allx)"
+        )
     src, dst = [], []
     for u, neighbours in adjacency.items():
         for v in neighbours:
             src.append(int(u))
             dst.append(int(v))
-    edge_index = canonical_edges(torch.tensor([src, dst], dtype=torch.long).reshape(2, -1), n,
-                                 where=str(paths["graph"]))
+    edge_index = canonical_edges(
+        torch.tensor([src, dst], dtype=torch.long).reshape(2, -1), n, where=str(paths["graph"])
+    )
     xt = torch.from_numpy(features)
     if normalize_features:  # row-normalize: each node's features sum to 1 (Kipf & Welling's preprocessing)
         xt = xt / xt.sum(1, keepdim=True).clamp(min=1e-12)
@@ -259,9 +300,11 @@ def read_planetoid(name: str, root: str = "", *, normalize_features: bool = True
     masks[1][len(y) : len(y) + 500] = True
     masks[2][torch.tensor(test_idx)] = True
     classes = PLANETOID_CLASSES.get(name, [str(c) for c in range(labels.shape[1])])
-    splits = {k: int(m.sum()) for k, m in zip(("train", "val", "test"), masks)}
-    note = (f"Planetoid public split: {splits['train']} labelled train nodes (ind.{name}.y), the next 500 val, "
-            f"{splits['test']} test nodes (ind.{name}.test.index); transductive")
+    splits = {k: int(m.sum()) for k, m in zip(("train", "val", "test"), masks, strict=True)}
+    note = (
+        f"Planetoid public split: {splits['train']} labelled train nodes (ind.{name}.y), the next 500 val, "
+        f"{splits['test']} test nodes (ind.{name}.test.index); transductive"
+    )
     info = _info(name, f"planetoid-{name}", num_features=features.shape[1], classes=classes, splits=splits, note=note)
     return NodeData(Graph(xt, edge_index, yt), masks[0], masks[1], masks[2], info)
 
@@ -308,8 +351,10 @@ def read_tu(name: str, root: str = "") -> tuple[list[Graph], list[str]]:
     path = lambda part: folder / f"{name}_{part}.txt"  # noqa: E731
     for part in ("A", "graph_indicator", "graph_labels"):
         if not path(part).is_file():
-            raise DataError(f"{path(part)}: missing; the TU format needs {name}_A.txt, {name}_graph_indicator.txt "
-                            f"and {name}_graph_labels.txt in {folder} (set data.root or DLZOO_DATA)")
+            raise DataError(
+                f"{path(part)}: missing; the TU format needs {name}_A.txt, {name}_graph_indicator.txt "
+                f"and {name}_graph_labels.txt in {folder} (set data.root or DLZOO_DATA)"
+            )
     indicator = _read_table(path("graph_indicator"), cols=1, kind=int, what="a 1-based graph id")[:, 0]
     labels = _read_table(path("graph_labels"), cols=1, kind=int, what="an integer graph label")[:, 0]
     edges = _read_table(path("A"), cols=2, kind=int, what="'i, j' 1-based node ids")
@@ -317,11 +362,15 @@ def read_tu(name: str, root: str = "") -> tuple[list[Graph], list[str]]:
     if n == 0 or g == 0:
         raise DataError(f"{folder}: {name} has {n} nodes and {g} graphs; expected at least one of each")
     if indicator.min() < 1 or indicator.max() > g or np.any(np.diff(indicator) < 0):
-        raise DataError(f"{path('graph_indicator')}: expected non-decreasing graph ids in 1..{g} (one per node), "
-                        f"got ids {indicator.min()}..{indicator.max()}")
+        raise DataError(
+            f"{path('graph_indicator')}: expected non-decreasing graph ids in 1..{g} (one per node), "
+            f"got ids {indicator.min()}..{indicator.max()}"
+        )
     empty = np.setdiff1d(np.arange(1, g + 1), indicator)
     if len(empty):
-        raise DataError(f"{path('graph_indicator')}: graph {empty[0]} has no nodes ({name}_graph_labels.txt lists {g} graphs)")
+        raise DataError(
+            f"{path('graph_indicator')}: graph {empty[0]} has no nodes ({name}_graph_labels.txt lists {g} graphs)"
+        )
     if len(edges) and (edges.min() < 1 or edges.max() > n):
         bad = int(np.argmax((edges.min(1) < 1) | (edges.max(1) > n))) + 1
         raise DataError(f"{path('A')}: edge row {bad} has a node id outside 1..{n} (the number of nodes)")
@@ -358,8 +407,15 @@ def read_tu(name: str, root: str = "") -> tuple[list[Graph], list[str]]:
 
 
 @register_dataset("tudataset", modality="graphs")
-def tudataset(*, dataset: str = "MUTAG", root: str = "", fold: int = 0, folds: int = 10, split_seed: int = 0,
-              val_is_test: bool = False) -> GraphSetData:
+def tudataset(
+    *,
+    dataset: str = "MUTAG",
+    root: str = "",
+    fold: int = 0,
+    folds: int = 10,
+    split_seed: int = 0,
+    val_is_test: bool = False,
+) -> GraphSetData:
     """Any TU graph-classification set ``<dataset>_*.txt``; fold ``fold`` of stratified ``folds``-fold CV.
 
     ``val_is_test`` reports the held-out fold as "val" every epoch too: the GIN paper's protocol
@@ -384,14 +440,16 @@ def tudataset(*, dataset: str = "MUTAG", root: str = "", fold: int = 0, folds: i
     if val_is_test:
         splits["val"] = len(test)
         note += "; val = the test fold (GIN paper protocol)"
-    info = _info(name.lower(), f"tu-{name}", num_features=graphs[0].x.shape[1], classes=classes, splits=splits,
-                 note=note)
+    info = _info(
+        name.lower(), f"tu-{name}", num_features=graphs[0].x.shape[1], classes=classes, splits=splits, note=note
+    )
     return GraphSetData(train, test if val_is_test else None, test, info)
 
 
 @register_dataset("mutag", modality="graphs")
-def mutag(*, root: str = "", fold: int = 0, folds: int = 10, split_seed: int = 0,
-          val_is_test: bool = False) -> GraphSetData:
+def mutag(
+    *, root: str = "", fold: int = 0, folds: int = 10, split_seed: int = 0, val_is_test: bool = False
+) -> GraphSetData:
     """MUTAG (Debnath et al. 1991): 188 nitro compounds, 7 atom types one-hot, mutagenic or not."""
     return tudataset(dataset="MUTAG", root=root, fold=fold, folds=folds, split_seed=split_seed, val_is_test=val_is_test)
 
@@ -429,7 +487,9 @@ def karate(*, train_per_class: int = 4, val_size: int = 6, split_seed: int = 0) 
     for c in range(len(classes)):
         members = order[graph.y[order] == c]
         if len(members) <= train_per_class:
-            raise DataError(f"train_per_class must be below {len(members)} (members of {classes[c]}), got {train_per_class}")
+            raise DataError(
+                f"train_per_class must be below {len(members)} (members of {classes[c]}), got {train_per_class}"
+            )
         train[members[:train_per_class]] = True
     rest = order[~train[order]]
     if not 0 <= val_size < len(rest):
@@ -444,8 +504,15 @@ def karate(*, train_per_class: int = 4, val_size: int = 6, split_seed: int = 0) 
 
 
 @register_dataset("graph_shapes", modality="graphs")
-def graph_shapes(*, num_graphs: int = 120, min_nodes: int = 4, max_nodes: int = 12, fold: int = 0, folds: int = 10,
-                 split_seed: int = 0) -> GraphSetData:
+def graph_shapes(
+    *,
+    num_graphs: int = 120,
+    min_nodes: int = 4,
+    max_nodes: int = 12,
+    fold: int = 0,
+    folds: int = 10,
+    split_seed: int = 0,
+) -> GraphSetData:
     """Synthetic graph classification (offline default): cycle, star or path graphs of random size.
 
     Node features are a constant 1, so only the structure tells the classes apart (a sum-aggregating
@@ -472,7 +539,12 @@ def graph_shapes(*, num_graphs: int = 120, min_nodes: int = 4, max_nodes: int = 
     y = np.array([int(g.y) for g in graphs])
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=split_seed)
     train_idx, test_idx = list(cv.split(np.zeros(len(y)), y))[fold]
-    info = _info("graph_shapes", f"networkx-{nx.__version__}", num_features=1, classes=classes,
-                 splits={"train": len(train_idx), "test": len(test_idx)},
-                 note=f"fold {fold} of stratified {folds}-fold CV, split_seed={split_seed}")
+    info = _info(
+        "graph_shapes",
+        f"networkx-{nx.__version__}",
+        num_features=1,
+        classes=classes,
+        splits={"train": len(train_idx), "test": len(test_idx)},
+        note=f"fold {fold} of stratified {folds}-fold CV, split_seed={split_seed}",
+    )
     return GraphSetData([graphs[i] for i in train_idx], None, [graphs[i] for i in test_idx], info)

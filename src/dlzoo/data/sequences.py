@@ -41,8 +41,9 @@ def adding_batch(steps: int, n: int, generator: torch.Generator) -> tuple[torch.
 
 
 @register_dataset("adding", modality="sequences")
-def adding(*, steps: int = 100, n_train: int = 10000, n_val: int = 1000, n_test: int = 1000,
-           seed: int = 0) -> TensorData:
+def adding(
+    *, steps: int = 100, n_train: int = 10000, n_val: int = 1000, n_test: int = 1000, seed: int = 0
+) -> TensorData:
     """The adding problem as fixed splits drawn from one generator seeded with ``seed``.
 
     Shapes: x (N, steps, 2) float32 (value, marker); y (N,) float32 in [0, 2].
@@ -56,10 +57,16 @@ def adding(*, steps: int = 100, n_train: int = 10000, n_val: int = 1000, n_test:
     if n_val:
         parts["val"] = adding_batch(steps, n_val, g)
     splits = {k: Split(x=x, y=y) for k, (x, y) in parts.items()}
-    info = DataInfo(name="adding", version=f"generated/steps={steps},seed={seed}", task="regress",
-                    input_shape=(steps, 2), num_classes=None, class_names=None,
-                    splits={k: len(s) for k, s in splits.items()},
-                    split_note=f"independent draws from one generator (seed {seed}): train, then test, then val")
+    info = DataInfo(
+        name="adding",
+        version=f"generated/steps={steps},seed={seed}",
+        task="regress",
+        input_shape=(steps, 2),
+        num_classes=None,
+        class_names=None,
+        splits={k: len(s) for k, s in splits.items()},
+        split_note=f"independent draws from one generator (seed {seed}): train, then test, then val",
+    )
     return TensorData(train=splits["train"], val=splits.get("val"), test=splits["test"], info=info)
 
 
@@ -70,12 +77,22 @@ def seq_mnist(*, val_size: int = 0, limit: int | None = None, root: str | None =
     Shapes: x (N, 28, 28) float32 (step = image row); y (N,) int64 in 0..9.
     """
     data = mnist(val_size=val_size, limit=limit, root=root)
-    rows = {k: Split(x=s.x.reshape(-1, 28, 28), y=s.y) for k, s in
-            (("train", data.train), ("val", data.val), ("test", data.test)) if s is not None}
+    rows = {
+        k: Split(x=s.x.reshape(-1, 28, 28), y=s.y)
+        for k, s in (("train", data.train), ("val", data.val), ("test", data.test))
+        if s is not None
+    }
     i = data.info
-    info = DataInfo(name="seq_mnist", version=i.version + "/rows", task="classify", input_shape=(28, 28),
-                    num_classes=10, class_names=i.class_names, splits=i.splits,
-                    split_note=i.split_note + "; each image read top to bottom, one row per step")
+    info = DataInfo(
+        name="seq_mnist",
+        version=i.version + "/rows",
+        task="classify",
+        input_shape=(28, 28),
+        num_classes=10,
+        class_names=i.class_names,
+        splits=i.splits,
+        split_note=i.split_note + "; each image read top to bottom, one row per step",
+    )
     return TensorData(train=rows["train"], val=rows.get("val"), test=rows["test"], info=info)
 
 
@@ -89,12 +106,20 @@ def seq_digits(*, split_seed: int = 0, test_size: float = 0.2, val_size: float =
 
     bunch = sklearn.datasets.load_digits()
     x = (bunch.data / 16.0).astype(np.float32).reshape(-1, 8, 8)  # (1797, 8, 8)
-    parts, note = split_arrays(x, bunch.target.astype(np.int64), stratify=True, split_seed=split_seed,
-                               test_size=test_size, val_size=val_size)
+    parts, note = split_arrays(
+        x, bunch.target.astype(np.int64), stratify=True, split_seed=split_seed, test_size=test_size, val_size=val_size
+    )
     splits = {k: Split(x=torch.from_numpy(a), y=torch.from_numpy(b)) for k, (a, b) in parts.items()}
-    info = DataInfo(name="seq_digits", version=SKLEARN_VERSION + "/rows", task="classify", input_shape=(8, 8),
-                    num_classes=10, class_names=tuple(str(d) for d in range(10)),
-                    splits={k: len(s) for k, s in splits.items()}, split_note=note + "; one image row per step")
+    info = DataInfo(
+        name="seq_digits",
+        version=SKLEARN_VERSION + "/rows",
+        task="classify",
+        input_shape=(8, 8),
+        num_classes=10,
+        class_names=tuple(str(d) for d in range(10)),
+        splits={k: len(s) for k, s in splits.items()},
+        split_note=note + "; one image row per step",
+    )
     return TensorData(train=splits["train"], val=splits.get("val"), test=splits["test"], info=info)
 
 
@@ -132,8 +157,9 @@ def sunspot_series() -> tuple[np.ndarray, np.ndarray, str]:
         import statsmodels
         from statsmodels.datasets import sunspots as sm_sunspots
     except ImportError:
-        raise DataError("sunspots needs statsmodels (pip install statsmodels), or pass path= a CSV 'time,value'") \
-            from None
+        raise DataError(
+            "sunspots needs statsmodels (pip install statsmodels), or pass path= a CSV 'time,value'"
+        ) from None
     frame = sm_sunspots.load_pandas().data
     years = frame["YEAR"].to_numpy(dtype=np.float64)
     return years, frame["SUNACTIVITY"].to_numpy(dtype=np.float64), f"statsmodels-{statsmodels.__version__}"
@@ -160,23 +186,39 @@ def sunspots(*, window: int = 24, val_size: int = 30, test_size: int = 50, path:
         times, series = read_series_csv(Path(path))
         version, name = f"csv:{Path(path).name}", "sunspots"
     if window < 1 or test_size < 1 or val_size < 0:
-        raise DataError(f"sunspots: window and test_size must be >= 1, val_size >= 0; got {window}, {test_size}, "
-                        f"{val_size}")
+        raise DataError(
+            f"sunspots: window and test_size must be >= 1, val_size >= 0; got {window}, {test_size}, {val_size}"
+        )
     n_targets = len(series) - window
     n_train = n_targets - val_size - test_size
     if n_train < 1:
-        raise DataError(f"sunspots: series of {len(series)} values is too short for window {window} + val {val_size} "
-                        f"+ test {test_size} (needs at least {window + val_size + test_size + 1})")
+        raise DataError(
+            f"sunspots: series of {len(series)} values is too short for window {window} + val {val_size} "
+            f"+ test {test_size} (needs at least {window + val_size + test_size + 1})"
+        )
     idx = np.arange(window)[None] + np.arange(n_targets)[:, None]  # (N, window): positions of each input
     x = series[idx].astype(np.float32)[..., None]  # (N, window, 1)
     y = series[window:].astype(np.float32)  # (N,)
     cuts = {"train": (0, n_train), "val": (n_train, n_train + val_size), "test": (n_train + val_size, n_targets)}
-    splits = {k: Split(x=torch.from_numpy(x[a:b].copy()), y=torch.from_numpy(y[a:b].copy()))
-              for k, (a, b) in cuts.items() if b > a}
+    splits = {
+        k: Split(x=torch.from_numpy(x[a:b].copy()), y=torch.from_numpy(y[a:b].copy()))
+        for k, (a, b) in cuts.items()
+        if b > a
+    }
     t = times[window:]
-    note = (f"chronological by target time: train {t[0]:g}-{t[n_train - 1]:g}"
-            + (f", val {t[n_train]:g}-{t[n_train + val_size - 1]:g}" if val_size else "")
-            + f", test {t[n_train + val_size]:g}-{t[-1]:g}; inputs = previous {window} values")
-    info = DataInfo(name=name, version=version, task="regress", input_shape=(window, 1), num_classes=None,
-                    class_names=None, splits={k: len(s) for k, s in splits.items()}, split_note=note)
+    note = (
+        f"chronological by target time: train {t[0]:g}-{t[n_train - 1]:g}"
+        + (f", val {t[n_train]:g}-{t[n_train + val_size - 1]:g}" if val_size else "")
+        + f", test {t[n_train + val_size]:g}-{t[-1]:g}; inputs = previous {window} values"
+    )
+    info = DataInfo(
+        name=name,
+        version=version,
+        task="regress",
+        input_shape=(window, 1),
+        num_classes=None,
+        class_names=None,
+        splits={k: len(s) for k, s in splits.items()},
+        split_note=note,
+    )
     return TensorData(train=splits["train"], val=splits.get("val"), test=splits["test"], info=info)

@@ -43,8 +43,15 @@ def _load_source(source: str, *, limit: int | None, val_size: float, split_seed:
 
 
 @register_dataset("superres", modality="images")
-def superres(*, source: str = "mnist", factor: int = 2, limit: int | None = None, val_size: float = 0.0,
-             split_seed: int = 0, root: str | None = None) -> TensorData:
+def superres(
+    *,
+    source: str = "mnist",
+    factor: int = 2,
+    limit: int | None = None,
+    val_size: float = 0.0,
+    split_seed: int = 0,
+    root: str | None = None,
+) -> TensorData:
     """Low-resolution / high-resolution image pairs for super-resolution, x and y in [0, 1].
 
     Args:
@@ -65,7 +72,7 @@ def superres(*, source: str = "mnist", factor: int = 2, limit: int | None = None
         raise DataError(f"superres: factor must be an integer >= 2, got {factor}")
     if limit is not None and limit < 1:
         raise DataError(f"superres: limit must be >= 1 or None, got {limit}")
-    if not 0 <= val_size:
+    if not val_size >= 0:
         raise DataError(f"superres: val_size must be >= 0, got {val_size}")
     data = _load_source(source, limit=limit, val_size=val_size, split_seed=split_seed, root=root)
     shape = tuple(data.info.input_shape)  # (C, H, W)
@@ -85,9 +92,14 @@ def superres(*, source: str = "mnist", factor: int = 2, limit: int | None = None
     note = data.info.split_note + f"; x = {factor}x area-average downscale of y"
     note += f"; first {limit} of each split kept" if limit is not None and source != "mnist" else ""
     info = DataInfo(
-        name="superres", version=f"{data.info.version}/area-x{factor}", task="regress",
-        input_shape=(c, h // factor, w // factor), num_classes=None, class_names=None, splits=splits, split_note=note,
+        name="superres",
+        version=f"{data.info.version}/area-x{factor}",
+        task="regress",
+        input_shape=(c, h // factor, w // factor),
+        num_classes=None,
+        class_names=None,
+        splits=splits,
+        split_note=note,
         input_range=(0.0, 1.0),
     )
     return TensorData(train=train, val=val, test=test, info=info)
-

@@ -66,9 +66,7 @@ def _load_sklearn(
     else:
         y = np.asarray(bunch.target, dtype=np.float32)  # (N,) raw target
         class_names = None
-    parts, note = split_arrays(
-        x, y, stratify=classify, split_seed=split_seed, test_size=test_size, val_size=val_size
-    )
+    parts, note = split_arrays(x, y, stratify=classify, split_seed=split_seed, test_size=test_size, val_size=val_size)
     splits = {k: Split(x=torch.from_numpy(xs), y=torch.from_numpy(ys)) for k, (xs, ys) in parts.items()}
     info = DataInfo(
         name=name,

@@ -52,8 +52,10 @@ class CharTokenizer:
         """str -> (len,) int64 ids; ValueError listing the characters outside the vocabulary."""
         bad = self.unknown(text)
         if bad:
-            raise ValueError(f"characters not in the vocabulary: {''.join(bad)!r} ({len(bad)} distinct); "
-                             f"the vocabulary is {self.vocab!r}")
+            raise ValueError(
+                f"characters not in the vocabulary: {''.join(bad)!r} ({len(bad)} distinct); "
+                f"the vocabulary is {self.vocab!r}"
+            )
         return torch.tensor([self.stoi[ch] for ch in text], dtype=torch.long)
 
     def decode(self, ids: torch.Tensor | list[int]) -> str:
@@ -71,28 +73,41 @@ class TextData:
     info: DataInfo
 
 
-def char_splits(text: str, *, name: str, version: str, val_fraction: float, test_fraction: float,
-                source: str) -> TextData:
+def char_splits(
+    text: str, *, name: str, version: str, val_fraction: float, test_fraction: float, source: str
+) -> TextData:
     """Vocabulary = sorted characters of the whole text; contiguous splits train | val | test."""
     if not 0 < val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
-        raise DataError(f"{name}: need 0 < val_fraction < 1, 0 <= test_fraction and a sum below 1, "
-                        f"got val_fraction={val_fraction}, test_fraction={test_fraction}")
+        raise DataError(
+            f"{name}: need 0 < val_fraction < 1, 0 <= test_fraction and a sum below 1, "
+            f"got val_fraction={val_fraction}, test_fraction={test_fraction}"
+        )
     vocab = "".join(sorted(set(text)))
     tok = CharTokenizer(vocab) if vocab else None
     n = len(text)
     n_train = int(n * (1 - val_fraction - test_fraction))
     n_val_end = int(n * (1 - test_fraction)) if test_fraction > 0 else n
     if tok is None or n_train < 2 or n_val_end - n_train < 2 or (test_fraction > 0 and n - n_val_end < 2):
-        raise DataError(f"{source}: {n} characters are too few to split into train/val/test "
-                        f"(val_fraction={val_fraction}, test_fraction={test_fraction})")
+        raise DataError(
+            f"{source}: {n} characters are too few to split into train/val/test "
+            f"(val_fraction={val_fraction}, test_fraction={test_fraction})"
+        )
     ids = tok.encode(text)  # (n,)
     train, val = ids[:n_train], ids[n_train:n_val_end]
     test = ids[n_val_end:] if test_fraction > 0 else val
-    note = (f"contiguous: first {n_train} characters train, next {len(val)} val"
-            + (f", last {len(test)} test" if test_fraction > 0 else "; no test split: test = val (as nanoGPT)"))
-    info = DataInfo(name=name, version=version, task="density", input_shape=(), num_classes=len(vocab),
-                    class_names=None, splits={"train": len(train), "val": len(val), "test": len(test)},
-                    split_note=note)
+    note = f"contiguous: first {n_train} characters train, next {len(val)} val" + (
+        f", last {len(test)} test" if test_fraction > 0 else "; no test split: test = val (as nanoGPT)"
+    )
+    info = DataInfo(
+        name=name,
+        version=version,
+        task="density",
+        input_shape=(),
+        num_classes=len(vocab),
+        class_names=None,
+        splits={"train": len(train), "val": len(val), "test": len(test)},
+        split_note=note,
+    )
     return TextData(train=train, val=val, test=test, vocab=vocab, info=info)
 
 
@@ -114,19 +129,32 @@ def read_text(path: Path, *, encoding: str = "utf-8") -> str:
 def tinyshakespeare(*, val_fraction: float = 0.1, test_fraction: float = 0.0) -> TextData:
     """Tiny Shakespeare, characters, nanoGPT's split (first 90% train, last 10% val)."""
     path = fetch(TINYSHAKESPEARE, folder=TINYSHAKESPEARE_FOLDER)
-    return char_splits(read_text(path), name="tinyshakespeare", version="char-rnn-input.txt-sha256:86c4e6aa",
-                       val_fraction=val_fraction, test_fraction=test_fraction, source=str(path))
+    return char_splits(
+        read_text(path),
+        name="tinyshakespeare",
+        version="char-rnn-input.txt-sha256:86c4e6aa",
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        source=str(path),
+    )
 
 
 @register_dataset("text_file", modality="text")
-def text_file(*, path: str = "", val_fraction: float = 0.1, test_fraction: float = 0.0,
-              encoding: str = "utf-8") -> TextData:
+def text_file(
+    *, path: str = "", val_fraction: float = 0.1, test_fraction: float = 0.0, encoding: str = "utf-8"
+) -> TextData:
     """Any text file, characters: vocabulary from the whole file, contiguous splits."""
     if not path:
         raise DataError("text_file needs data.path=<a text file>")
     p = Path(path).expanduser()
-    return char_splits(read_text(p, encoding=encoding), name="text_file", version=f"file:{p.name}",
-                       val_fraction=val_fraction, test_fraction=test_fraction, source=str(p))
+    return char_splits(
+        read_text(p, encoding=encoding),
+        name="text_file",
+        version=f"file:{p.name}",
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        source=str(p),
+    )
 
 
 _SUBJECTS = ("the king", "the queen", "a knight", "my lord", "the old man", "a young maid", "the fool")
@@ -142,7 +170,9 @@ def toy_sentences(n_chars: int, seed: int) -> str:
     size = 0
     while size < n_chars:
         speaker = rng.choice(_SUBJECTS).split()[-1].upper()
-        line = f"{speaker}:\n{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)}{rng.choice(_ENDINGS)}\n\n"
+        line = (
+            f"{speaker}:\n{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)}{rng.choice(_ENDINGS)}\n\n"
+        )
         lines.append(line)
         size += len(line)
     return "".join(lines)
@@ -153,5 +183,11 @@ def toy_text(*, n_chars: int = 50_000, seed: int = 0, val_fraction: float = 0.1)
     """Generated sentences from a seeded toy grammar (no file): for tests and tiny presets."""
     if n_chars < 100:
         raise DataError(f"toy_text: n_chars must be at least 100, got {n_chars}")
-    return char_splits(toy_sentences(n_chars, seed), name="toy_text", version=f"toy-grammar-v1-seed{seed}",
-                       val_fraction=val_fraction, test_fraction=0.0, source="toy_text")
+    return char_splits(
+        toy_sentences(n_chars, seed),
+        name="toy_text",
+        version=f"toy-grammar-v1-seed{seed}",
+        val_fraction=val_fraction,
+        test_fraction=0.0,
+        source="toy_text",
+    )

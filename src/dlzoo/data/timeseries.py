@@ -75,8 +75,9 @@ def read_ucr_tsv(path: Path | str) -> Cases:
                 continue  # blank lines (a trailing newline) carry no case
             fields = line.split("\t") if "\t" in line else line.split(",")
             if len(fields) < 2:
-                raise DataError(f"{path}:{lineno}: expected a label and at least one value separated by tabs, "
-                                f"got {line[:60]!r}")
+                raise DataError(
+                    f"{path}:{lineno}: expected a label and at least one value separated by tabs, got {line[:60]!r}"
+                )
             values = _parse_values(fields[1:], path, lineno, first_field=2)
             n = len(values)
             while n > 0 and math.isnan(values[n - 1]):  # trailing NaN pads a shorter series
@@ -111,35 +112,45 @@ def read_ts(path: Path | str) -> Cases:
                 if key == "@data":
                     in_data = True
                 elif key == "@timestamps" and rest.strip().lower() == "true":
-                    raise DataError(f"{path}:{lineno}: '@timestamps true' is not supported; "
-                                    "expected series of plain comma-separated values")
+                    raise DataError(
+                        f"{path}:{lineno}: '@timestamps true' is not supported; "
+                        "expected series of plain comma-separated values"
+                    )
                 elif key == "@classlabel":
                     parts = rest.split()
                     has_labels = bool(parts) and parts[0].lower() == "true"
                     declared = set(parts[1:]) if has_labels else None
                 elif not key.startswith("@"):
-                    raise DataError(f"{path}:{lineno}: expected an '@' header line or '@data' before the "
-                                    f"series, got {line[:60]!r}")
+                    raise DataError(
+                        f"{path}:{lineno}: expected an '@' header line or '@data' before the series, got {line[:60]!r}"
+                    )
                 continue
             if not has_labels:
-                raise DataError(f"{path}:{lineno}: the file declares no class labels (@classLabel false); "
-                                "classification needs one label per case")
+                raise DataError(
+                    f"{path}:{lineno}: the file declares no class labels (@classLabel false); "
+                    "classification needs one label per case"
+                )
             *dims, label = line.split(":")
             if not dims:
-                raise DataError(f"{path}:{lineno}: expected 'v1,v2,...:label' (values, a colon, the class "
-                                f"label), got {line[:60]!r}")
+                raise DataError(
+                    f"{path}:{lineno}: expected 'v1,v2,...:label' (values, a colon, the class label), got {line[:60]!r}"
+                )
             label = _label(label, path, lineno)
             if declared is not None and label not in declared:
-                raise DataError(f"{path}:{lineno}: class label {label!r} is not among those declared by "
-                                f"@classLabel: {sorted(declared)}")
+                raise DataError(
+                    f"{path}:{lineno}: class label {label!r} is not among those declared by "
+                    f"@classLabel: {sorted(declared)}"
+                )
             channels = [_parse_values(d.split(","), path, lineno, first_field=1) for d in dims]
             if series and len(channels) != series[0].shape[0]:
-                raise DataError(f"{path}:{lineno}: case has {len(channels)} dimensions, earlier cases have "
-                                f"{series[0].shape[0]}")
+                raise DataError(
+                    f"{path}:{lineno}: case has {len(channels)} dimensions, earlier cases have {series[0].shape[0]}"
+                )
             length = max(len(c) for c in channels)
             if any(len(c) != length for c in channels):
-                raise DataError(f"{path}:{lineno}: the dimensions of one case have different lengths "
-                                f"{[len(c) for c in channels]}")
+                raise DataError(
+                    f"{path}:{lineno}: the dimensions of one case have different lengths {[len(c) for c in channels]}"
+                )
             series.append(np.asarray(channels, dtype=np.float64))  # (C, L_i)
             labels.append(label)
     if not in_data:
@@ -159,8 +170,9 @@ def _parse_values(fields: list[str], path: Path, lineno: int, *, first_field: in
         try:
             values.append(float(text))
         except ValueError:
-            raise DataError(f"{path}:{lineno}: field {first_field + i}: {text[:30]!r} is not a number "
-                            "(expected a float, NaN or ?)") from None
+            raise DataError(
+                f"{path}:{lineno}: field {first_field + i}: {text[:30]!r} is not a number (expected a float, NaN or ?)"
+            ) from None
     return values
 
 
@@ -216,11 +228,15 @@ def to_array(series: list[np.ndarray], *, length: int, missing: str, source: Pat
     for i, s in enumerate(series):
         if missing == "error":
             if s.shape[1] != length:
-                raise DataError(f"{source}: case {i + 1} has length {s.shape[1]}, others {length}: the series have "
-                                "unequal lengths; pass missing=fill to pad them at the end (archive convention)")
+                raise DataError(
+                    f"{source}: case {i + 1} has length {s.shape[1]}, others {length}: the series have "
+                    "unequal lengths; pass missing=fill to pad them at the end (archive convention)"
+                )
             if np.isnan(s).any():
-                raise DataError(f"{source}: case {i + 1} has missing values (NaN); pass missing=fill to fill them "
-                                "by linear interpolation (archive convention)")
+                raise DataError(
+                    f"{source}: case {i + 1} has missing values (NaN); pass missing=fill to fill them "
+                    "by linear interpolation (archive convention)"
+                )
         s = interpolate_gaps(s)
         out[i, :, : s.shape[1]] = s[:, :length]  # shorter series stay zero-padded at the end
     return out
@@ -233,7 +249,7 @@ def to_array(series: list[np.ndarray], *, length: int, missing: str, source: Pat
 def ucr_files(name: str, root: Path, fmt: str) -> tuple[Path, Path]:
     """(train, test) paths of dataset ``name`` under ``root``, for format "tsv", "ts" or "auto"."""
     folder = root / name
-    for ext in (("tsv", "ts") if fmt == "auto" else (fmt,)):
+    for ext in ("tsv", "ts") if fmt == "auto" else (fmt,):
         train, test = folder / f"{name}_TRAIN.{ext}", folder / f"{name}_TEST.{ext}"
         if train.is_file() and test.is_file():
             return train, test
@@ -248,8 +264,10 @@ def download_ucr(name: str, root: Path) -> None:
             blob = response.read()
         archive = zipfile.ZipFile(io.BytesIO(blob))
     except (OSError, zipfile.BadZipFile) as e:
-        raise DataError(f"UCR dataset {name!r}: download of {url} failed ({e}); put {name}_TRAIN.tsv and "
-                        f"{name}_TEST.tsv under {root / name} or set DLZOO_DATA") from None
+        raise DataError(
+            f"UCR dataset {name!r}: download of {url} failed ({e}); put {name}_TRAIN.tsv and "
+            f"{name}_TEST.tsv under {root / name} or set DLZOO_DATA"
+        ) from None
     wanted = {f"{name}_TRAIN.ts", f"{name}_TEST.ts"}
     members = {Path(m).name: m for m in archive.namelist() if Path(m).name in wanted}
     if set(members) != wanted:
@@ -300,8 +318,10 @@ def ucr(
         train_path, test_path = ucr_files(name, base, format)
     except FileNotFoundError:
         if not download or is_offline():
-            raise DataError(f"UCR dataset {name!r} not found: expected {base / name}/{name}_TRAIN.tsv and _TEST.tsv "
-                            f"(or .ts); offline or download=false, so nothing was downloaded") from None
+            raise DataError(
+                f"UCR dataset {name!r} not found: expected {base / name}/{name}_TRAIN.tsv and _TEST.tsv "
+                f"(or .ts); offline or download=false, so nothing was downloaded"
+            ) from None
         download_ucr(name, base)
         train_path, test_path = ucr_files(name, base, "ts")
 
@@ -318,11 +338,15 @@ def ucr(
     digest = hashlib.sha256(train_path.read_bytes() + test_path.read_bytes()).hexdigest()[:16]
     fmt = train_path.suffix[1:]
     info = DataInfo(
-        name="ucr", version=f"ucr-{fmt}/{name}/sha256:{digest}", task="classify",
-        input_shape=tuple(x_tr.shape[1:]), num_classes=len(classes), class_names=classes,
+        name="ucr",
+        version=f"ucr-{fmt}/{name}/sha256:{digest}",
+        task="classify",
+        input_shape=tuple(x_tr.shape[1:]),
+        num_classes=len(classes),
+        class_names=classes,
         splits={"train": len(x_tr), "test": len(x_te)},
         split_note=f"{name}: the archive's published train/test split; no val"
-                   + ("; z-normalised per series" if znorm else ""),
+        + ("; z-normalised per series" if znorm else ""),
     )
     return TensorData(
         train=Split(torch.from_numpy(x_tr), torch.tensor([index[c] for c in l_tr], dtype=torch.int64)),
@@ -375,8 +399,13 @@ def cbf(*, n_train: int = 30, n_test: int = 900, length: int = 128, seed: int = 
             x = np.stack([znormalize(s[None, :])[0] for s in x])
         parts[split] = Split(torch.from_numpy(x.astype(np.float32)[:, None, :]), torch.from_numpy(y.astype(np.int64)))
     info = DataInfo(
-        name="cbf", version=f"cbf-saito1994/seed={seed}", task="classify", input_shape=(1, length),
-        num_classes=3, class_names=CBF_CLASSES, splits={k: len(s) for k, s in parts.items()},
+        name="cbf",
+        version=f"cbf-saito1994/seed={seed}",
+        task="classify",
+        input_shape=(1, length),
+        num_classes=3,
+        class_names=CBF_CLASSES,
+        splits={k: len(s) for k, s in parts.items()},
         split_note=f"generated, seed={seed}: train first, then test" + ("; z-normalised per series" if znorm else ""),
     )
     return TensorData(train=parts["train"], val=None, test=parts["test"], info=info)

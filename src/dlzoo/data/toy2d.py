@@ -63,9 +63,7 @@ def _mixture(modes: Modes, *, n: int, seed: int) -> tuple[np.ndarray, np.ndarray
     return x.astype(np.float32), k.astype(np.int64)
 
 
-def _pack(
-    name: str, x: np.ndarray, y: np.ndarray | None, *, n_train: int, version: str, seed: int
-) -> TensorData:
+def _pack(name: str, x: np.ndarray, y: np.ndarray | None, *, n_train: int, version: str, seed: int) -> TensorData:
     """First n_train rows of (x, y) -> train, the rest -> test."""
     x_t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))  # (n_train + n_test, 2)
     y_t = None if y is None else torch.from_numpy(y.astype(np.int64))  # (n_train + n_test,)

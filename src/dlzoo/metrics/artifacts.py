@@ -82,7 +82,8 @@ def pixel_parity(x: torch.Tensor, *, stride: int = 2, eps: float = 1e-8) -> torc
     """Spread of the s*s sub-pixel phase means over the image's std, averaged over images: () float64."""
     _check(x, stride)
     x = x.double().flatten(0, 1)  # (B*C, H, W)
-    phases = torch.stack([x[:, i::stride, j::stride].mean(dim=(-2, -1))
-                          for i in range(stride) for j in range(stride)], dim=-1)  # (B*C, s*s)
+    phases = torch.stack(
+        [x[:, i::stride, j::stride].mean(dim=(-2, -1)) for i in range(stride) for j in range(stride)], dim=-1
+    )  # (B*C, s*s)
     spread = phases.amax(-1) - phases.amin(-1)  # (B*C,)
     return (spread / (x.std(dim=(-2, -1)) + eps)).mean()

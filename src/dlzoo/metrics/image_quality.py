@@ -56,11 +56,16 @@ class ClassifierEmbedding(nn.Module):
     def __init__(self, classifier: nn.Module, *, input_shape: tuple[int, ...]) -> None:
         super().__init__()
         head = getattr(classifier, "classifier", None)
-        if not isinstance(getattr(classifier, "features", None), nn.Module) or not isinstance(head, nn.Sequential) \
-                or not isinstance(head[-1], nn.Linear):
-            raise TypeError(f"feature network: expected a classifier with .features (nn.Module) and .classifier "
-                             f"(nn.Sequential ending in the logits nn.Linear), like cnn.LeNet; got "
-                             f"{type(classifier).__name__}")
+        if (
+            not isinstance(getattr(classifier, "features", None), nn.Module)
+            or not isinstance(head, nn.Sequential)
+            or not isinstance(head[-1], nn.Linear)
+        ):
+            raise TypeError(
+                f"feature network: expected a classifier with .features (nn.Module) and .classifier "
+                f"(nn.Sequential ending in the logits nn.Linear), like cnn.LeNet; got "
+                f"{type(classifier).__name__}"
+            )
         self.trunk = classifier.features
         self.head = head[:-1]  # every layer of the classifier but the logits
         self.num_features = int(head[-1].in_features)  # read by torchmetrics instead of a dummy forward
@@ -89,8 +94,10 @@ def feature_extractor(run_dir: Path | str) -> ClassifierEmbedding:
     loaded = load_run(run_dir)
     shape = loaded.config.info.get("input_shape") or loaded.config.model.get("input_shape")
     if shape is None or len(shape) != 3:
-        raise ValueError(f"{run_dir}: feature network needs an image classifier with input_shape (C, H, W); "
-                         f"the run records {shape!r}")
+        raise ValueError(
+            f"{run_dir}: feature network needs an image classifier with input_shape (C, H, W); "
+            f"the run records {shape!r}"
+        )
     return ClassifierEmbedding(loaded.model, input_shape=tuple(shape))
 
 
@@ -113,8 +120,16 @@ def check_images(images: torch.Tensor, *, name: str, shape: tuple[int, ...] | No
 
 
 @torch.no_grad()
-def generation_metrics(fake: torch.Tensor, real: torch.Tensor, *, features: nn.Module, kid_subset_size: int = 1000,
-                       kid_subsets: int = 100, batch_size: int = 500, seed: int = 0) -> dict[str, float]:
+def generation_metrics(
+    fake: torch.Tensor,
+    real: torch.Tensor,
+    *,
+    features: nn.Module,
+    kid_subset_size: int = 1000,
+    kid_subsets: int = 100,
+    batch_size: int = 500,
+    seed: int = 0,
+) -> dict[str, float]:
     """FID and KID of ``fake`` against ``real`` images in the embedding of ``features``.
 
     Args:
@@ -139,8 +154,9 @@ def generation_metrics(fake: torch.Tensor, real: torch.Tensor, *, features: nn.M
     fake = check_images(fake, name="fake", shape=shape)
     real = check_images(real, name="real", shape=shape or tuple(fake.shape[1:]))
     if not 2 <= kid_subset_size <= min(len(fake), len(real)):
-        raise ValueError(f"kid_subset_size must be in [2, {min(len(fake), len(real))}] (the smaller set), "
-                         f"got {kid_subset_size}")
+        raise ValueError(
+            f"kid_subset_size must be in [2, {min(len(fake), len(real))}] (the smaller set), got {kid_subset_size}"
+        )
     if kid_subsets < 1:
         raise ValueError(f"kid_subsets must be >= 1, got {kid_subsets}")
     with warnings.catch_warnings():  # KID's "will save all extracted features in buffer": that is the point
@@ -157,8 +173,15 @@ def generation_metrics(fake: torch.Tensor, real: torch.Tensor, *, features: nn.M
     return {"fid": float(fid.compute()), "kid": float(kid_mean), "kid_std": float(kid_std)}
 
 
-def real_floor(real_a: torch.Tensor, real_b: torch.Tensor, *, features: nn.Module, kid_subset_size: int = 1000,
-               kid_subsets: int = 100, seed: int = 0) -> dict[str, float]:
+def real_floor(
+    real_a: torch.Tensor,
+    real_b: torch.Tensor,
+    *,
+    features: nn.Module,
+    kid_subset_size: int = 1000,
+    kid_subsets: int = 100,
+    seed: int = 0,
+) -> dict[str, float]:
     """FID/KID between two *disjoint* sets of real images (e.g. 10000 train vs the 10000 test images).
 
     A perfect generator's samples are just another real sample, so this is the score it would reach
@@ -167,5 +190,6 @@ def real_floor(real_a: torch.Tensor, real_b: torch.Tensor, *, features: nn.Modul
     """
     if real_a is real_b or (real_a.shape == real_b.shape and torch.equal(real_a, real_b)):
         raise ValueError("real_floor: real_a and real_b must be two disjoint sets of real images, got the same set")
-    return generation_metrics(real_a, real_b, features=features, kid_subset_size=kid_subset_size,
-                              kid_subsets=kid_subsets, seed=seed)
+    return generation_metrics(
+        real_a, real_b, features=features, kid_subset_size=kid_subset_size, kid_subsets=kid_subsets, seed=seed
+    )

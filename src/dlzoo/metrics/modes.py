@@ -36,8 +36,9 @@ def mode_counts(samples: torch.Tensor, modes: Modes, *, within_std: float = HQ_S
     return torch.bincount(k[good], minlength=len(centers))  # (K,)
 
 
-def mode_coverage(samples: torch.Tensor, modes: Modes, *, within_std: float = HQ_STDS,
-                  min_count: int = 1) -> dict[str, float]:
+def mode_coverage(
+    samples: torch.Tensor, modes: Modes, *, within_std: float = HQ_STDS, min_count: int = 1
+) -> dict[str, float]:
     """``modes_captured`` (count of modes with >= min_count HQ samples), ``high_quality_pct`` (0-100),
     and ``mode_kl``: KL(HQ-sample mode histogram || uniform) in nats (0 = every mode equally often;
     log K when one mode holds every sample; a diagnostic beside the protocol's two numbers)."""

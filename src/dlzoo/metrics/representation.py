@@ -25,8 +25,15 @@ def psnr(pairs: Iterable[tuple[torch.Tensor, torch.Tensor]], *, data_range: floa
     return float(metric.compute())
 
 
-def linear_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
-                          test_y: torch.Tensor, *, l2: float = 1e-4, steps: int = 100) -> float:
+def linear_probe_accuracy(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    *,
+    l2: float = 1e-4,
+    steps: int = 100,
+) -> float:
     """Accuracy on (test_x, test_y) of softmax regression fitted on (train_x, train_y).
 
     Features are standardized with the training statistics; the weights minimize the mean
@@ -39,8 +46,15 @@ def linear_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: 
     classes = int(max(train_y.max(), test_y.max())) + 1
     weight = torch.zeros(train_x.shape[1], classes, dtype=torch.float32, requires_grad=True)  # (K, C)
     bias = torch.zeros(classes, dtype=torch.float32, requires_grad=True)  # (C,)
-    opt = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=steps, history_size=20,
-                            line_search_fn="strong_wolfe", tolerance_grad=1e-7, tolerance_change=1e-10)
+    opt = torch.optim.LBFGS(
+        [weight, bias],
+        lr=1.0,
+        max_iter=steps,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-7,
+        tolerance_change=1e-10,
+    )
 
     def closure() -> torch.Tensor:
         opt.zero_grad()

@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from torchmetrics import MetricCollection
 
 
-def classification_metrics(num_classes: int) -> "MetricCollection":
+def classification_metrics(num_classes: int) -> MetricCollection:
     """``accuracy`` = top-1 over all examples (micro), ``f1_macro`` = unweighted mean of per-class F1."""
     from torchmetrics import MetricCollection  # imported on use: it takes seconds, the server never needs it
     from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
@@ -21,7 +21,7 @@ def classification_metrics(num_classes: int) -> "MetricCollection":
     )
 
 
-def regression_metrics() -> "MetricCollection":
+def regression_metrics() -> MetricCollection:
     """``mse``, ``rmse``, ``mae`` in target units; ``r2`` = 1 - SS_res / SS_tot."""
     from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, R2Score
 

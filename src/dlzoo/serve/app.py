@@ -20,7 +20,7 @@ Errors are JSON ``{"detail": "..."}`` saying what was expected: 404 unknown mode
 (checked on Content-Length and on the bytes actually received), 422 anything else about the input
 (not JSON, NaN/Infinity literals, strings or booleans, wrong shape, empty or too large a batch).
 Inference runs in worker threads (see batching.py), so the event loop keeps answering meanwhile.
-This module imports the registry, runs and inference, never ``dlzoo.train``.
+This module imports the registry, runs and inference, never ``dlzoo.training``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 from fastapi import Body, Depends, FastAPI, Request
@@ -46,8 +47,17 @@ from dlzoo.registry import ModelSpec, choices_error
 from dlzoo.runs import LoadedRun, RunDir, RunError, find_runs, load_run
 from dlzoo.serve.batching import BatchConfig, MicroBatcher
 from dlzoo.serve.schemas import (
-    ActResponse, ErrorResponse, Health, InputsRequest, ModelInfo, ModelList, PredictResponse,
-    ReconstructResponse, SampleRequest, SampleResponse, SkippedRun,
+    ActResponse,
+    ErrorResponse,
+    Health,
+    InputsRequest,
+    ModelInfo,
+    ModelList,
+    PredictResponse,
+    ReconstructResponse,
+    SampleRequest,
+    SampleResponse,
+    SkippedRun,
 )
 
 log = logging.getLogger("dlzoo.serve")
@@ -73,6 +83,7 @@ def verbs_for(spec: ModelSpec) -> tuple[str, ...]:
 
 # -- the served models --------------------------------------------------------------------------
 
+
 @dataclass
 class Served:
     """One loaded run, its names and its batchers (one per input verb)."""
@@ -93,8 +104,9 @@ class Served:
                 "reconstruct": lambda x: {"reconstructions": inference.reconstruct(loaded, x).tolist()},
                 "act": lambda x: {"actions": inference.act(loaded, x)},
             }[verb]
-            self.batchers[verb] = MicroBatcher(prepare=partial(inference.as_batch, loaded), run=run,
-                                               config=config, name=f"{self.name}/{verb}")
+            self.batchers[verb] = MicroBatcher(
+                prepare=partial(inference.as_batch, loaded), run=run, config=config, name=f"{self.name}/{verb}"
+            )
         return self.batchers[verb]
 
 
@@ -120,8 +132,11 @@ class ModelTable:
                 self._skip(run.path, f"{type(e).__name__}: {e}")
                 continue
             if served.name in self.runs:
-                self._skip(run.path, f"duplicate name {served.name} (already served from "
-                                     f"{self._rel(self.runs[served.name].loaded.run.path)})")
+                self._skip(
+                    run.path,
+                    f"duplicate name {served.name} (already served from "
+                    f"{self._rel(self.runs[served.name].loaded.run.path)})",
+                )
                 continue
             self.runs[served.name] = served
         done = {r.path for r in finished}
@@ -136,8 +151,12 @@ class ModelTable:
             self.latest[model] = runs[-1].name
             for s in runs:
                 latest = s is runs[-1]
-                s.info = _model_info(s, short=model if len(runs) == 1 else s.name,
-                                     aliases=[s.name, model] if latest else [s.name], latest=latest)
+                s.info = _model_info(
+                    s,
+                    short=model if len(runs) == 1 else s.name,
+                    aliases=[s.name, model] if latest else [s.name],
+                    latest=latest,
+                )
         log.info("serving %d run(s) from %s; skipped %d", len(self.runs), self.root, len(self.skipped))
 
     def _load_one(self, run: RunDir) -> Served:
@@ -147,10 +166,18 @@ class ModelTable:
         except (RunError, ValueError) as e:
             log.warning("%s: no usable eval.json (%s); serving without metrics", run.path, e)
             raw = {}
-        metrics = {k: (float(v) if v == v and abs(v) != float("inf") else None) for k, v in raw.items()
-                   if "/" in k and isinstance(v, (int, float)) and not isinstance(v, bool)}
-        return Served(name=f"{loaded.spec.name}@{run.path.name}", loaded=loaded, verbs=verbs_for(loaded.spec),
-                      metrics=metrics, mtime=run.weights_path.stat().st_mtime)
+        metrics = {
+            k: (float(v) if v == v and abs(v) != float("inf") else None)
+            for k, v in raw.items()
+            if "/" in k and isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+        return Served(
+            name=f"{loaded.spec.name}@{run.path.name}",
+            loaded=loaded,
+            verbs=verbs_for(loaded.spec),
+            metrics=metrics,
+            mtime=run.weights_path.stat().st_mtime,
+        )
 
     def _rel(self, path: Path) -> str:
         try:
@@ -172,10 +199,14 @@ class ModelTable:
             raise APIError(404, choices_error("model", name, self.names()) + hint)
         if verb is not None and verb not in served.verbs:
             spec = served.loaded.spec
-            serves = (f"it serves: {', '.join(served.verbs)} (POST /v1/models/{name}/{served.verbs[0]})"
-                      if served.verbs else "it serves no inference verb")
-            raise APIError(400, f"{served.name} is a {spec.task} model ({spec.family}) and does not serve "
-                                f"'{verb}'; {serves}")
+            serves = (
+                f"it serves: {', '.join(served.verbs)} (POST /v1/models/{name}/{served.verbs[0]})"
+                if served.verbs
+                else "it serves no inference verb"
+            )
+            raise APIError(
+                400, f"{served.name} is a {spec.task} model ({spec.family}) and does not serve '{verb}'; {serves}"
+            )
         return served
 
     def close(self) -> None:
@@ -188,10 +219,20 @@ def _model_info(s: Served, *, short: str, aliases: list[str], latest: bool) -> M
     spec, cfg = s.loaded.spec, s.loaded.config
     shape = cfg.info.get("input_shape")
     return ModelInfo(
-        name=short, aliases=aliases, model=spec.name, run=s.loaded.run.path.name, latest=latest,
-        family=spec.family, task=spec.task, paradigm=spec.paradigm, description=spec.description,
-        input_shape=[int(d) for d in shape] if shape else None, class_names=cfg.info.get("class_names"),
-        data=cfg.data.get("name"), metrics=s.metrics, verbs=list(s.verbs),
+        name=short,
+        aliases=aliases,
+        model=spec.name,
+        run=s.loaded.run.path.name,
+        latest=latest,
+        family=spec.family,
+        task=spec.task,
+        paradigm=spec.paradigm,
+        description=spec.description,
+        input_shape=[int(d) for d in shape] if shape else None,
+        class_names=cfg.info.get("class_names"),
+        data=cfg.data.get("name"),
+        metrics=s.metrics,
+        verbs=list(s.verbs),
     )
 
 
@@ -250,8 +291,7 @@ class BodyGuard:
 
     def _too_large(self, size: int, *, at_least: bool = False) -> str:
         got = f"{'more than ' if at_least else ''}{size - 1 if at_least else size} bytes"
-        return (f"request body of {got} is over the limit of {self.max_bytes} bytes; "
-                f"send fewer examples per request")
+        return f"request body of {got} is over the limit of {self.max_bytes} bytes; send fewer examples per request"
 
 
 def _nonfinite_literal(body: bytes) -> str | None:
@@ -263,8 +303,10 @@ def _nonfinite_literal(body: bytes) -> str | None:
     try:
         json.loads(body, parse_constant=refuse)
     except _Nonfinite as e:
-        return (f"request body is not standard JSON: found the literal {e.args[0]}; JSON has no NaN or "
-                f"Infinity, send finite numbers")
+        return (
+            f"request body is not standard JSON: found the literal {e.args[0]}; JSON has no NaN or "
+            f"Infinity, send finite numbers"
+        )
     except ValueError:  # not JSON at all: the app's own validation says so
         return None
     return None
@@ -279,6 +321,7 @@ async def _reply(scope: dict[str, Any], receive: Callable, send: Callable, statu
 
 
 # -- validation errors in one line --------------------------------------------------------------
+
 
 def describe_validation(errors: list[dict[str, Any]], *, expected: str = "") -> str:
     """pydantic's error list -> 'where: what was expected, got what'; union noise is collapsed."""
@@ -332,8 +375,10 @@ def _short(value: Any, limit: int = 60) -> str:
 
 # -- the app ------------------------------------------------------------------------------------
 
-def create_app(runs: Path | str, *, max_body_bytes: int = 8 * MiB, max_batch: int = 256,
-               max_wait_ms: float = 5.0) -> FastAPI:
+
+def create_app(
+    runs: Path | str, *, max_body_bytes: int = 8 * MiB, max_batch: int = 256, max_wait_ms: float = 5.0
+) -> FastAPI:
     """Serve every finished run under ``runs``.
 
     Args:
@@ -349,9 +394,13 @@ def create_app(runs: Path | str, *, max_body_bytes: int = 8 * MiB, max_batch: in
         yield
         await anyio.to_thread.run_sync(table.close)
 
-    app = FastAPI(title="dlzoo", version=__version__, lifespan=lifespan,
-                  description="Inference over trained dlzoo runs. A model is named <model> (its latest run) "
-                              "or <model>@<run>; see GET /v1/models.")
+    app = FastAPI(
+        title="dlzoo",
+        version=__version__,
+        lifespan=lifespan,
+        description="Inference over trained dlzoo runs. A model is named <model> (its latest run) "
+        "or <model>@<run>; see GET /v1/models.",
+    )
     app.state.models = table
     app.add_middleware(BodyGuard, max_bytes=max_body_bytes)
 
@@ -431,10 +480,12 @@ def create_app(runs: Path | str, *, max_body_bytes: int = 8 * MiB, max_batch: in
     def has_own(served: Served, verb: str) -> bool:
         return verb in inference.requests_of(served.loaded.spec)
 
-    @app.post("/v1/models/{name}/predict", response_model=PredictResponse, response_model_exclude_none=True,
-              responses=ERRORS)
-    async def predict(body: Annotated[InputsRequest | dict[str, Any], Body()],
-                      served: Served = serving("predict")) -> Any:
+    @app.post(
+        "/v1/models/{name}/predict", response_model=PredictResponse, response_model_exclude_none=True, responses=ERRORS
+    )
+    async def predict(
+        body: Annotated[InputsRequest | dict[str, Any], Body()], served: Served = serving("predict")
+    ) -> Any:
         """classify: labels, probabilities and class names; regress: predictions. One row per example.
         Families with inputs of their own (graphs, strings) take the body their model lists in its info."""
         if has_own(served, "predict"):
@@ -455,8 +506,9 @@ def create_app(runs: Path | str, *, max_body_bytes: int = 8 * MiB, max_batch: in
         return ActResponse(model=served.name, actions=out["actions"])
 
     @app.post("/v1/models/{name}/sample", response_model=SampleResponse, responses=ERRORS)
-    async def sample(body: Annotated[SampleRequest | dict[str, Any] | None, Body()] = None,
-                     served: Served = serving("sample")) -> Any:
+    async def sample(
+        body: Annotated[SampleRequest | dict[str, Any] | None, Body()] = None, served: Served = serving("sample")
+    ) -> Any:
         """n samples from a generative model; the same seed gives the same samples. Language models take
         a prompt (see their info) and can stream."""
         if has_own(served, "sample"):

@@ -23,11 +23,13 @@ rows may round differently from one over 1 row (~1e-7 relative).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import torch
 
@@ -169,7 +171,5 @@ def _resolve(job: _Job, *, result: Any = None, error: BaseException | None = Non
             else:
                 job.future.set_result(result)
 
-    try:
+    with contextlib.suppress(RuntimeError):  # event loop closed
         job.loop.call_soon_threadsafe(done)
-    except RuntimeError:  # event loop closed
-        pass

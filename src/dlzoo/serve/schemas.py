@@ -7,18 +7,18 @@ NaN and Infinity are refused with 422; the shape itself is checked against the m
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated
 
 from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict
 from typing_extensions import TypeAliasType
 
 from dlzoo.inference import MAX_SAMPLES
 
-Number = Union[Annotated[int, Strict()], Annotated[float, Strict(), AllowInfNan(False)]]
+Number = Annotated[int, Strict()] | Annotated[float, Strict(), AllowInfNan(False)]
 #: a JSON number or a (nested) list of them: one example of shape input_shape, or a batch
-Tensor = TypeAliasType("Tensor", Union[Number, list["Tensor"]])
+Tensor = TypeAliasType("Tensor", Number | list["Tensor"])
 #: model outputs: floats in nested lists
-Array = TypeAliasType("Array", Union[float, list["Array"]])
+Array = TypeAliasType("Array", float | list["Array"])
 
 
 class _Body(BaseModel):
@@ -27,21 +27,26 @@ class _Body(BaseModel):
 
 # -- requests -----------------------------------------------------------------------------------
 
+
 class InputsRequest(_Body):
     """Examples for predict / reconstruct / act."""
 
-    inputs: Tensor = Field(description="one example of shape input_shape, or a batch (B, *input_shape); "
-                                       "flattened images (B, prod(input_shape)) are accepted too",
-                           examples=[[[0.1, 0.2, 0.3]]])
+    inputs: Tensor = Field(
+        description="one example of shape input_shape, or a batch (B, *input_shape); "
+        "flattened images (B, prod(input_shape)) are accepted too",
+        examples=[[[0.1, 0.2, 0.3]]],
+    )
 
 
 class SampleRequest(_Body):
     n: int = Field(16, ge=1, le=MAX_SAMPLES, strict=True, description="number of samples")
-    seed: int = Field(0, ge=0, le=2**63 - 1, strict=True,
-                      description="seed of the sampler's noise: same seed, same samples")
+    seed: int = Field(
+        0, ge=0, le=2**63 - 1, strict=True, description="seed of the sampler's noise: same seed, same samples"
+    )
 
 
 # -- responses ----------------------------------------------------------------------------------
+
 
 class PredictResponse(BaseModel):
     """classify: labels + probabilities (+ class_names); regress: predictions. Always batched."""
@@ -68,13 +73,15 @@ class ReconstructResponse(BaseModel):
 class ActResponse(BaseModel):
     model: str
     actions: list[int] | list[list[float]] = Field(
-        description="greedy action per observation: an index (discrete) or a vector (continuous)")
+        description="greedy action per observation: an index (discrete) or a vector (continuous)"
+    )
 
 
 class ModelInfo(BaseModel):
     name: str = Field(description="shortest name that resolves to this run")
-    aliases: list[str] = Field(description="every name that resolves to this run: <model>@<run>, and <model> "
-                                           "for the latest run of a model")
+    aliases: list[str] = Field(
+        description="every name that resolves to this run: <model>@<run>, and <model> for the latest run of a model"
+    )
     model: str = Field(description="registry name")
     run: str = Field(description="run directory name")
     latest: bool = Field(description="the newest run of this model (what <model> resolves to)")

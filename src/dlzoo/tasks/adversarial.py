@@ -31,7 +31,8 @@ real images (``dlzoo.metrics.image_quality``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import torch
 
@@ -66,16 +67,20 @@ class AdversarialTask:
     def setup(self) -> None:
         ctx, fabric, t, c = self.ctx, self.ctx.fabric, self.ctx.train, self.objective.cfg
         if t.optimizer != "adam" or t.weight_decay:
-            raise ConfigError(f"{ctx.spec.name}: the generator and critic use Adam with task.lr_g/lr_d and "
-                             f"task.betas_g/betas_d; train.optimizer={t.optimizer!r} and train.weight_decay="
-                             f"{t.weight_decay} are not used by the adversarial paradigm (leave them at adam / 0)")
+            raise ConfigError(
+                f"{ctx.spec.name}: the generator and critic use Adam with task.lr_g/lr_d and "
+                f"task.betas_g/betas_d; train.optimizer={t.optimizer!r} and train.weight_decay="
+                f"{t.weight_decay} are not used by the adversarial paradigm (leave them at adam / 0)"
+            )
         self.data = load_data(ctx)
         record_info(ctx, self.data.info)
         self.model = build_model(ctx, {"input_shape": tuple(self.data.info.input_shape)})
         self.pack = int(getattr(self.model, "pack", 1))
         if t.batch_size // fabric.world_size < self.pack:
-            raise ConfigError(f"train.batch_size per process ({t.batch_size // fabric.world_size}) must be >= "
-                             f"the critic's pack ({self.pack})")
+            raise ConfigError(
+                f"train.batch_size per process ({t.batch_size // fabric.world_size}) must be >= "
+                f"the critic's pack ({self.pack})"
+            )
         self.modes = toy_modes(ctx.cfg.data)
         if c.fid_features is not None:
             self._features = self._load_features(c.fid_features)
@@ -86,8 +91,12 @@ class AdversarialTask:
         self.opt_g, self.opt_d = fabric.setup_optimizers(opt_g, opt_d)
         self.schedulers = [s for s in (make_scheduler(self.opt_g, t), make_scheduler(self.opt_d, t)) if s is not None]
         self.batches = TensorBatches(
-            self.data.train.x, batch_size=t.batch_size, seed=t.seed,
-            rank=fabric.global_rank, world=fabric.world_size, device=fabric.device,
+            self.data.train.x,
+            batch_size=t.batch_size,
+            seed=t.seed,
+            rank=fabric.global_rank,
+            world=fabric.world_size,
+            device=fabric.device,
         )
         # z and eps: one CPU generator per process (ranks draw different noise), saved with the optimizers
         self.noise = torch.Generator().manual_seed(1_000_003 * (t.seed + 1) + fabric.global_rank)
@@ -99,8 +108,9 @@ class AdversarialTask:
         except ImportError as e:  # pragma: no cover - the module ships with the package
             raise ConfigError(f"task.fid_features is set but dlzoo.metrics.image_quality is unavailable: {e}") from None
         if not Path(path).is_dir():
-            raise ConfigError(f"task.fid_features: {path} is not a run directory (train one with "
-                             "`dlzoo train lenet --preset mnist`)")
+            raise ConfigError(
+                f"task.fid_features: {path} is not a run directory (train one with `dlzoo train lenet --preset mnist`)"
+            )
         return feature_extractor(path)
 
     def num_rounds(self) -> int:
@@ -135,8 +145,11 @@ class AdversarialTask:
             loss_g, logs_g = self.objective.generator_loss(self.fgen, self.fcritic, self.z(b))
             self._step(self.opt_g, self.fgen, loss_g)
             logs = {**logs_d, **logs_g}
-            yield {"train/loss_d": loss_d.detach(), "train/loss_g": loss_g.detach(),
-                   **{f"train/{k}": v.detach() for k, v in logs.items()}}
+            yield {
+                "train/loss_d": loss_d.detach(),
+                "train/loss_g": loss_g.detach(),
+                **{f"train/{k}": v.detach() for k, v in logs.items()},
+            }
         for s in self.schedulers:
             s.step()
 
@@ -169,8 +182,9 @@ class AdversarialTask:
         if self._features is not None and m >= 2:
             from dlzoo.metrics.image_quality import generation_metrics
 
-            scores = generation_metrics(self.generate(m), part.x[:m], features=self._features,
-                                        kid_subset_size=min(1000, m))
+            scores = generation_metrics(
+                self.generate(m), part.x[:m], features=self._features, kid_subset_size=min(1000, m)
+            )
             out.update({f"{split}/{k}": v for k, v in scores.items()})
         return out
 

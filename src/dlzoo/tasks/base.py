@@ -1,4 +1,4 @@
-"""The paradigm protocol: what the loop in ``train/loop.py`` asks of every paradigm.
+"""The paradigm protocol: what the loop in ``training/loop.py`` asks of every paradigm.
 
 The loop owns time (rounds), logging, evaluation cadence, checkpoints, plots and the run directory.
 A paradigm owns where batches come from and what one step is. It never sees the run directory; the
@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Iterator
 
 import torch
 from pydantic import BaseModel
@@ -126,7 +127,7 @@ class Optimization:
     ``fmodel`` is the wrapped model to call in training (DDP synchronizes gradients through it).
     """
 
-    def __init__(self, fabric: "Fabric", model: nn.Module, cfg: TrainConfig) -> None:
+    def __init__(self, fabric: Fabric, model: nn.Module, cfg: TrainConfig) -> None:
         self.fabric, self.clip = fabric, cfg.grad_clip
         self.fmodel, self.optimizer = fabric.setup(model, make_optimizer(model.parameters(), cfg))
         self.scheduler = make_scheduler(self.optimizer, cfg)
@@ -164,8 +165,16 @@ class TensorBatches:
     batches at once avoids the per-sample collate of a DataLoader (the overhead benchmark).
     """
 
-    def __init__(self, *tensors: torch.Tensor, batch_size: int, seed: int, rank: int = 0, world: int = 1,
-                 shuffle: bool = True, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self,
+        *tensors: torch.Tensor,
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        world: int = 1,
+        shuffle: bool = True,
+        device: torch.device | str = "cpu",
+    ) -> None:
         if batch_size % world:
             raise ValueError(f"batch_size {batch_size} must be divisible by the {world} processes")
         self.tensors, self.seed, self.rank, self.world, self.shuffle = tensors, seed, rank, world, shuffle

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import torch
 
@@ -43,8 +44,12 @@ class GenerativeTask:
         fit_standardizers(self.model, self.data.train.x)
         self.opt = Optimization(fabric, self.model, t)
         self.batches = TensorBatches(
-            self.data.train.x, batch_size=t.batch_size, seed=t.seed,
-            rank=fabric.global_rank, world=fabric.world_size, device=fabric.device,
+            self.data.train.x,
+            batch_size=t.batch_size,
+            seed=t.seed,
+            rank=fabric.global_rank,
+            world=fabric.world_size,
+            device=fabric.device,
         )
 
     def num_rounds(self) -> int:

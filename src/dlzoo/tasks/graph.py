@@ -19,7 +19,8 @@ Metrics: ``<split>/accuracy``, ``<split>/f1_macro``, ``<split>/nll`` (classifica
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -72,8 +73,11 @@ class _Base:
             self.model.load_state_dict(self.best)  # the loop saves task.model after the final evaluation
 
     def state_dict(self) -> dict[str, Any]:
-        return {"opt": self.opt.state_dict(), "best": self.best or {},
-                "best_score": torch.tensor(self.best_score, dtype=torch.float64)}
+        return {
+            "opt": self.opt.state_dict(),
+            "best": self.best or {},
+            "best_score": torch.tensor(self.best_score, dtype=torch.float64),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.opt.load_state_dict(state["opt"])
@@ -206,8 +210,11 @@ def split_edges(edge_index: torch.Tensor, *, val: float, test: float, seed: int)
     und = edge_index[:, edge_index[0] < edge_index[1]]  # (2, E/2) one direction per edge
     perm = torch.randperm(und.shape[1], generator=torch.Generator().manual_seed(seed))
     n_val, n_test = int(round(val * len(perm))), int(round(test * len(perm)))
-    return {"val": und[:, perm[:n_val]], "test": und[:, perm[n_val : n_val + n_test]],
-            "train": und[:, perm[n_val + n_test :]]}
+    return {
+        "val": und[:, perm[:n_val]],
+        "test": und[:, perm[n_val : n_val + n_test]],
+        "train": und[:, perm[n_val + n_test :]],
+    }
 
 
 class LinkTask(_Base):
@@ -218,10 +225,13 @@ class LinkTask(_Base):
         g = self.data.graph
         self.edges = split_edges(g.edge_index, val=cfg.val_fraction, test=cfg.test_fraction, seed=cfg.split_seed)
         if self.edges["train"].shape[1] == 0 or self.edges["test"].shape[1] == 0:
-            raise ValueError(f"link prediction needs edges to train and test on; {self.data.info.name} has "
-                             f"{g.edge_index.shape[1] // 2} undirected edges")
-        self.ctx.cfg.info.update(link_splits={k: int(v.shape[1]) for k, v in self.edges.items()},
-                                 num_classes=None, class_names=None)
+            raise ValueError(
+                f"link prediction needs edges to train and test on; {self.data.info.name} has "
+                f"{g.edge_index.shape[1] // 2} undirected edges"
+            )
+        self.ctx.cfg.info.update(
+            link_splits={k: int(v.shape[1]) for k, v in self.edges.items()}, num_classes=None, class_names=None
+        )
         self._setup_model({"in_features": g.x.shape[1]})
         self.x = g.x.to(self.device)
         train = self.edges["train"]
@@ -229,7 +239,9 @@ class LinkTask(_Base):
         gen = torch.Generator().manual_seed(cfg.split_seed + 1)
         from dlzoo.families.gnn.objective import negative_pairs
 
-        self.eval_negatives = {s: negative_pairs(g.num_nodes, self.edges[s].shape[1], generator=gen) for s in ("val", "test")}
+        self.eval_negatives = {
+            s: negative_pairs(g.num_nodes, self.edges[s].shape[1], generator=gen) for s in ("val", "test")
+        }
 
     def example_inputs(self, n: int) -> tuple[torch.Tensor, ...]:
         from dlzoo.families.gnn.objective import example_graph

@@ -47,16 +47,25 @@ class LanguageConfig(BaseModel):
     eval_batch_size: int | None = Field(None, ge=1, description="blocks per eval batch (default train.batch_size)")
     warmup_iters: int = Field(100, ge=0, description="linear learning-rate warmup steps")
     decay_lr: bool = Field(True, description="cosine decay from train.lr to min_lr")
-    lr_decay_iters: int | None = Field(None, ge=1, description="step at which the decay reaches min_lr (default max_iters)")
+    lr_decay_iters: int | None = Field(
+        None, ge=1, description="step at which the decay reaches min_lr (default max_iters)"
+    )
     min_lr: float = Field(1e-4, ge=0, description="learning rate after the decay")
     beta1: float = Field(0.9, ge=0, lt=1, description="Adam beta1")
     beta2: float = Field(0.99, ge=0, lt=1, description="Adam beta2 (nanoGPT's char models: 0.99)")
-    full_eval: bool = Field(True, description="final test also reports loss_full: every token of the split once, "
-                                              "in non-overlapping blocks (the exact expectation of the estimate)")
+    full_eval: bool = Field(
+        True,
+        description="final test also reports loss_full: every token of the split once, "
+        "in non-overlapping blocks (the exact expectation of the estimate)",
+    )
     compile: bool = Field(False, description="torch.compile the model (its compile time counts in the wall time)")
-    microbatch_threads: int = Field(1, ge=1, description="run each step's batch as this many equal micro-batches "
-                                    "in parallel threads with one torch thread each (CPU, one process): the same "
-                                    "full-batch gradient, without per-op OpenMP fork/join on small models")
+    microbatch_threads: int = Field(
+        1,
+        ge=1,
+        description="run each step's batch as this many equal micro-batches "
+        "in parallel threads with one torch thread each (CPU, one process): the same "
+        "full-batch gradient, without per-op OpenMP fork/join on small models",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> LanguageConfig:
@@ -92,12 +101,15 @@ def blocks_at(stream: torch.Tensor, starts: torch.Tensor, length: int) -> torch.
     return stream[starts[:, None] + torch.arange(length, device=stream.device)]
 
 
-def make_optimizer(model: torch.nn.Module, *, name: str, lr: float, weight_decay: float,
-                   betas: tuple[float, float]) -> torch.optim.Optimizer:
+def make_optimizer(
+    model: torch.nn.Module, *, name: str, lr: float, weight_decay: float, betas: tuple[float, float]
+) -> torch.optim.Optimizer:
     """nanoGPT's groups: weight decay on matrices and embeddings (dim >= 2), none on biases and norms."""
     params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=betas[0])
     cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
@@ -122,11 +134,20 @@ class LanguageTask:
         info = self.data.info
         for split in ("train", "val", "test"):
             if len(getattr(self.data, split)) <= c.block_size:
-                raise ValueError(f"{info.name}: the {split} split has {len(getattr(self.data, split))} tokens, "
-                                 f"fewer than task.block_size + 1 = {c.block_size + 1}")
-        ctx.cfg.info.update(dataset=info.name, dataset_version=info.version, data_task="language",
-                            tokenizer="char", vocab=self.data.vocab, vocab_size=len(self.data.vocab),
-                            splits=dict(info.splits), split_note=info.split_note)
+                raise ValueError(
+                    f"{info.name}: the {split} split has {len(getattr(self.data, split))} tokens, "
+                    f"fewer than task.block_size + 1 = {c.block_size + 1}"
+                )
+        ctx.cfg.info.update(
+            dataset=info.name,
+            dataset_version=info.version,
+            data_task="language",
+            tokenizer="char",
+            vocab=self.data.vocab,
+            vocab_size=len(self.data.vocab),
+            splits=dict(info.splits),
+            split_note=info.split_note,
+        )
         self.model = build_model(ctx, {"vocab_size": len(self.data.vocab), "block_size": c.block_size})
         model_block = getattr(self.model, "block_size", None)
         if model_block is not None and model_block < c.block_size:
@@ -137,8 +158,9 @@ class LanguageTask:
             raise ValueError(f"batch_size {t.batch_size} must be divisible by the {fabric.world_size} processes")
         self.local_batch = t.batch_size // fabric.world_size
         self.pool = self._microbatch_pool(c.microbatch_threads)
-        optimizer = make_optimizer(self.model, name=t.optimizer, lr=t.lr, weight_decay=t.weight_decay,
-                                   betas=(c.beta1, c.beta2))
+        optimizer = make_optimizer(
+            self.model, name=t.optimizer, lr=t.lr, weight_decay=t.weight_decay, betas=(c.beta1, c.beta2)
+        )
         self.fmodel, self.optimizer = fabric.setup(self.model, optimizer)
         self.forward = torch.compile(self.fmodel) if c.compile else self.fmodel
 
@@ -148,15 +170,23 @@ class LanguageTask:
             return None
         fabric = self.ctx.fabric
         if fabric.world_size > 1 or fabric.device.type != "cpu":
-            raise ValueError(f"task.microbatch_threads={n} splits a step over CPU threads of one process; this run "
-                             f"has {fabric.world_size} process(es) on {fabric.device.type}: set it to 1")
+            raise ValueError(
+                f"task.microbatch_threads={n} splits a step over CPU threads of one process; this run "
+                f"has {fabric.world_size} process(es) on {fabric.device.type}: set it to 1"
+            )
         if self.local_batch % n:
-            raise ValueError(f"train.batch_size ({self.local_batch}) must be divisible by task.microbatch_threads ({n})")
-        if any((isinstance(m, nn.Dropout) and m.p > 0) or (isinstance(m, nn.RNNBase) and m.dropout > 0)
-               for m in self.model.modules()):
-            raise ValueError(f"task.microbatch_threads={n} with dropout: the threads would draw their masks from the "
-                             "one global generator in a varying order, and the run could not be reproduced or "
-                             "resumed exactly; set model.dropout=0 or task.microbatch_threads=1")
+            raise ValueError(
+                f"train.batch_size ({self.local_batch}) must be divisible by task.microbatch_threads ({n})"
+            )
+        if any(
+            (isinstance(m, nn.Dropout) and m.p > 0) or (isinstance(m, nn.RNNBase) and m.dropout > 0)
+            for m in self.model.modules()
+        ):
+            raise ValueError(
+                f"task.microbatch_threads={n} with dropout: the threads would draw their masks from the "
+                "one global generator in a varying order, and the run could not be reproduced or "
+                "resumed exactly; set model.dropout=0 or task.microbatch_threads=1"
+            )
         torch.set_num_threads(1)  # the threads are the parallelism: no OpenMP team inside each op
         return ThreadPoolExecutor(n, thread_name_prefix="dlzoo-microbatch")
 
@@ -178,7 +208,7 @@ class LanguageTask:
 
         if self.pool is None:
             return part((x, y))
-        return torch.stack(list(self.pool.map(part, zip(x.chunk(n), y.chunk(n))))).sum()
+        return torch.stack(list(self.pool.map(part, zip(x.chunk(n), y.chunk(n), strict=True)))).sum()
 
     def num_rounds(self) -> int:
         return math.ceil(self.cfg.max_iters / self.cfg.eval_interval)
@@ -263,4 +293,3 @@ class LanguageTask:
     def plots(self, folder: Path) -> list[Path]:
         hook = getattr(self.objective, "plots", None)
         return hook(self.model, self.data, folder) if hook else []
-

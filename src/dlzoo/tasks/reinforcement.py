@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import gymnasium as gym
 import numpy as np
@@ -78,14 +79,18 @@ class ReinforcementTask:
         self.env_id = str(ctx.cfg.data["name"])
         self.env = gym.make(self.env_id)
         facts = space_facts(self.env)
-        ctx.cfg.info.update(env=self.env_id, gymnasium_version=gym.__version__,
-                            input_shape=list(facts["obs_shape"]),
-                            **{k: v for k, v in facts.items() if k in ("n_actions", "action_dim")})
+        ctx.cfg.info.update(
+            env=self.env_id,
+            gymnasium_version=gym.__version__,
+            input_shape=list(facts["obs_shape"]),
+            **{k: v for k, v in facts.items() if k in ("n_actions", "action_dim")},
+        )
         self.model = build_model(ctx, facts)
         self.algo = self.Objective(self.cfg, self.model, ctx.fabric, ctx.train, self.env)
         discrete = "n_actions" in facts
-        self.buffer = ReplayBuffer(self.cfg.buffer_size, facts["obs_shape"],
-                                   () if discrete else (facts["action_dim"],), discrete=discrete)
+        self.buffer = ReplayBuffer(
+            self.cfg.buffer_size, facts["obs_shape"], () if discrete else (facts["action_dim"],), discrete=discrete
+        )
         self.generator = torch.Generator().manual_seed(ctx.train.seed)
         self.step = 0  # environment steps so far
         self.episode = 0  # episodes started so far
@@ -119,8 +124,14 @@ class ReinforcementTask:
         if final and self.cfg.keep_best and self.best is not None:
             self.model.load_state_dict(self.best)  # the loop saves task.model after this evaluation
         offset = 10**9 if split == "test" else 10**8  # evaluation seeds never overlap training seeds
-        returns = rollout_returns(self.env_id, self.Objective.act, self.model, episodes=episodes,
-                                  seed=offset + self.ctx.train.seed * 1000, device=self.ctx.fabric.device)
+        returns = rollout_returns(
+            self.env_id,
+            self.Objective.act,
+            self.model,
+            episodes=episodes,
+            seed=offset + self.ctx.train.seed * 1000,
+            device=self.ctx.fabric.device,
+        )
         stats = episodic_return_stats(returns)
         if split == "val" and self.cfg.keep_best and stats["return_mean"] >= self.best_return:
             self.best_return = stats["return_mean"]
@@ -128,10 +139,16 @@ class ReinforcementTask:
         return {f"{split}/{k}": v for k, v in stats.items()}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"algo": self.algo.state_dict(), "buffer": self.buffer.state_dict(),
-                "generator": self.generator.get_state(), "step": torch.tensor(self.step),
-                "episode": torch.tensor(self.episode), "returns": torch.tensor(self.returns, dtype=torch.float64),
-                "best": self.best or {}, "best_return": torch.tensor(self.best_return, dtype=torch.float64)}
+        return {
+            "algo": self.algo.state_dict(),
+            "buffer": self.buffer.state_dict(),
+            "generator": self.generator.get_state(),
+            "step": torch.tensor(self.step),
+            "episode": torch.tensor(self.episode),
+            "returns": torch.tensor(self.returns, dtype=torch.float64),
+            "best": self.best or {},
+            "best_return": torch.tensor(self.best_return, dtype=torch.float64),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.algo.load_state_dict(state["algo"])
@@ -143,14 +160,15 @@ class ReinforcementTask:
         self.best_return = float(state.get("best_return", -math.inf))
 
     def plots(self, folder: Path) -> list[Path]:
-        from dlzoo.train.plots import episode_returns_plot
+        from dlzoo.plots import episode_returns_plot
 
         return [episode_returns_plot(self.returns, folder / "episode_returns.png", title=self.env_id)]
 
 
 @torch.no_grad()
-def rollout_returns(env_id: str, act: Any, model: torch.nn.Module, *, episodes: int, seed: int,
-                    device: torch.device | str = "cpu") -> list[float]:
+def rollout_returns(
+    env_id: str, act: Any, model: torch.nn.Module, *, episodes: int, seed: int, device: torch.device | str = "cpu"
+) -> list[float]:
     """Returns of ``episodes`` greedy episodes, episode i reset with ``seed + i``."""
     env = gym.make(env_id)
     model.eval()

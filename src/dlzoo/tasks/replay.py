@@ -22,8 +22,9 @@ class ReplayBatch(NamedTuple):
 
 
 class ReplayBuffer:
-    def __init__(self, capacity: int, obs_shape: tuple[int, ...], action_shape: tuple[int, ...],
-                 *, discrete: bool) -> None:
+    def __init__(
+        self, capacity: int, obs_shape: tuple[int, ...], action_shape: tuple[int, ...], *, discrete: bool
+    ) -> None:
         self.capacity = capacity
         self.obs = torch.zeros((capacity, *obs_shape))
         self.next_obs = torch.zeros((capacity, *obs_shape))
@@ -48,13 +49,21 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int, generator: torch.Generator) -> ReplayBatch:
         idx = torch.randint(0, self.size, (batch_size,), generator=generator)
-        return ReplayBatch(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx], self.terminated[idx])
+        return ReplayBatch(
+            self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx], self.terminated[idx]
+        )
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         n = self.size
-        return {"obs": self.obs[:n].clone(), "next_obs": self.next_obs[:n].clone(), "actions": self.actions[:n].clone(),
-                "rewards": self.rewards[:n].clone(), "terminated": self.terminated[:n].clone(),
-                "pos": torch.tensor(self.pos), "size": torch.tensor(n)}
+        return {
+            "obs": self.obs[:n].clone(),
+            "next_obs": self.next_obs[:n].clone(),
+            "actions": self.actions[:n].clone(),
+            "rewards": self.rewards[:n].clone(),
+            "terminated": self.terminated[:n].clone(),
+            "pos": torch.tensor(self.pos),
+            "size": torch.tensor(n),
+        }
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         n = int(state["size"])

@@ -46,23 +46,34 @@ class Seq2SeqTask:
         if not hasattr(self.data, "alphabet"):
             from dlzoo.data import list_datasets
 
-            raise ValueError(f"dataset {ctx.cfg.data['name']!r} is not a sequence-pair dataset; the seq2seq "
-                             f"paradigm needs one of the 'seq2seq' modality: {', '.join(list_datasets('seq2seq'))}")
+            raise ValueError(
+                f"dataset {ctx.cfg.data['name']!r} is not a sequence-pair dataset; the seq2seq "
+                f"paradigm needs one of the 'seq2seq' modality: {', '.join(list_datasets('seq2seq'))}"
+            )
         record_info(ctx, self.data.info)
         self.tok = tok = self.objective.tokenizer(self.data.alphabet)
         self.max_src, self.max_tgt = self.data.max_src_len, self.data.max_tgt_len
         ctx.cfg.info.update(vocabulary=list(tok.tokens), max_src_len=self.max_src, max_tgt_len=self.max_tgt)
         # every split padded to the task's longest source / target (+ <bos>, <eos>)
         self.tensors = {
-            name: (tok.batch(part.src, length=self.max_src), tok.batch(part.tgt, bos=True, eos=True,
-                                                                       length=self.max_tgt + 2))
-            for name in ("train", "val", "test") if (part := getattr(self.data, name)) is not None
+            name: (
+                tok.batch(part.src, length=self.max_src),
+                tok.batch(part.tgt, bos=True, eos=True, length=self.max_tgt + 2),
+            )
+            for name in ("train", "val", "test")
+            if (part := getattr(self.data, name)) is not None
         }
         facts = {"vocab_size": len(tok), "pad_id": tok.pad_id, "max_len": max(self.max_src, self.max_tgt + 2)}
         self.model = build_model(ctx, facts)
         self.opt = Optimization(fabric, self.model, t)
-        self.batches = TensorBatches(*self.tensors["train"], batch_size=t.batch_size, seed=t.seed,
-                                     rank=fabric.global_rank, world=fabric.world_size, device=fabric.device)
+        self.batches = TensorBatches(
+            *self.tensors["train"],
+            batch_size=t.batch_size,
+            seed=t.seed,
+            rank=fabric.global_rank,
+            world=fabric.world_size,
+            device=fabric.device,
+        )
 
     def example_inputs(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(src (n, S), tgt_in (n, T)): the first n training pairs, as ``model.forward`` takes them."""
@@ -94,23 +105,28 @@ class Seq2SeqTask:
             target = tgt[:, 1:]  # (B, T): y <eos> <pad>..
             logits = self.model(src, tgt[:, :-1])  # (B, T, V)
             nll += F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=pad, reduction="sum").item()
-            out = self.objective.generate(self.model, src, tokenizer=self.tok, max_new_tokens=target.shape[1],
-                                          final=final)  # (B, L), L <= T
+            out = self.objective.generate(
+                self.model, src, tokenizer=self.tok, max_new_tokens=target.shape[1], final=final
+            )  # (B, L), L <= T
             out = F.pad(out, (0, target.shape[1] - out.shape[1]), value=pad)  # (B, T)
             keep = target != pad
             exact += int(((out == target) | ~keep).all(-1).sum())
             correct += int(((out == target) & keep).sum())
             tokens += int(keep.sum())
-        return {f"{split}/exact_match": exact / len(src_all), f"{split}/token_accuracy": correct / tokens,
-                f"{split}/loss": nll / tokens}
+        return {
+            f"{split}/exact_match": exact / len(src_all),
+            f"{split}/token_accuracy": correct / tokens,
+            f"{split}/loss": nll / tokens,
+        }
 
     def decoded_examples(self, split: str, n: int = 8) -> list[tuple[str, str, str]]:
         """(source, target, decoded) strings of the first n pairs of ``split``: for reports and tests."""
         src, _ = self.tensors[split]
         self.model.eval()
         with torch.no_grad():
-            out = self.objective.generate(self.model, src[:n].to(self.ctx.fabric.device), tokenizer=self.tok,
-                                          max_new_tokens=self.max_tgt + 1)
+            out = self.objective.generate(
+                self.model, src[:n].to(self.ctx.fabric.device), tokenizer=self.tok, max_new_tokens=self.max_tgt + 1
+            )
         part = getattr(self.data, split)
         return [(part.src[i], part.tgt[i], self.tok.decode(out[i])) for i in range(min(n, len(part)))]
 

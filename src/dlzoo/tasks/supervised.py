@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +27,7 @@ class ClassifyObjective:
         model_config = ConfigDict(extra="forbid")
         label_smoothing: float = Field(0.0, ge=0, lt=1, description="mix targets with uniform (Szegedy 2016)")
 
-    def __init__(self, cfg: "ClassifyObjective.Config") -> None:
+    def __init__(self, cfg: ClassifyObjective.Config) -> None:
         self.cfg = cfg
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -39,7 +40,7 @@ class RegressObjective:
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-    def __init__(self, cfg: "RegressObjective.Config") -> None:
+    def __init__(self, cfg: RegressObjective.Config) -> None:
         self.cfg = cfg
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -85,8 +86,13 @@ class SupervisedTask:
         fit_standardizers(self.model, self.data.train.x, self.data.train.y)
         self.opt = Optimization(fabric, self.model, t)
         self.batches = TensorBatches(
-            self.data.train.x, self.data.train.y, batch_size=t.batch_size, seed=t.seed,
-            rank=fabric.global_rank, world=fabric.world_size, device=fabric.device,
+            self.data.train.x,
+            self.data.train.y,
+            batch_size=t.batch_size,
+            seed=t.seed,
+            rank=fabric.global_rank,
+            world=fabric.world_size,
+            device=fabric.device,
         )
 
     def num_rounds(self) -> int:
@@ -139,7 +145,7 @@ class SupervisedTask:
     def plots(self, folder: Path) -> list[Path]:
         if self.ctx.spec.task != "classify" or self.data.test is None:
             return []
-        from dlzoo.train.plots import confusion_matrix_plot
+        from dlzoo.plots import confusion_matrix_plot
 
         with torch.no_grad():
             pred = torch.cat([self.model(x).argmax(-1) for x in self.data.test.x.split(1024)])

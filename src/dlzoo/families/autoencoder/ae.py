@@ -44,8 +44,15 @@ class Autoencoder(nn.Module):
         x: (B, *input_shape) in [0, 1] -> x_logits (B, *input_shape), code (B, code_dim)
     """
 
-    def __init__(self, *, encoder: nn.Module, decoder: nn.Module, input_shape: tuple[int, ...], code_dim: int,
-                 code_activation: str) -> None:
+    def __init__(
+        self,
+        *,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        input_shape: tuple[int, ...],
+        code_dim: int,
+        code_activation: str,
+    ) -> None:
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
         self.input_shape, self.code_dim = tuple(input_shape), code_dim
@@ -74,8 +81,9 @@ class MLPCodeEncoder(nn.Module):
     ``code`` the last one, whose pre-activation feeds ``code_activation``.
     """
 
-    def __init__(self, *, in_features: int, hidden: tuple[int, ...], code_dim: int, activation: str,
-                 code_activation: str) -> None:
+    def __init__(
+        self, *, in_features: int, hidden: tuple[int, ...], code_dim: int, activation: str, code_activation: str
+    ) -> None:
         super().__init__()
         self.body, width = mlp_trunk(in_features=in_features, hidden=hidden, activation=activation)
         self.code = nn.Linear(width, code_dim)
@@ -96,8 +104,15 @@ class MLPCodeEncoder(nn.Module):
 class ConvCodeEncoder(nn.Module):
     """x (B, C, H, W) -> stride-2 convs (kernel 4, padding 1) -> flatten -> code layer, (B, code_dim)."""
 
-    def __init__(self, *, input_shape: tuple[int, ...], channels: tuple[int, ...], code_dim: int, activation: str,
-                 code_activation: str) -> None:
+    def __init__(
+        self,
+        *,
+        input_shape: tuple[int, ...],
+        channels: tuple[int, ...],
+        code_dim: int,
+        activation: str,
+        code_activation: str,
+    ) -> None:
         super().__init__()
         self.body, width = conv_trunk(input_shape=input_shape, channels=channels, activation=activation)
         self.code = nn.Linear(width, code_dim)
@@ -118,8 +133,9 @@ class UpsampleDecoder(nn.Module):
     that are not multiples of 2^L (28 -> 7 -> 28 exactly; 7 -> 2 -> 8 -> crop 7).
     """
 
-    def __init__(self, *, input_shape: tuple[int, ...], channels: tuple[int, ...], code_dim: int, activation: str,
-                 block: str) -> None:
+    def __init__(
+        self, *, input_shape: tuple[int, ...], channels: tuple[int, ...], code_dim: int, activation: str, block: str
+    ) -> None:
         super().__init__()
         from dlzoo.families.deconv.blocks import upsample  # the deconv family's decoder blocks
 
@@ -140,29 +156,52 @@ class UpsampleDecoder(nn.Module):
         return y[:, :, : self.input_shape[1], : self.input_shape[2]]  # (B, C, H, W)
 
 
-def mlp_autoencoder(*, input_shape: tuple[int, ...], hidden: tuple[int, ...], code_dim: int, activation: str,
-                    code_activation: str) -> Autoencoder:
+def mlp_autoencoder(
+    *, input_shape: tuple[int, ...], hidden: tuple[int, ...], code_dim: int, activation: str, code_activation: str
+) -> Autoencoder:
     """The MLP pair: encoder ``hidden`` -> code; decoder mirrored (hidden reversed) -> logits."""
     input_shape, hidden = tuple(input_shape), tuple(hidden)
     return Autoencoder(
-        encoder=MLPCodeEncoder(in_features=math.prod(input_shape), hidden=hidden, code_dim=code_dim,
-                               activation=activation, code_activation=code_activation),
+        encoder=MLPCodeEncoder(
+            in_features=math.prod(input_shape),
+            hidden=hidden,
+            code_dim=code_dim,
+            activation=activation,
+            code_activation=code_activation,
+        ),
         decoder=MLPDecoder(input_shape=input_shape, hidden=hidden, latent_dim=code_dim, activation=activation),
-        input_shape=input_shape, code_dim=code_dim, code_activation=code_activation,
+        input_shape=input_shape,
+        code_dim=code_dim,
+        code_activation=code_activation,
     )
 
 
-def conv_autoencoder(*, input_shape: tuple[int, ...], channels: tuple[int, ...], code_dim: int, activation: str,
-                     code_activation: str, block: str) -> Autoencoder:
+def conv_autoencoder(
+    *,
+    input_shape: tuple[int, ...],
+    channels: tuple[int, ...],
+    code_dim: int,
+    activation: str,
+    code_activation: str,
+    block: str,
+) -> Autoencoder:
     """The convolutional pair: stride-2 convs -> code; upsample blocks of kind ``block`` -> logits."""
     from dlzoo.families.autoencoder.model import check_conv_shape
 
     input_shape, channels = tuple(input_shape), tuple(channels)
     check_conv_shape(input_shape, channels)
     return Autoencoder(
-        encoder=ConvCodeEncoder(input_shape=input_shape, channels=channels, code_dim=code_dim, activation=activation,
-                                code_activation=code_activation),
-        decoder=UpsampleDecoder(input_shape=input_shape, channels=channels, code_dim=code_dim, activation=activation,
-                                block=block),
-        input_shape=input_shape, code_dim=code_dim, code_activation=code_activation,
+        encoder=ConvCodeEncoder(
+            input_shape=input_shape,
+            channels=channels,
+            code_dim=code_dim,
+            activation=activation,
+            code_activation=code_activation,
+        ),
+        decoder=UpsampleDecoder(
+            input_shape=input_shape, channels=channels, code_dim=code_dim, activation=activation, block=block
+        ),
+        input_shape=input_shape,
+        code_dim=code_dim,
+        code_activation=code_activation,
     )

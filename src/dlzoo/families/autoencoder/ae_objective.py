@@ -53,8 +53,9 @@ def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, kind: str) -> tor
 class EmbedRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    inputs: Tensor = Field(description="one example of shape input_shape, or a batch (B, *input_shape); "
-                                       "flattened images are accepted too")
+    inputs: Tensor = Field(
+        description="one example of shape input_shape, or a batch (B, *input_shape); flattened images are accepted too"
+    )
 
 
 class AutoencoderObjective:
@@ -65,12 +66,14 @@ class AutoencoderObjective:
 
         loss: Literal["bce", "mse"] = Field("bce", description="reconstruction loss L, summed over pixels")
         eval_noise: Literal["mask", "gaussian"] = Field(
-            "mask", description="corruption of the denoising evaluation (every model is scored on it)")
+            "mask", description="corruption of the denoising evaluation (every model is scored on it)"
+        )
         eval_noise_level: float = Field(0.25, ge=0, description="masked fraction, or Gaussian sd, at evaluation")
         probe: bool = Field(True, description="fit a linear probe on the train codes at the final evaluation")
         probe_steps: int = Field(100, ge=1, description="L-BFGS iterations of the linear probe")
-        jacobian_examples: int = Field(1000, ge=0, description="examples of the split whose exact Jacobian "
-                                                               "norm is evaluated (0 = skip)")
+        jacobian_examples: int = Field(
+            1000, ge=0, description="examples of the split whose exact Jacobian norm is evaluated (0 = skip)"
+        )
 
     requests: ClassVar[dict[str, type[BaseModel]]] = {"embed": EmbedRequest}
     corrupts: ClassVar[bool] = False  # the denoising AE trains on x~: its plots show x~ too
@@ -120,18 +123,23 @@ class AutoencoderObjective:
         noisy = [corrupt(x, kind=self.cfg.eval_noise, level=self.cfg.eval_noise_level, generator=g) for x in batches]
         out = {
             "psnr": psnr((self.reconstruct(model, x), x) for x in batches),
-            "denoise_psnr": psnr((self.reconstruct(model, xn), x) for xn, x in zip(noisy, batches)),
-            "noisy_psnr": psnr((xn.clamp(0, 1), x) for xn, x in zip(noisy, batches)),
+            "denoise_psnr": psnr((self.reconstruct(model, xn), x) for xn, x in zip(noisy, batches, strict=True)),
+            "noisy_psnr": psnr((xn.clamp(0, 1), x) for xn, x in zip(noisy, batches, strict=True)),
         }
         n = min(self.cfg.jacobian_examples, len(part.x))
         if n > 0:
             with torch.enable_grad():
-                sq = torch.cat([jacobian.frobenius_sq(model, part.x[i : min(i + EVAL_BATCH, n)].to(device)).detach()
-                                for i in range(0, n, EVAL_BATCH)])
+                sq = torch.cat(
+                    [
+                        jacobian.frobenius_sq(model, part.x[i : min(i + EVAL_BATCH, n)].to(device)).detach()
+                        for i in range(0, n, EVAL_BATCH)
+                    ]
+                )
             out["jacobian_norm"] = float(sq.sqrt().mean())
         if final and self.cfg.probe and part.y is not None and data.train.y is not None:
             out["probe_accuracy"] = linear_probe_accuracy(
-                codes(model, data.train.x), data.train.y, codes(model, part.x), part.y, steps=self.cfg.probe_steps)
+                codes(model, data.train.x), data.train.y, codes(model, part.x), part.y, steps=self.cfg.probe_steps
+            )
         return out
 
     # -- inference (also served) ---------------------------------------------------------------
@@ -195,8 +203,10 @@ class SparseObjective(AutoencoderObjective):
             l1 = h.abs().sum(-1).mean()  # lambda sum_j |h_j|, averaged over the batch
             return self.cfg.weight * l1, {"l1": l1}
         if getattr(model, "code_activation", "sigmoid") != "sigmoid":
-            raise ValueError(f"the KL sparsity penalty needs sigmoid codes in (0, 1), got code_activation="
-                             f"{model.code_activation!r}; set model.code_activation=sigmoid or task.sparsity=l1")
+            raise ValueError(
+                f"the KL sparsity penalty needs sigmoid codes in (0, 1), got code_activation="
+                f"{model.code_activation!r}; set model.code_activation=sigmoid or task.sparsity=l1"
+            )
         rho, rho_hat = self.cfg.target, h.mean(0).clamp(1e-6, 1 - 1e-6)  # (K,) mean activation over the batch
         # KL(rho || rho^_j) = rho log(rho / rho^_j) + (1 - rho) log((1 - rho) / (1 - rho^_j))   (Ng 2011, Sec. 3)
         kl = (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
@@ -209,8 +219,10 @@ class ContractiveObjective(AutoencoderObjective):
     class Config(AutoencoderObjective.Config):
         weight: float = Field(0.1, ge=0, description="lambda, the weight of ||J_f(x)||_F^2 per example")
         jacobian: Literal["exact", "hutchinson"] = Field(
-            "exact", description="exact: closed form (one-layer MLP encoder) or full Jacobian; hutchinson: "
-                                 "unbiased estimate from random projections J^T u (cheap for conv encoders)")
+            "exact",
+            description="exact: closed form (one-layer MLP encoder) or full Jacobian; hutchinson: "
+            "unbiased estimate from random projections J^T u (cheap for conv encoders)",
+        )
         probes: int = Field(1, ge=1, description="random projections u per example (hutchinson)")
 
     def __init__(self, cfg: BaseModel) -> None:

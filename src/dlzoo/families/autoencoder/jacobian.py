@@ -34,8 +34,12 @@ def has_closed_form(model: Any) -> bool:
     """True for the one-layer MLP encoder h = s(Wx + b) (``hidden=()``): no layers before the code."""
     encoder = getattr(model, "encoder", None)
     body = getattr(encoder, "body", None)
-    return isinstance(getattr(encoder, "code", None), nn.Linear) and isinstance(body, nn.Sequential) and \
-        len(body) == 0 and getattr(model, "code_activation", None) in DERIVATIVE_FROM_OUTPUT
+    return (
+        isinstance(getattr(encoder, "code", None), nn.Linear)
+        and isinstance(body, nn.Sequential)
+        and len(body) == 0
+        and getattr(model, "code_activation", None) in DERIVATIVE_FROM_OUTPUT
+    )
 
 
 def closed_form(h: torch.Tensor, weight: torch.Tensor, activation: str) -> torch.Tensor:
@@ -61,8 +65,9 @@ def exact(encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, ch
     return torch.cat(out)
 
 
-def hutchinson(h: torch.Tensor, x: torch.Tensor, *, probes: int = 1,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+def hutchinson(
+    h: torch.Tensor, x: torch.Tensor, *, probes: int = 1, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Unbiased estimate of ||J||_F^2, (B,): the mean over ``probes`` of ||J^T u||^2, u ~ N(0, I).
 
     ``h`` (B, K) must have been computed from ``x`` (B, ...) with ``x.requires_grad``; the result

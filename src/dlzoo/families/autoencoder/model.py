@@ -39,8 +39,9 @@ class VAE(nn.Module):
         x: (B, *input_shape) in [0, 1] -> x_logits (B, *input_shape), mu (B, D), logvar (B, D)
     """
 
-    def __init__(self, *, encoder: nn.Module, decoder: nn.Module, input_shape: tuple[int, ...],
-                 latent_dim: int) -> None:
+    def __init__(
+        self, *, encoder: nn.Module, decoder: nn.Module, input_shape: tuple[int, ...], latent_dim: int
+    ) -> None:
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
         self.input_shape, self.latent_dim = tuple(input_shape), latent_dim
@@ -93,8 +94,9 @@ class MLPEncoder(nn.Module):
 class MLPDecoder(nn.Module):
     """z (B, D) -> hidden layers (mirrored) -> logits (B, *input_shape)."""
 
-    def __init__(self, *, input_shape: tuple[int, ...], hidden: tuple[int, ...], latent_dim: int,
-                 activation: str) -> None:
+    def __init__(
+        self, *, input_shape: tuple[int, ...], hidden: tuple[int, ...], latent_dim: int, activation: str
+    ) -> None:
         super().__init__()
         act, layers, width = _activation(activation), [], latent_dim
         for h in reversed(hidden):
@@ -119,8 +121,9 @@ def conv_sizes(size: int, layers: int) -> list[int]:
     return sizes
 
 
-def conv_trunk(*, input_shape: tuple[int, ...], channels: tuple[int, ...],
-               activation: str) -> tuple[nn.Sequential, int]:
+def conv_trunk(
+    *, input_shape: tuple[int, ...], channels: tuple[int, ...], activation: str
+) -> tuple[nn.Sequential, int]:
     """Stride-2 convs (kernel 4, padding 1), each followed by ``activation``, and the flattened width
     of their output: x (B, C, H, W) -> (B, channels[-1], h, w), width = channels[-1] * h * w."""
     act, layers, c_in = _activation(activation), [], input_shape[0]
@@ -134,8 +137,9 @@ def conv_trunk(*, input_shape: tuple[int, ...], channels: tuple[int, ...],
 class ConvEncoder(nn.Module):
     """x (B, C, H, W) -> stride-2 convs -> flatten -> (mu, logvar), (B, D) each."""
 
-    def __init__(self, *, input_shape: tuple[int, ...], channels: tuple[int, ...], latent_dim: int,
-                 activation: str) -> None:
+    def __init__(
+        self, *, input_shape: tuple[int, ...], channels: tuple[int, ...], latent_dim: int, activation: str
+    ) -> None:
         super().__init__()
         self.body, width = conv_trunk(input_shape=input_shape, channels=channels, activation=activation)
         self.mu = nn.Linear(width, latent_dim)
@@ -153,8 +157,9 @@ class ConvDecoder(nn.Module):
     = size_before - 2 * size_after (0 or 1) restores odd sizes exactly, so the logits have the input's shape.
     """
 
-    def __init__(self, *, input_shape: tuple[int, ...], channels: tuple[int, ...], latent_dim: int,
-                 activation: str) -> None:
+    def __init__(
+        self, *, input_shape: tuple[int, ...], channels: tuple[int, ...], latent_dim: int, activation: str
+    ) -> None:
         super().__init__()
         act = _activation(activation)
         hs, ws = conv_sizes(input_shape[1], len(channels)), conv_sizes(input_shape[2], len(channels))
@@ -164,8 +169,9 @@ class ConvDecoder(nn.Module):
         layers: list[nn.Module] = []
         for i in reversed(range(len(channels))):
             pad = (hs[i] - 2 * hs[i + 1], ws[i] - 2 * ws[i + 1])
-            layers.append(nn.ConvTranspose2d(channels[i], outs[i], kernel_size=4, stride=2, padding=1,
-                                             output_padding=pad))
+            layers.append(
+                nn.ConvTranspose2d(channels[i], outs[i], kernel_size=4, stride=2, padding=1, output_padding=pad)
+            )
             if i > 0:
                 layers.append(act())
         self.body = nn.Sequential(*layers)
@@ -178,11 +184,15 @@ class ConvDecoder(nn.Module):
 def check_conv_shape(input_shape: tuple[int, ...], channels: tuple[int, ...]) -> None:
     """A conv encoder needs (C, H, W) with H, W >= 2 ** len(channels); say what to change otherwise."""
     if len(input_shape) != 3:
-        raise ValueError(f"a conv autoencoder needs images (C, H, W), got input_shape {tuple(input_shape)}; "
-                         "load the data unflattened (e.g. data.flatten=false) or use the _mlp variant")
+        raise ValueError(
+            f"a conv autoencoder needs images (C, H, W), got input_shape {tuple(input_shape)}; "
+            "load the data unflattened (e.g. data.flatten=false) or use the _mlp variant"
+        )
     if not channels:
         raise ValueError("channels must name at least one conv layer, e.g. [32, 64]")
     smallest = 2 ** len(channels)
     if min(input_shape[1:]) < smallest:
-        raise ValueError(f"{len(channels)} stride-2 convs need H, W >= {smallest}, got {tuple(input_shape)}; "
-                         f"use fewer channels entries")
+        raise ValueError(
+            f"{len(channels)} stride-2 convs need H, W >= {smallest}, got {tuple(input_shape)}; "
+            f"use fewer channels entries"
+        )

@@ -41,8 +41,14 @@ def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Ten
     return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(-1)
 
 
-def log_importance_weights(model: Any, x: torch.Tensor, n: int, *, generator: torch.Generator | None = None,
-                           posterior: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+def log_importance_weights(
+    model: Any,
+    x: torch.Tensor,
+    n: int,
+    *,
+    generator: torch.Generator | None = None,
+    posterior: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
     """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x),  z_k = mu + sigma * eps_k: (n, B).
 
     ``posterior`` (mu, logvar) skips re-encoding x when the caller draws many chunks.
@@ -68,8 +74,10 @@ class VAEObjective:
         beta: float = Field(1.0, ge=0, description="weight of the KL term in the training loss (1 = the ELBO)")
         likelihood: Literal["bernoulli"] = Field("bernoulli", description="decoder distribution p(x|z)")
         dynamic_binarize: bool = Field(
-            False, description="train on x_b ~ Bernoulli(x) redrawn every batch (Burda et al. 2016); "
-            "val/test are binarized once by a generator seeded with EVAL_SEED")
+            False,
+            description="train on x_b ~ Bernoulli(x) redrawn every batch (Burda et al. 2016); "
+            "val/test are binarized once by a generator seeded with EVAL_SEED",
+        )
         eval_iw_samples: int = Field(1000, ge=0, description="K of the final importance-sampled test NLL (0 = skip)")
         val_iw_samples: int = Field(0, ge=0, description="K of the per-round val NLL (0 = skip, neg ELBO only)")
 
@@ -112,7 +120,9 @@ class VAEObjective:
             chunk = max(1, min(k, IS_CHUNK_ELEMENTS // x.numel()))
             out["nll"] = importance_sampled_nll(
                 lambda xb, n: log_importance_weights(model, xb, n, generator=g, posterior=(mu, logvar)),
-                x, k=k, chunk=chunk,
+                x,
+                k=k,
+                chunk=chunk,
             )  # (B,)
         return out
 
@@ -134,7 +144,7 @@ class VAEObjective:
 
     def plots(self, model: Any, data: Any, folder: Path) -> list[Path]:
         """samples.png (64 draws from the prior) and reconstructions.png (test rows, reconstruction rows)."""
-        from dlzoo.train.plots import image_grid
+        from dlzoo.plots import image_grid
 
         model.eval()
         samples = self.sample(model, 64, torch.Generator().manual_seed(EVAL_SEED)).cpu()
@@ -147,8 +157,12 @@ class VAEObjective:
         pairs = torch.cat(rows).flatten(1).cpu()  # (2m, numel)
         return [
             image_grid(_as_images(samples, model), folder / "samples.png", title="samples from the prior"),
-            image_grid(_as_images(pairs, model), folder / "reconstructions.png", nrow=width,
-                       title="test images (odd rows) and reconstructions (even rows)"),
+            image_grid(
+                _as_images(pairs, model),
+                folder / "reconstructions.png",
+                nrow=width,
+                title="test images (odd rows) and reconstructions (even rows)",
+            ),
         ]
 
 

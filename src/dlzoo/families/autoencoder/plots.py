@@ -7,12 +7,13 @@ from typing import Any
 
 import torch
 
-from dlzoo.train.plots import image_grid
+from dlzoo.plots import image_grid
 
 
 @torch.no_grad()
-def reconstructions_plot(objective: Any, model: Any, x: torch.Tensor, path: Path, *, noisy: bool,
-                         width: int = 8, rows: int = 4) -> Path:
+def reconstructions_plot(
+    objective: Any, model: Any, x: torch.Tensor, path: Path, *, noisy: bool, width: int = 8, rows: int = 4
+) -> Path:
     """Rows of test images, [their corruption at the evaluation noise,] and the reconstruction of the
     image above. The denoising AE reconstructs from the corruption (what it was trained to do)."""
     from dlzoo.families.autoencoder.ae_objective import EVAL_SEED, corrupt
@@ -23,15 +24,21 @@ def reconstructions_plot(objective: Any, model: Any, x: torch.Tensor, path: Path
     device = next(model.parameters()).device
     clean = x[:m].to(device)
     g = torch.Generator(device=device).manual_seed(EVAL_SEED)
-    seen = corrupt(clean, kind=objective.cfg.eval_noise, level=objective.cfg.eval_noise_level,
-                   generator=g) if noisy else clean
+    seen = (
+        corrupt(clean, kind=objective.cfg.eval_noise, level=objective.cfg.eval_noise_level, generator=g)
+        if noisy
+        else clean
+    )
     recon = objective.reconstruct(model, seen)
     groups = (clean, seen.clamp(0, 1), recon) if noisy else (clean, recon)
     grid = torch.cat([t[r : r + width] for r in range(0, m, width) for t in groups]).cpu()  # (len(groups) m, ...)
     shape = tuple(model.input_shape)
     images = grid.reshape(-1, *shape) if len(shape) == 3 else grid.reshape(len(grid), -1)
-    title = ("test images / masked inputs / reconstructions" if noisy else
-             "test images (odd rows) and reconstructions (even rows)")
+    title = (
+        "test images / masked inputs / reconstructions"
+        if noisy
+        else "test images (odd rows) and reconstructions (even rows)"
+    )
     return image_grid(images, path, nrow=width, title=title)
 
 

@@ -36,68 +36,89 @@ MNIST_TASK = {"dynamic_binarize": False, "eval_iw_samples": 1000}
 
 
 @register_model(
-    family="autoencoder", task="generate", paradigm="generative", objective=VAEObjective,
+    family="autoencoder",
+    task="generate",
+    paradigm="generative",
+    objective=VAEObjective,
     presets={
         "tiny": {
             "model": {"hidden": [128], "latent_dim": 8},
-            "data": DIGITS, "task": DIGITS_TASK,
+            "data": DIGITS,
+            "task": DIGITS_TASK,
             "train": {"epochs": 30, "batch_size": 64, "lr": 3e-3, "log_every": 10, "progress": False},
         },
         "default": {
             "model": {"hidden": [400], "latent_dim": 16},
-            "data": DIGITS_VAL, "task": DIGITS_TASK,
+            "data": DIGITS_VAL,
+            "task": DIGITS_TASK,
             "train": {"epochs": 300, "batch_size": 100, "lr": 1e-3, "log_every": 50},
         },
         # the Rezende & Mohamed (2015) / pythae MNIST model: 784-400-40 (ReLU), Adam 1e-3, batch 100, 500
         # epochs; benchmarks/vae_mnist.py runs it for 70 epochs (train.epochs=70) on CPU
         "mnist": {
             "model": {"hidden": [400], "latent_dim": 40},
-            "data": MNIST, "task": MNIST_TASK,
+            "data": MNIST,
+            "task": MNIST_TASK,
             "train": {"epochs": 500, "batch_size": 100, "lr": 1e-3, "log_every": 100, "checkpoint_every": 10},
         },
     },
 )
-def vae_mlp(*, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (400,), latent_dim: int = 40,
-            activation: str = "relu") -> VAE:
+def vae_mlp(
+    *, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (400,), latent_dim: int = 40, activation: str = "relu"
+) -> VAE:
     """Variational autoencoder, MLP encoder/decoder, Bernoulli pixels (Kingma & Welling 2014)."""
     input_shape, hidden = tuple(input_shape), tuple(hidden)
     return VAE(
-        encoder=MLPEncoder(in_features=math.prod(input_shape), hidden=hidden, latent_dim=latent_dim,
-                           activation=activation),
+        encoder=MLPEncoder(
+            in_features=math.prod(input_shape), hidden=hidden, latent_dim=latent_dim, activation=activation
+        ),
         decoder=MLPDecoder(input_shape=input_shape, hidden=hidden, latent_dim=latent_dim, activation=activation),
-        input_shape=input_shape, latent_dim=latent_dim,
+        input_shape=input_shape,
+        latent_dim=latent_dim,
     )
 
 
 @register_model(
-    family="autoencoder", task="generate", paradigm="generative", objective=VAEObjective,
+    family="autoencoder",
+    task="generate",
+    paradigm="generative",
+    objective=VAEObjective,
     presets={
         "tiny": {
             "model": {"channels": [16, 32], "latent_dim": 8},
-            "data": DIGITS, "task": {**DIGITS_TASK, "eval_iw_samples": 100},  # conv decodes are slow on CPU
+            "data": DIGITS,
+            "task": {**DIGITS_TASK, "eval_iw_samples": 100},  # conv decodes are slow on CPU
             "train": {"epochs": 15, "batch_size": 64, "lr": 3e-3, "log_every": 10, "progress": False},
         },
         "default": {
             "model": {"channels": [32, 64], "latent_dim": 16},
-            "data": DIGITS_VAL, "task": DIGITS_TASK,
+            "data": DIGITS_VAL,
+            "task": DIGITS_TASK,
             "train": {"epochs": 150, "batch_size": 100, "lr": 1e-3, "log_every": 50},
         },
         "mnist": {
             "model": {"channels": [32, 64], "latent_dim": 40},
-            "data": MNIST, "task": MNIST_TASK,
+            "data": MNIST,
+            "task": MNIST_TASK,
             "train": {"epochs": 100, "batch_size": 100, "lr": 1e-3, "log_every": 100, "checkpoint_every": 10},
         },
     },
 )
-def vae_conv(*, input_shape: tuple[int, ...], channels: tuple[int, ...] = (32, 64), latent_dim: int = 16,
-             activation: str = "relu") -> VAE:
+def vae_conv(
+    *,
+    input_shape: tuple[int, ...],
+    channels: tuple[int, ...] = (32, 64),
+    latent_dim: int = 16,
+    activation: str = "relu",
+) -> VAE:
     """Variational autoencoder, stride-2 conv encoder / transposed-conv decoder, Bernoulli pixels."""
     input_shape, channels = tuple(input_shape), tuple(channels)
     check_conv_shape(input_shape, channels)
     return VAE(
         encoder=ConvEncoder(input_shape=input_shape, channels=channels, latent_dim=latent_dim, activation=activation),
         decoder=ConvDecoder(input_shape=input_shape, channels=channels, latent_dim=latent_dim, activation=activation),
-        input_shape=input_shape, latent_dim=latent_dim,
+        input_shape=input_shape,
+        latent_dim=latent_dim,
     )
 
 
@@ -136,86 +157,208 @@ def _conv_presets(task: dict) -> dict:
     sparsity penalty itself keeps the sparse AE's sigmoid codes out of saturation.
     """
     return {
-        "tiny": {"model": {"channels": [8, 16], "code_dim": 16}, "data": DIGITS, "task": task,
-                 "train": {**AE_TINY_TRAIN, "epochs": 10}},
-        "default": {"model": {"channels": [32, 64], "code_dim": 32}, "data": DIGITS_VAL, "task": task,
-                    "train": AE_DEFAULT_TRAIN},
-        "mnist": {"model": {"channels": [32, 64], "code_dim": 64}, "data": AE_MNIST, "task": task,
-                  "train": CONV_MNIST_TRAIN},
+        "tiny": {
+            "model": {"channels": [8, 16], "code_dim": 16},
+            "data": DIGITS,
+            "task": task,
+            "train": {**AE_TINY_TRAIN, "epochs": 10},
+        },
+        "default": {
+            "model": {"channels": [32, 64], "code_dim": 32},
+            "data": DIGITS_VAL,
+            "task": task,
+            "train": AE_DEFAULT_TRAIN,
+        },
+        "mnist": {
+            "model": {"channels": [32, 64], "code_dim": 64},
+            "data": AE_MNIST,
+            "task": task,
+            "train": CONV_MNIST_TRAIN,
+        },
     }
 
 
-def _mlp(input_shape: tuple[int, ...], hidden: tuple[int, ...], code_dim: int, activation: str,
-         code_activation: str) -> Autoencoder:
-    return mlp_autoencoder(input_shape=input_shape, hidden=hidden, code_dim=code_dim, activation=activation,
-                           code_activation=code_activation)
+def _mlp(
+    input_shape: tuple[int, ...], hidden: tuple[int, ...], code_dim: int, activation: str, code_activation: str
+) -> Autoencoder:
+    return mlp_autoencoder(
+        input_shape=input_shape,
+        hidden=hidden,
+        code_dim=code_dim,
+        activation=activation,
+        code_activation=code_activation,
+    )
 
 
-def _conv(input_shape: tuple[int, ...], channels: tuple[int, ...], code_dim: int, activation: str,
-          code_activation: str, block: str) -> Autoencoder:
-    return conv_autoencoder(input_shape=input_shape, channels=channels, code_dim=code_dim, activation=activation,
-                            code_activation=code_activation, block=block)
+def _conv(
+    input_shape: tuple[int, ...],
+    channels: tuple[int, ...],
+    code_dim: int,
+    activation: str,
+    code_activation: str,
+    block: str,
+) -> Autoencoder:
+    return conv_autoencoder(
+        input_shape=input_shape,
+        channels=channels,
+        code_dim=code_dim,
+        activation=activation,
+        code_activation=code_activation,
+        block=block,
+    )
 
 
-@register_model(family="autoencoder", task="generate", paradigm="generative", objective=AutoencoderObjective,
-                presets=_mlp_presets({}))
-def ae_mlp(*, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (), code_dim: int = 500,
-           activation: str = "relu", code_activation: str = "sigmoid") -> Autoencoder:
+@register_model(
+    family="autoencoder",
+    task="generate",
+    paradigm="generative",
+    objective=AutoencoderObjective,
+    presets=_mlp_presets({}),
+)
+def ae_mlp(
+    *,
+    input_shape: tuple[int, ...],
+    hidden: tuple[int, ...] = (),
+    code_dim: int = 500,
+    activation: str = "relu",
+    code_activation: str = "sigmoid",
+) -> Autoencoder:
     """Autoencoder, MLP encoder h = s(Wx + b) (optional hidden layers), mirrored decoder, plain reconstruction."""
     return _mlp(input_shape, hidden, code_dim, activation, code_activation)
 
 
-@register_model(family="autoencoder", task="generate", paradigm="generative", objective=AutoencoderObjective,
-                presets=_conv_presets({}))
-def ae_conv(*, input_shape: tuple[int, ...], channels: tuple[int, ...] = (32, 64), code_dim: int = 64,
-            activation: str = "relu", code_activation: str = "linear", block: str = "transpose") -> Autoencoder:
+@register_model(
+    family="autoencoder",
+    task="generate",
+    paradigm="generative",
+    objective=AutoencoderObjective,
+    presets=_conv_presets({}),
+)
+def ae_conv(
+    *,
+    input_shape: tuple[int, ...],
+    channels: tuple[int, ...] = (32, 64),
+    code_dim: int = 64,
+    activation: str = "relu",
+    code_activation: str = "linear",
+    block: str = "transpose",
+) -> Autoencoder:
     """Autoencoder, stride-2 conv encoder, upsample-block decoder (transpose | resize | shuffle)."""
     return _conv(input_shape, channels, code_dim, activation, code_activation, block)
 
 
-@register_model(family="autoencoder", task="generate", paradigm="generative", objective=DenoisingObjective,
-                presets=_mlp_presets(DAE_TASK))
-def dae_mlp(*, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (), code_dim: int = 500,
-            activation: str = "relu", code_activation: str = "sigmoid") -> Autoencoder:
+@register_model(
+    family="autoencoder",
+    task="generate",
+    paradigm="generative",
+    objective=DenoisingObjective,
+    presets=_mlp_presets(DAE_TASK),
+)
+def dae_mlp(
+    *,
+    input_shape: tuple[int, ...],
+    hidden: tuple[int, ...] = (),
+    code_dim: int = 500,
+    activation: str = "relu",
+    code_activation: str = "sigmoid",
+) -> Autoencoder:
     """Denoising autoencoder (Vincent et al. 2008), MLP: reconstructs x from a masked or noisy copy."""
     return _mlp(input_shape, hidden, code_dim, activation, code_activation)
 
 
-@register_model(family="autoencoder", task="generate", paradigm="generative", objective=DenoisingObjective,
-                presets=_conv_presets(DAE_TASK))
-def dae_conv(*, input_shape: tuple[int, ...], channels: tuple[int, ...] = (32, 64), code_dim: int = 64,
-             activation: str = "relu", code_activation: str = "linear", block: str = "transpose") -> Autoencoder:
+@register_model(
+    family="autoencoder",
+    task="generate",
+    paradigm="generative",
+    objective=DenoisingObjective,
+    presets=_conv_presets(DAE_TASK),
+)
+def dae_conv(
+    *,
+    input_shape: tuple[int, ...],
+    channels: tuple[int, ...] = (32, 64),
+    code_dim: int = 64,
+    activation: str = "relu",
+    code_activation: str = "linear",
+    block: str = "transpose",
+) -> Autoencoder:
     """Denoising autoencoder (Vincent et al. 2008), convolutional encoder and upsample-block decoder."""
     return _conv(input_shape, channels, code_dim, activation, code_activation, block)
 
 
-@register_model(family="autoencoder", task="generate", paradigm="generative", objective=SparseObjective,
-                presets=_mlp_presets(SPARSE_TASK))
-def sparse_ae_mlp(*, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (), code_dim: int = 500,
-                  activation: str = "relu", code_activation: str = "sigmoid") -> Autoencoder:
+@register_model(
+    family="autoencoder",
+    task="generate",
+    paradigm="generative",
+    objective=SparseObjective,
+    presets=_mlp_presets(SPARSE_TASK),
+)
+def sparse_ae_mlp(
+    *,
+    input_shape: tuple[int, ...],
+    hidden: tuple[int, ...] = (),
+    code_dim: int = 500,
+    activation: str = "relu",
+    code_activation: str = "sigmoid",
+) -> Autoencoder:
     """Sparse autoencoder, MLP: KL(rho || mean activation) or L1 penalty on the sigmoid codes."""
     return _mlp(input_shape, hidden, code_dim, activation, code_activation)
 
 
-@register_model(family="autoencoder", task="generate", paradigm="generative", objective=SparseObjective,
-                presets=_conv_presets(SPARSE_TASK))
-def sparse_ae_conv(*, input_shape: tuple[int, ...], channels: tuple[int, ...] = (32, 64), code_dim: int = 64,
-                   activation: str = "relu", code_activation: str = "sigmoid", block: str = "transpose") -> Autoencoder:
+@register_model(
+    family="autoencoder",
+    task="generate",
+    paradigm="generative",
+    objective=SparseObjective,
+    presets=_conv_presets(SPARSE_TASK),
+)
+def sparse_ae_conv(
+    *,
+    input_shape: tuple[int, ...],
+    channels: tuple[int, ...] = (32, 64),
+    code_dim: int = 64,
+    activation: str = "relu",
+    code_activation: str = "sigmoid",
+    block: str = "transpose",
+) -> Autoencoder:
     """Sparse autoencoder, convolutional: KL or L1 sparsity penalty on the codes."""
     return _conv(input_shape, channels, code_dim, activation, code_activation, block)
 
 
-@register_model(family="autoencoder", task="generate", paradigm="generative", objective=ContractiveObjective,
-                presets=_mlp_presets(CAE_TASK))
-def cae_mlp(*, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (), code_dim: int = 500,
-            activation: str = "relu", code_activation: str = "sigmoid") -> Autoencoder:
+@register_model(
+    family="autoencoder",
+    task="generate",
+    paradigm="generative",
+    objective=ContractiveObjective,
+    presets=_mlp_presets(CAE_TASK),
+)
+def cae_mlp(
+    *,
+    input_shape: tuple[int, ...],
+    hidden: tuple[int, ...] = (),
+    code_dim: int = 500,
+    activation: str = "relu",
+    code_activation: str = "sigmoid",
+) -> Autoencoder:
     """Contractive autoencoder (Rifai et al. 2011), MLP: exact encoder-Jacobian Frobenius penalty."""
     return _mlp(input_shape, hidden, code_dim, activation, code_activation)
 
 
-@register_model(family="autoencoder", task="generate", paradigm="generative", objective=ContractiveObjective,
-                presets=_conv_presets(CAE_CONV_TASK))
-def cae_conv(*, input_shape: tuple[int, ...], channels: tuple[int, ...] = (32, 64), code_dim: int = 64,
-             activation: str = "relu", code_activation: str = "linear", block: str = "transpose") -> Autoencoder:
+@register_model(
+    family="autoencoder",
+    task="generate",
+    paradigm="generative",
+    objective=ContractiveObjective,
+    presets=_conv_presets(CAE_CONV_TASK),
+)
+def cae_conv(
+    *,
+    input_shape: tuple[int, ...],
+    channels: tuple[int, ...] = (32, 64),
+    code_dim: int = 64,
+    activation: str = "relu",
+    code_activation: str = "linear",
+    block: str = "transpose",
+) -> Autoencoder:
     """Contractive autoencoder (Rifai et al. 2011), convolutional: Hutchinson estimate of the Jacobian penalty."""
     return _conv(input_shape, channels, code_dim, activation, code_activation, block)

@@ -70,8 +70,14 @@ class GAPHead(nn.Module):
 class FCN(nn.Module):
     """Fully convolutional network (Wang et al. 2017). Shapes: x (B, C, L) -> logits (B, K)."""
 
-    def __init__(self, *, in_channels: int, num_classes: int, filters: tuple[int, ...] = (128, 256, 128),
-                 kernel_sizes: tuple[int, ...] = (8, 5, 3)) -> None:
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        num_classes: int,
+        filters: tuple[int, ...] = (128, 256, 128),
+        kernel_sizes: tuple[int, ...] = (8, 5, 3),
+    ) -> None:
         super().__init__()
         if len(filters) != len(kernel_sizes):
             raise ValueError(f"filters {filters} and kernel_sizes {kernel_sizes} must have the same length")
@@ -90,8 +96,9 @@ class ResidualBlock1d(nn.Module):
         super().__init__()
         widths = (in_channels, *[out_channels] * len(kernel_sizes))
         last = len(kernel_sizes) - 1
-        self.body = nn.Sequential(*[ConvBNReLU1d(widths[i], widths[i + 1], k, relu=i < last)
-                                    for i, k in enumerate(kernel_sizes)])
+        self.body = nn.Sequential(
+            *[ConvBNReLU1d(widths[i], widths[i + 1], k, relu=i < last) for i, k in enumerate(kernel_sizes)]
+        )
         if in_channels != out_channels:  # projection: 1x1 conv + BN
             self.shortcut = nn.Sequential(nn.Conv1d(in_channels, out_channels, 1), nn.BatchNorm1d(out_channels))
         else:
@@ -104,12 +111,19 @@ class ResidualBlock1d(nn.Module):
 class ResNet1d(nn.Module):
     """ResNet for time series (Wang et al. 2017). Shapes: x (B, C, L) -> logits (B, K)."""
 
-    def __init__(self, *, in_channels: int, num_classes: int, filters: tuple[int, ...] = (64, 128, 128),
-                 kernel_sizes: tuple[int, ...] = (8, 5, 3)) -> None:
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        num_classes: int,
+        filters: tuple[int, ...] = (64, 128, 128),
+        kernel_sizes: tuple[int, ...] = (8, 5, 3),
+    ) -> None:
         super().__init__()
         widths = (in_channels, *filters)
-        self.blocks = nn.Sequential(*[ResidualBlock1d(widths[i], widths[i + 1], kernel_sizes)
-                                      for i in range(len(filters))])
+        self.blocks = nn.Sequential(
+            *[ResidualBlock1d(widths[i], widths[i + 1], kernel_sizes) for i in range(len(filters))]
+        )
         self.head = GAPHead(widths[-1], num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -119,13 +133,14 @@ class ResNet1d(nn.Module):
 class InceptionModule(nn.Module):
     """One Inception module (Fawaz et al. 2020, Fig. 2). (B, C_in, L) -> (B, 4 * filters, L).
 
-        z = bottleneck(x)                            # 1x1 conv to `bottleneck` channels (if C_in > 1)
-        h = [conv_k(z) for k in kernel_sizes] ++ [conv_1(maxpool_3(x))]
-        out = ReLU(BN(concat(h)))
+    z = bottleneck(x)                            # 1x1 conv to `bottleneck` channels (if C_in > 1)
+    h = [conv_k(z) for k in kernel_sizes] ++ [conv_1(maxpool_3(x))]
+    out = ReLU(BN(concat(h)))
     """
 
-    def __init__(self, in_channels: int, *, filters: int = 32, bottleneck: int = 32,
-                 kernel_sizes: tuple[int, ...] = (40, 20, 10)) -> None:
+    def __init__(
+        self, in_channels: int, *, filters: int = 32, bottleneck: int = 32, kernel_sizes: tuple[int, ...] = (40, 20, 10)
+    ) -> None:
         super().__init__()
         use_bottleneck = bottleneck > 0 and in_channels > 1
         self.bottleneck = SameConv1d(in_channels, bottleneck, 1, bias=False) if use_bottleneck else nn.Identity()
@@ -144,18 +159,35 @@ class InceptionModule(nn.Module):
 class InceptionTime(nn.Module):
     """One InceptionTime network (Fawaz et al. 2020; the paper ensembles five). x (B, C, L) -> (B, K)."""
 
-    def __init__(self, *, in_channels: int, num_classes: int, depth: int = 6, filters: int = 32,
-                 bottleneck: int = 32, kernel_sizes: tuple[int, ...] = (40, 20, 10), residual_every: int = 3) -> None:
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        num_classes: int,
+        depth: int = 6,
+        filters: int = 32,
+        bottleneck: int = 32,
+        kernel_sizes: tuple[int, ...] = (40, 20, 10),
+        residual_every: int = 3,
+    ) -> None:
         super().__init__()
         width = filters * (len(kernel_sizes) + 1)
-        self.modules_ = nn.ModuleList([
-            InceptionModule(in_channels if d == 0 else width, filters=filters, bottleneck=bottleneck,
-                            kernel_sizes=kernel_sizes) for d in range(depth)])
+        self.modules_ = nn.ModuleList(
+            [
+                InceptionModule(
+                    in_channels if d == 0 else width, filters=filters, bottleneck=bottleneck, kernel_sizes=kernel_sizes
+                )
+                for d in range(depth)
+            ]
+        )
         self.residual_every = residual_every
         n_short = depth // residual_every if residual_every > 0 else 0
-        self.shortcuts = nn.ModuleList([
-            nn.Sequential(nn.Conv1d(in_channels if s == 0 else width, width, 1, bias=False), nn.BatchNorm1d(width))
-            for s in range(n_short)])
+        self.shortcuts = nn.ModuleList(
+            [
+                nn.Sequential(nn.Conv1d(in_channels if s == 0 else width, width, 1, bias=False), nn.BatchNorm1d(width))
+                for s in range(n_short)
+            ]
+        )
         self.head = GAPHead(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -174,8 +206,16 @@ class LeNet(nn.Module):
     conv(k, "same") -> BN -> ReLU -> maxpool 2  (twice)  -> flatten -> FC -> ReLU -> dropout -> FC
     """
 
-    def __init__(self, *, input_shape: tuple[int, ...], num_classes: int, channels: tuple[int, int] = (32, 64),
-                 kernel_size: int = 5, hidden: int = 256, dropout: float = 0.5) -> None:
+    def __init__(
+        self,
+        *,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        channels: tuple[int, int] = (32, 64),
+        kernel_size: int = 5,
+        hidden: int = 256,
+        dropout: float = 0.5,
+    ) -> None:
         super().__init__()
         c, h, w = input_shape
         if kernel_size % 2 == 0:
@@ -184,13 +224,19 @@ class LeNet(nn.Module):
             raise ValueError(f"LeNet needs height and width divisible by 4 (two 2x2 pools), got {h}x{w}")
         pad = kernel_size // 2
         self.features = nn.Sequential(
-            nn.Conv2d(c, channels[0], kernel_size, padding=pad, bias=False), nn.BatchNorm2d(channels[0]), nn.ReLU(),
+            nn.Conv2d(c, channels[0], kernel_size, padding=pad, bias=False),
+            nn.BatchNorm2d(channels[0]),
+            nn.ReLU(),
             nn.MaxPool2d(2),
-            nn.Conv2d(channels[0], channels[1], kernel_size, padding=pad, bias=False), nn.BatchNorm2d(channels[1]),
-            nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(channels[0], channels[1], kernel_size, padding=pad, bias=False),
+            nn.BatchNorm2d(channels[1]),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
         )
         self.classifier = nn.Sequential(
-            nn.Linear(channels[1] * (h // 4) * (w // 4), hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(channels[1] * (h // 4) * (w // 4), hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
             nn.Linear(hidden, num_classes),
         )
 

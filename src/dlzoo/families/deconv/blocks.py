@@ -56,8 +56,7 @@ def transpose_padding(kernel_size: int, scale: int) -> tuple[int, int]:
 
 
 @torch.no_grad()
-def icnr_(weight: torch.Tensor, scale: int, *,
-          init: Callable[[torch.Tensor], Any] | None = None) -> torch.Tensor:
+def icnr_(weight: torch.Tensor, scale: int, *, init: Callable[[torch.Tensor], Any] | None = None) -> torch.Tensor:
     """ICNR initialisation in place (Aitken et al. 2017, Sec. 3) for a conv followed by PixelShuffle(scale).
 
     ``weight`` has shape (out * s^2, in, k, k). PixelShuffle sends channel ``c * s^2 + i * s + j`` to
@@ -95,14 +94,15 @@ class SubPixelConv(nn.Module):
         if icnr:
             icnr_(self.conv.weight, scale)
             with torch.no_grad():  # one bias per output channel, repeated over its s^2 sub-pixels
-                self.conv.bias.copy_(self.conv.bias[::scale * scale].repeat_interleave(scale * scale))
+                self.conv.bias.copy_(self.conv.bias[:: scale * scale].repeat_interleave(scale * scale))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.shuffle(self.conv(x))  # (B, out*s^2, H, W) -> (B, out, s*H, s*W)
 
 
-def upsample(kind: str, in_channels: int, out_channels: int, *, scale: int = 2,
-             kernel_size: int | None = None, icnr: bool = True) -> nn.Module:
+def upsample(
+    kind: str, in_channels: int, out_channels: int, *, scale: int = 2, kernel_size: int | None = None, icnr: bool = True
+) -> nn.Module:
     """One upsampling layer (B, in, H, W) -> (B, out, scale*H, scale*W); kind in UPSAMPLE_KINDS.
 
     Args:
@@ -121,11 +121,14 @@ def upsample(kind: str, in_channels: int, out_channels: int, *, scale: int = 2,
         raise ValueError(f"upsample: kernel_size must be >= 1, got {k}")
     if kind == "transpose":
         padding, output_padding = transpose_padding(k, scale)
-        return nn.ConvTranspose2d(in_channels, out_channels, k, stride=scale, padding=padding,
-                                  output_padding=output_padding)
+        return nn.ConvTranspose2d(
+            in_channels, out_channels, k, stride=scale, padding=padding, output_padding=output_padding
+        )
     if k % 2 == 0:
         raise ValueError(f"upsample: kind {kind!r} needs an odd kernel_size (same padding k // 2), got {k}")
     if kind == "resize":
-        return nn.Sequential(nn.Upsample(scale_factor=scale, mode="nearest"),  # (B, in, sH, sW)
-                             nn.Conv2d(in_channels, out_channels, k, padding=k // 2))  # (B, out, sH, sW)
+        return nn.Sequential(
+            nn.Upsample(scale_factor=scale, mode="nearest"),  # (B, in, sH, sW)
+            nn.Conv2d(in_channels, out_channels, k, padding=k // 2),
+        )  # (B, out, sH, sW)
     return SubPixelConv(in_channels, out_channels, scale=scale, kernel_size=k, icnr=icnr)

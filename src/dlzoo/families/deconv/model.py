@@ -40,8 +40,17 @@ class Upsampler(nn.Module):
         icnr: shuffle only; ICNR initialisation of the sub-pixel convs (Aitken et al. 2017).
     """
 
-    def __init__(self, *, in_channels: int, block: str, kernel_size: int | None, channels: int, depth: int,
-                 factor: int, icnr: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        block: str,
+        kernel_size: int | None,
+        channels: int,
+        depth: int,
+        factor: int,
+        icnr: bool = True,
+    ) -> None:
         super().__init__()
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}")

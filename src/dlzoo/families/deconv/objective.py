@@ -25,8 +25,10 @@ class ImageRequest(BaseModel):
     """POST /v1/models/{name}/predict body: low-resolution images in [0, 1]."""
 
     model_config = ConfigDict(extra="forbid")
-    inputs: Tensor = Field(description="one low-resolution image (C, h, w) or a batch (B, C, h, w), values in "
-                                       "[0, 1]; flattened images (B, C*h*w) are accepted too")
+    inputs: Tensor = Field(
+        description="one low-resolution image (C, h, w) or a batch (B, C, h, w), values in "
+        "[0, 1]; flattened images (B, C*h*w) are accepted too"
+    )
 
 
 def as_images(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -34,7 +36,8 @@ def as_images(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if out.numel() != y.numel():
         raise ValueError(
             f"model output {tuple(out.shape)} does not match targets {tuple(y.shape)} (= flattened high-resolution "
-            "images): model.factor must equal data.factor")
+            "images): model.factor must equal data.factor"
+        )
     return y.reshape(out.shape)
 
 
@@ -50,12 +53,16 @@ class SuperResObjective:
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-        artifact_stride: int = Field(2, ge=2, description="stride s of the checkerboard score and pixel parity: "
-                                                          "the upscaling factor (2, or 4 for x4 models)")
+        artifact_stride: int = Field(
+            2,
+            ge=2,
+            description="stride s of the checkerboard score and pixel parity: "
+            "the upscaling factor (2, or 4 for x4 models)",
+        )
 
     requests = {"predict": ImageRequest}
 
-    def __init__(self, cfg: "SuperResObjective.Config") -> None:
+    def __init__(self, cfg: SuperResObjective.Config) -> None:
         self.cfg = cfg
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -70,12 +77,16 @@ class SuperResObjective:
         target = as_images(out, y).float()  # (N, C, H, W)
         pred = out.float().clamp(0, 1)  # (N, C, H, W) outputs are images: clip as a viewer would
         psnr = peak_signal_noise_ratio(pred, target, data_range=1.0, dim=(1, 2, 3), reduction="elementwise_mean")
-        ssim = structural_similarity_index_measure(pred, target, data_range=1.0,
-                                                   kernel_size=ssim_kernel(*pred.shape[-2:]))
+        ssim = structural_similarity_index_measure(
+            pred, target, data_range=1.0, kernel_size=ssim_kernel(*pred.shape[-2:])
+        )
         stride = self.cfg.artifact_stride
-        return {"psnr": float(psnr), "ssim": float(ssim),
-                "checkerboard": float(checkerboard_score(out, stride=stride)),
-                "parity": float(pixel_parity(out, stride=stride))}
+        return {
+            "psnr": float(psnr),
+            "ssim": float(ssim),
+            "checkerboard": float(checkerboard_score(out, stride=stride)),
+            "parity": float(pixel_parity(out, stride=stride)),
+        }
 
     # -- serving -------------------------------------------------------------------------------
     @staticmethod

@@ -18,7 +18,10 @@ MNIST = {"name": "superres", "source": "mnist", "val_size": 5000}  # last 5000 t
 
 
 @register_model(
-    family="deconv", task="regress", paradigm="supervised", objective=SuperResObjective,
+    family="deconv",
+    task="regress",
+    paradigm="supervised",
+    objective=SuperResObjective,
     presets={
         "tiny": {
             "model": {"channels": 16, "depth": 1, "factor": 2},
@@ -44,8 +47,23 @@ MNIST = {"name": "superres", "source": "mnist", "val_size": 5000}  # last 5000 t
         },
     },
 )
-def upsampler(*, input_shape: tuple[int, ...], block: str = "shuffle", kernel_size: int | None = None,
-              channels: int = 32, depth: int = 2, factor: int = 2, icnr: bool = True) -> Upsampler:
+def upsampler(
+    *,
+    input_shape: tuple[int, ...],
+    block: str = "shuffle",
+    kernel_size: int | None = None,
+    channels: int = 32,
+    depth: int = 2,
+    factor: int = 2,
+    icnr: bool = True,
+) -> Upsampler:
     """Super-resolution decoder: conv features on the low-res grid, log2(factor) upsampling blocks, conv out."""
-    return Upsampler(in_channels=int(input_shape[0]), block=block, kernel_size=kernel_size, channels=channels,
-                     depth=depth, factor=factor, icnr=icnr)
+    return Upsampler(
+        in_channels=int(input_shape[0]),
+        block=block,
+        kernel_size=kernel_size,
+        channels=channels,
+        depth=depth,
+        factor=factor,
+        icnr=icnr,
+    )

@@ -17,6 +17,7 @@ concatenated; App. toy nets: G 4 x 400 ReLU + BN, D 3 x 200 LinearMaxout(5)).
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -55,8 +56,15 @@ def out_activation(name: str) -> nn.Module:
 class MLPGenerator(nn.Module):
     """z -> [Linear -> (BatchNorm) -> ReLU] x len(hidden) -> Linear -> out activation -> reshape."""
 
-    def __init__(self, *, latent_dim: int, hidden: tuple[int, ...], output_shape: tuple[int, ...],
-                 batchnorm: bool, activation: str) -> None:
+    def __init__(
+        self,
+        *,
+        latent_dim: int,
+        hidden: tuple[int, ...],
+        output_shape: tuple[int, ...],
+        batchnorm: bool,
+        activation: str,
+    ) -> None:
         super().__init__()
         self.output_shape = tuple(output_shape)
         layers: list[nn.Module] = []
@@ -108,22 +116,34 @@ class ConvGenerator(nn.Module):
     -> (B, C, H, W) -> sigmoid, with s = H / 2^len(channels) (28 = 7 * 2 * 2 with two stages).
     """
 
-    def __init__(self, *, latent_dim: int, output_shape: tuple[int, ...], channels: tuple[int, ...],
-                 upsample_kind: str, activation: str) -> None:
+    def __init__(
+        self,
+        *,
+        latent_dim: int,
+        output_shape: tuple[int, ...],
+        channels: tuple[int, ...],
+        upsample_kind: str,
+        activation: str,
+    ) -> None:
         super().__init__()
         if upsample_kind not in UPSAMPLE_KINDS:
             raise RegistryError(choices_error("upsample", upsample_kind, UPSAMPLE_KINDS))
         c_out, h, w = output_shape
         self.base = h >> len(channels)
         if self.base << len(channels) != h or h != w:
-            raise RegistryError(f"image {h}x{w} must be square with side divisible by 2^{len(channels)} "
-                             f"(one x2 upsampling per entry of channels={list(channels)})")
+            raise RegistryError(
+                f"image {h}x{w} must be square with side divisible by 2^{len(channels)} "
+                f"(one x2 upsampling per entry of channels={list(channels)})"
+            )
         self.channels0 = channels[0]
-        self.project = nn.Sequential(nn.Linear(latent_dim, channels[0] * self.base ** 2, bias=False),
-                                     nn.Unflatten(1, (channels[0], self.base, self.base)),
-                                     nn.BatchNorm2d(channels[0]), nn.ReLU())
+        self.project = nn.Sequential(
+            nn.Linear(latent_dim, channels[0] * self.base**2, bias=False),
+            nn.Unflatten(1, (channels[0], self.base, self.base)),
+            nn.BatchNorm2d(channels[0]),
+            nn.ReLU(),
+        )
         stages: list[nn.Module] = []
-        for c_in, c_next in zip(channels, channels[1:]):
+        for c_in, c_next in itertools.pairwise(channels):
             stages += [upsample(upsample_kind, c_in, c_next), nn.BatchNorm2d(c_next), nn.ReLU()]
         stages += [upsample(upsample_kind, channels[-1], c_out), out_activation(activation)]
         self.stages = nn.Sequential(*stages)
@@ -167,8 +187,9 @@ class ConvCritic(nn.Module):
 class GAN(nn.Module):
     """Generator + critic in one module; ``forward(z)`` = (G(z), per-sample critic score)."""
 
-    def __init__(self, *, generator: nn.Module, critic: nn.Module, latent_dim: int,
-                 input_shape: tuple[int, ...], pack: int = 1) -> None:
+    def __init__(
+        self, *, generator: nn.Module, critic: nn.Module, latent_dim: int, input_shape: tuple[int, ...], pack: int = 1
+    ) -> None:
         super().__init__()
         self.generator, self.critic = generator, critic
         self.latent_dim, self.input_shape, self.pack = latent_dim, tuple(input_shape), pack

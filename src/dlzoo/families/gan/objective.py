@@ -48,8 +48,10 @@ class AdversarialConfig(BaseModel):
     n_critic: int = Field(1, ge=1, description="critic steps (one batch each) per generator step")
     eval_samples: int = Field(PROTOCOL_SAMPLES, ge=1, description="samples drawn per evaluation (2-D toys: 2500)")
     fid_features: str | None = Field(
-        None, description="path to the run of a classifier trained on the image domain: its features give "
-        "FID/KID (dlzoo.metrics.image_quality); None = no FID/KID")
+        None,
+        description="path to the run of a classifier trained on the image domain: its features give "
+        "FID/KID (dlzoo.metrics.image_quality); None = no FID/KID",
+    )
     fid_samples: int = Field(10000, ge=2, description="generated and real images compared by the final FID/KID")
     val_fid_samples: int = Field(0, ge=0, description="images per val FID/KID during training (0 = skip)")
 
@@ -63,8 +65,14 @@ class GANObjective:
         self.cfg = cfg
 
     # -- training: both losses are computed through the (Fabric-wrapped) generator and critic ---------
-    def critic_loss(self, generator: Any, critic: Any, x: torch.Tensor, z: torch.Tensor,
-                    generator_noise: torch.Generator | None = None) -> Losses:
+    def critic_loss(
+        self,
+        generator: Any,
+        critic: Any,
+        x: torch.Tensor,
+        z: torch.Tensor,
+        generator_noise: torch.Generator | None = None,
+    ) -> Losses:
         """L_D = softplus(-f(x)) + softplus(f(G(z))), mean over the batch (G is not updated)."""
         with torch.no_grad():
             fake = generator(z)  # (B, *input_shape)
@@ -97,13 +105,14 @@ class GANObjective:
 
     def plots(self, model: Any, data: Any, folder: Path, *, modes: Any = None) -> list[Path]:
         """samples.png: a grid of 64 images, or 2500 points over the mixture's centers (2-D toys)."""
-        samples = self.sample(model, 64 if modes is None else self.cfg.eval_samples,
-                              torch.Generator().manual_seed(EVAL_SEED)).cpu()
+        samples = self.sample(
+            model, 64 if modes is None else self.cfg.eval_samples, torch.Generator().manual_seed(EVAL_SEED)
+        ).cpu()
         if samples.ndim == 2 and samples.shape[1] == 2:
             return [scatter_2d(samples, data.train.x[: len(samples)], folder / "samples.png", modes=modes)]
         square = samples.ndim == 2 and round(samples.shape[1] ** 0.5) ** 2 == samples.shape[1]
         if samples.ndim == 4 or square:  # (N, C, H, W), or flat square images such as (N, 784)
-            from dlzoo.train.plots import image_grid
+            from dlzoo.plots import image_grid
 
             return [image_grid(samples, folder / "samples.png", title="generated samples")]
         return []
@@ -120,8 +129,14 @@ class WGANGPObjective(GANObjective):
         n_critic: int = Field(5, ge=1, description="critic iterations per generator iteration (Alg. 1: 5)")
         gp_weight: float = Field(10.0, ge=0, description="lambda of the gradient penalty (Alg. 1: 10)")
 
-    def critic_loss(self, generator: Any, critic: Any, x: torch.Tensor, z: torch.Tensor,
-                    generator_noise: torch.Generator | None = None) -> Losses:
+    def critic_loss(
+        self,
+        generator: Any,
+        critic: Any,
+        x: torch.Tensor,
+        z: torch.Tensor,
+        generator_noise: torch.Generator | None = None,
+    ) -> Losses:
         """L_D = D(x~) - D(x) + lambda (||grad D(x^)||_2 - 1)^2, x^ on the line between x and x~."""
         with torch.no_grad():
             fake = generator(z)  # (B, *input_shape)
@@ -129,7 +144,7 @@ class WGANGPObjective(GANObjective):
         # x^ = eps x + (1 - eps) x~
         x_hat = (eps * x + (1 - eps) * fake).requires_grad_(True)  # (B, *input_shape)
         d_real, d_fake, d_hat = critic(x), critic(fake), critic(x_hat)  # (B / pack, 1) each
-        grad, = torch.autograd.grad(d_hat.sum(), x_hat, create_graph=True)  # (B, *input_shape)
+        (grad,) = torch.autograd.grad(d_hat.sum(), x_hat, create_graph=True)  # (B, *input_shape)
         # (||grad_x^ D(x^)||_2 - 1)^2, averaged over the batch
         gp = (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
         wasserstein = d_real.mean() - d_fake.mean()  # the critic's estimate of W(P_r, P_g)
@@ -143,7 +158,6 @@ class WGANGPObjective(GANObjective):
 
 def scatter_2d(samples: torch.Tensor, real: torch.Tensor, path: Path, *, modes: Any = None) -> Path:
     """Generated points (black) over real ones (light) and the mixture's centers with 3-std circles."""
-    from dlzoo.train.plots import points_2d
+    from dlzoo.plots import points_2d
 
-    return points_2d(samples, path, real=real, modes=modes,
-                     title="samples (black), 3-std circles of the modes (red)")
+    return points_2d(samples, path, real=real, modes=modes, title="samples (black), 3-std circles of the modes (red)")

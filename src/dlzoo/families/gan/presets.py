@@ -25,8 +25,12 @@ TINY_RING = {"name": "ring", "n_train": 2000, "n_test": 500}
 # ~2500 steps per run (benchmarks/gan_toy2d.py: 40 runs in ~20 CPU minutes), so the ring/grid presets use
 # smaller nets (G 3 x 128 + BN, D 3 x 128 LeakyReLU), lr 1e-3 with a cosine decay to 0, same beta1.
 TOY_TASK = {"lr_g": 1e-3, "lr_d": 1e-3, "betas_g": [0.8, 0.999], "betas_d": [0.8, 0.999]}
-TOY_MODEL = {"latent_dim": 2, "hidden_g": [128, 128, 128], "hidden_d": [128, 128, 128],
-             "critic_activation": "leaky_relu"}
+TOY_MODEL = {
+    "latent_dim": 2,
+    "hidden_g": [128, 128, 128],
+    "hidden_d": [128, 128, 128],
+    "critic_activation": "leaky_relu",
+}
 TINY_MODEL = {"latent_dim": 2, "hidden_g": [64, 64], "hidden_d": [64, 64], "critic_activation": "leaky_relu"}
 TINY_TRAIN = {"epochs": 3, "batch_size": 100, "log_every": 10, "progress": False}
 TOY_TRAIN = {"epochs": 25, "batch_size": 100, "scheduler": "cosine", "log_every": 100, "eval_every": 5}
@@ -45,9 +49,14 @@ def toy_presets(*, train: dict, long_train: dict) -> dict[str, dict]:
     """The MLP GANs' presets: tiny, default (= ring), ring / grid, ring_long / grid_long."""
     short = {"model": TOY_MODEL, "task": TOY_TASK, "train": train}
     long = {"model": LONG_MODEL, "task": TOY_TASK, "train": long_train}
-    return {"tiny": {"model": TINY_MODEL, "data": TINY_RING, "task": TOY_TASK, "train": TINY_TRAIN},
-            "default": {**short, "data": RING}, "ring": {**short, "data": RING}, "grid": {**short, "data": GRID},
-            "ring_long": {**long, "data": RING}, "grid_long": {**long, "data": GRID}}
+    return {
+        "tiny": {"model": TINY_MODEL, "data": TINY_RING, "task": TOY_TASK, "train": TINY_TRAIN},
+        "default": {**short, "data": RING},
+        "ring": {**short, "data": RING},
+        "grid": {**short, "data": GRID},
+        "ring_long": {**long, "data": RING},
+        "grid_long": {**long, "data": GRID},
+    }
 
 
 DIGITS = {"name": "digits_images"}  # scikit-learn's 8x8 digits in [0, 1]: no download
@@ -56,70 +65,128 @@ MNIST_TRAIN = {"epochs": 3, "batch_size": 64, "log_every": 100, "checkpoint_ever
 
 
 @register_model(
-    family="gan", task="generate", paradigm="adversarial", objective=GANObjective,
+    family="gan",
+    task="generate",
+    paradigm="adversarial",
+    objective=GANObjective,
     presets=toy_presets(train=TOY_TRAIN, long_train=LONG_TRAIN),
 )
-def gan(*, input_shape: tuple[int, ...], latent_dim: int = 2, hidden_g: tuple[int, ...] = (400, 400, 400, 400),
-        hidden_d: tuple[int, ...] = (200, 200, 200), batchnorm_g: bool = True, critic_activation: str = "maxout",
-        out_activation: str = "identity") -> GAN:
+def gan(
+    *,
+    input_shape: tuple[int, ...],
+    latent_dim: int = 2,
+    hidden_g: tuple[int, ...] = (400, 400, 400, 400),
+    hidden_d: tuple[int, ...] = (200, 200, 200),
+    batchnorm_g: bool = True,
+    critic_activation: str = "maxout",
+    out_activation: str = "identity",
+) -> GAN:
     """GAN with MLP generator and discriminator, non-saturating loss (Goodfellow et al. 2014)."""
-    return _mlp_gan(input_shape=input_shape, latent_dim=latent_dim, hidden_g=hidden_g, hidden_d=hidden_d,
-                    batchnorm_g=batchnorm_g, critic_activation=critic_activation, out_activation=out_activation, pack=1)
+    return _mlp_gan(
+        input_shape=input_shape,
+        latent_dim=latent_dim,
+        hidden_g=hidden_g,
+        hidden_d=hidden_d,
+        batchnorm_g=batchnorm_g,
+        critic_activation=critic_activation,
+        out_activation=out_activation,
+        pack=1,
+    )
 
 
 @register_model(
-    family="gan", task="generate", paradigm="adversarial", objective=GANObjective,
+    family="gan",
+    task="generate",
+    paradigm="adversarial",
+    objective=GANObjective,
     presets=toy_presets(train=PAC_TRAIN, long_train=PAC_LONG_TRAIN),
 )
-def pacgan(*, input_shape: tuple[int, ...], latent_dim: int = 2, pack: int = 4,
-           hidden_g: tuple[int, ...] = (400, 400, 400, 400), hidden_d: tuple[int, ...] = (200, 200, 200),
-           batchnorm_g: bool = True, critic_activation: str = "maxout", out_activation: str = "identity") -> GAN:
+def pacgan(
+    *,
+    input_shape: tuple[int, ...],
+    latent_dim: int = 2,
+    pack: int = 4,
+    hidden_g: tuple[int, ...] = (400, 400, 400, 400),
+    hidden_d: tuple[int, ...] = (200, 200, 200),
+    batchnorm_g: bool = True,
+    critic_activation: str = "maxout",
+    out_activation: str = "identity",
+) -> GAN:
     """PacGAN: the GAN whose discriminator judges ``pack`` samples at once (Lin et al. 2018)."""
-    return _mlp_gan(input_shape=input_shape, latent_dim=latent_dim, hidden_g=hidden_g, hidden_d=hidden_d,
-                    batchnorm_g=batchnorm_g, critic_activation=critic_activation, out_activation=out_activation,
-                    pack=pack)
+    return _mlp_gan(
+        input_shape=input_shape,
+        latent_dim=latent_dim,
+        hidden_g=hidden_g,
+        hidden_d=hidden_d,
+        batchnorm_g=batchnorm_g,
+        critic_activation=critic_activation,
+        out_activation=out_activation,
+        pack=pack,
+    )
 
 
 @register_model(
-    family="gan", task="generate", paradigm="adversarial", objective=GANObjective,
+    family="gan",
+    task="generate",
+    paradigm="adversarial",
+    objective=GANObjective,
     presets={
         "tiny": {
             "model": {"latent_dim": 16, "channels_g": [32, 16], "channels_d": [16, 32]},
-            "data": DIGITS, "task": {"eval_samples": 200},
+            "data": DIGITS,
+            "task": {"eval_samples": 200},
             "train": {"epochs": 2, "batch_size": 64, "log_every": 5, "progress": False},
         },
         "default": {
             "model": {"latent_dim": 32, "channels_g": [64, 32], "channels_d": [32, 64]},
-            "data": {**DIGITS, "val_size": 0.2}, "task": {"eval_samples": 500},
+            "data": {**DIGITS, "val_size": 0.2},
+            "task": {"eval_samples": 500},
             "train": {"epochs": 100, "batch_size": 64, "log_every": 50, "eval_every": 10},
         },
         # Radford et al. 2016 recipe (Adam 2e-4, beta1 0.5, batch 128 in the paper; 64 here), a small
         # G (64/32 channels: 7 -> 14 -> 28) so that 3 epochs fit in ~10 minutes of one CPU core
         "mnist": {
             "model": {"latent_dim": 100, "channels_g": [64, 32], "channels_d": [32, 64]},
-            "data": MNIST, "task": {"eval_samples": 2000},
+            "data": MNIST,
+            "task": {"eval_samples": 2000},
             "train": MNIST_TRAIN,
         },
     },
 )
-def dcgan(*, input_shape: tuple[int, ...], latent_dim: int = 100, channels_g: tuple[int, ...] = (128, 64),
-          channels_d: tuple[int, ...] = (64, 128), upsample: str = "transpose") -> GAN:
+def dcgan(
+    *,
+    input_shape: tuple[int, ...],
+    latent_dim: int = 100,
+    channels_g: tuple[int, ...] = (128, 64),
+    channels_d: tuple[int, ...] = (64, 128),
+    upsample: str = "transpose",
+) -> GAN:
     """DCGAN: transposed-conv generator with BatchNorm, strided-conv LeakyReLU discriminator (Radford et al. 2016)."""
     input_shape = _image_shape(input_shape, "dcgan")
     return GAN(
-        generator=ConvGenerator(latent_dim=latent_dim, output_shape=input_shape, channels=tuple(channels_g),
-                                upsample_kind=upsample, activation="sigmoid"),
+        generator=ConvGenerator(
+            latent_dim=latent_dim,
+            output_shape=input_shape,
+            channels=tuple(channels_g),
+            upsample_kind=upsample,
+            activation="sigmoid",
+        ),
         critic=ConvCritic(input_shape=input_shape, channels=tuple(channels_d), norm="batch", pack=1),
-        latent_dim=latent_dim, input_shape=input_shape,
+        latent_dim=latent_dim,
+        input_shape=input_shape,
     )
 
 
 @register_model(
-    family="gan", task="generate", paradigm="adversarial", objective=WGANGPObjective,
+    family="gan",
+    task="generate",
+    paradigm="adversarial",
+    objective=WGANGPObjective,
     presets={
         "tiny": {
             "model": {"arch": "mlp", "latent_dim": 2, "hidden_g": [64, 64], "hidden_d": [64, 64]},
-            "data": TINY_RING, "task": {"n_critic": 2},
+            "data": TINY_RING,
+            "task": {"n_critic": 2},
             "train": TINY_TRAIN,
         },
         # Gulrajani et al. 2017 toy setting (App.): 3 x 512 ReLU in G and D, no BatchNorm
@@ -130,45 +197,84 @@ def dcgan(*, input_shape: tuple[int, ...], latent_dim: int = 100, channels_g: tu
         # 2346 critic and 469 generator steps (323 s in benchmarks/gan_mnist.py; more epochs would help)
         "mnist": {
             "model": {"arch": "conv", "latent_dim": 100, "channels_g": [64, 32], "channels_d": [32, 64]},
-            "data": MNIST, "task": {"eval_samples": 2000},
+            "data": MNIST,
+            "task": {"eval_samples": 2000},
             "train": MNIST_TRAIN,
         },
     },
 )
-def wgan_gp(*, input_shape: tuple[int, ...], arch: str = "mlp", latent_dim: int = 2,
-            hidden_g: tuple[int, ...] = (512, 512, 512), hidden_d: tuple[int, ...] = (512, 512, 512),
-            channels_g: tuple[int, ...] = (64, 32), channels_d: tuple[int, ...] = (32, 64),
-            upsample: str = "transpose") -> GAN:
+def wgan_gp(
+    *,
+    input_shape: tuple[int, ...],
+    arch: str = "mlp",
+    latent_dim: int = 2,
+    hidden_g: tuple[int, ...] = (512, 512, 512),
+    hidden_d: tuple[int, ...] = (512, 512, 512),
+    channels_g: tuple[int, ...] = (64, 32),
+    channels_d: tuple[int, ...] = (32, 64),
+    upsample: str = "transpose",
+) -> GAN:
     """WGAN-GP: Wasserstein critic with gradient penalty (Gulrajani et al. 2017); arch "mlp" (2-D) or "conv"."""
     if arch not in ARCHS:
         raise RegistryError(choices_error("wgan_gp arch", arch, ARCHS))
     if arch == "mlp":  # hidden_* are used; channels_* and upsample are not
-        return _mlp_gan(input_shape=input_shape, latent_dim=latent_dim, hidden_g=hidden_g, hidden_d=hidden_d,
-                        batchnorm_g=False, critic_activation="relu",
-                        out_activation="sigmoid" if len(input_shape) == 3 else "identity", pack=1)
+        return _mlp_gan(
+            input_shape=input_shape,
+            latent_dim=latent_dim,
+            hidden_g=hidden_g,
+            hidden_d=hidden_d,
+            batchnorm_g=False,
+            critic_activation="relu",
+            out_activation="sigmoid" if len(input_shape) == 3 else "identity",
+            pack=1,
+        )
     input_shape = _image_shape(input_shape, "wgan_gp arch=conv")  # channels_* and upsample are used
     return GAN(
-        generator=ConvGenerator(latent_dim=latent_dim, output_shape=input_shape, channels=tuple(channels_g),
-                                upsample_kind=upsample, activation="sigmoid"),
+        generator=ConvGenerator(
+            latent_dim=latent_dim,
+            output_shape=input_shape,
+            channels=tuple(channels_g),
+            upsample_kind=upsample,
+            activation="sigmoid",
+        ),
         critic=ConvCritic(input_shape=input_shape, channels=tuple(channels_d), norm="none", pack=1),
-        latent_dim=latent_dim, input_shape=input_shape,
+        latent_dim=latent_dim,
+        input_shape=input_shape,
     )
 
 
-def _mlp_gan(*, input_shape: tuple[int, ...], latent_dim: int, hidden_g: tuple[int, ...], hidden_d: tuple[int, ...],
-             batchnorm_g: bool, critic_activation: str, out_activation: str, pack: int) -> GAN:
+def _mlp_gan(
+    *,
+    input_shape: tuple[int, ...],
+    latent_dim: int,
+    hidden_g: tuple[int, ...],
+    hidden_d: tuple[int, ...],
+    batchnorm_g: bool,
+    critic_activation: str,
+    out_activation: str,
+    pack: int,
+) -> GAN:
     input_shape = tuple(input_shape)
     return GAN(
-        generator=MLPGenerator(latent_dim=latent_dim, hidden=tuple(hidden_g), output_shape=input_shape,
-                               batchnorm=batchnorm_g, activation=out_activation),
+        generator=MLPGenerator(
+            latent_dim=latent_dim,
+            hidden=tuple(hidden_g),
+            output_shape=input_shape,
+            batchnorm=batchnorm_g,
+            activation=out_activation,
+        ),
         critic=MLPCritic(input_shape=input_shape, hidden=tuple(hidden_d), pack=pack, activation=critic_activation),
-        latent_dim=latent_dim, input_shape=input_shape, pack=pack,
+        latent_dim=latent_dim,
+        input_shape=input_shape,
+        pack=pack,
     )
 
 
 def _image_shape(input_shape: tuple[int, ...], who: str) -> tuple[int, int, int]:
     shape = tuple(input_shape)
     if len(shape) != 3:
-        raise RegistryError(f"{who} needs image data of shape (C, H, W), got input_shape {list(shape)} "
-                         f"({math.prod(shape)} features): use an image dataset without flatten")
+        raise RegistryError(
+            f"{who} needs image data of shape (C, H, W), got input_shape {list(shape)} "
+            f"({math.prod(shape)} features): use an image dataset without flatten"
+        )
     return shape  # type: ignore[return-value]

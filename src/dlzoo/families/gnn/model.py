@@ -13,6 +13,8 @@ with G = batch[-1] + 1. Edges are directed pairs src -> dst; an undirected graph
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,8 +23,9 @@ from dlzoo.families.gnn.layers import GATConv, GCNConv, GINConv, SAGEConv
 from dlzoo.families.gnn.ops import input_dropout, sum_readout
 
 
-def conv_stack(convs: nn.ModuleList, x: torch.Tensor, edge_index: torch.Tensor, *, dropout: float,
-               training: bool) -> torch.Tensor:
+def conv_stack(
+    convs: nn.ModuleList, x: torch.Tensor, edge_index: torch.Tensor, *, dropout: float, training: bool
+) -> torch.Tensor:
     """dropout -> conv -> ReLU per layer (no ReLU after the last), as GCN and GraphSAGE stack them."""
     for i, conv in enumerate(convs):
         if i == 0:  # the input features: sparse (bag of words), dropout on their nonzeros only
@@ -41,11 +44,12 @@ class GCN(nn.Module):
     Dropout on the input of every layer (the paper's and PyG's example), ReLU between layers.
     """
 
-    def __init__(self, *, in_features: int, out_features: int, hidden: tuple[int, ...] = (16,),
-                 dropout: float = 0.5) -> None:
+    def __init__(
+        self, *, in_features: int, out_features: int, hidden: tuple[int, ...] = (16,), dropout: float = 0.5
+    ) -> None:
         super().__init__()
         dims = [in_features, *hidden, out_features]
-        self.convs = nn.ModuleList(GCNConv(in_features=a, out_features=b) for a, b in zip(dims[:-1], dims[1:]))
+        self.convs = nn.ModuleList(GCNConv(in_features=a, out_features=b) for a, b in itertools.pairwise(dims))
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
@@ -56,12 +60,21 @@ class GAT(nn.Module):
     """Veličković et al. (2018), Sec. 3.3 (transductive): K heads of F' features, ELU, concatenated;
     an output layer of ``out_heads`` heads averaged; dropout on every layer's input and on α."""
 
-    def __init__(self, *, in_features: int, out_features: int, hidden: int = 8, heads: int = 8,
-                 out_heads: int = 1, dropout: float = 0.6) -> None:
+    def __init__(
+        self,
+        *,
+        in_features: int,
+        out_features: int,
+        hidden: int = 8,
+        heads: int = 8,
+        out_heads: int = 1,
+        dropout: float = 0.6,
+    ) -> None:
         super().__init__()
         self.conv1 = GATConv(in_features=in_features, out_features=hidden, heads=heads, dropout=dropout)
-        self.conv2 = GATConv(in_features=hidden * heads, out_features=out_features, heads=out_heads,
-                             concat=False, dropout=dropout)
+        self.conv2 = GATConv(
+            in_features=hidden * heads, out_features=out_features, heads=out_heads, concat=False, dropout=dropout
+        )
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
@@ -77,13 +90,22 @@ class GraphSAGE(nn.Module):
     Trained full-batch or on sampled neighbourhoods (``sampler.py``); the forward is the same.
     """
 
-    def __init__(self, *, in_features: int, out_features: int, hidden: tuple[int, ...] = (64,),
-                 aggregator: str = "mean", dropout: float = 0.5, normalize: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        in_features: int,
+        out_features: int,
+        hidden: tuple[int, ...] = (64,),
+        aggregator: str = "mean",
+        dropout: float = 0.5,
+        normalize: bool = False,
+    ) -> None:
         super().__init__()
         dims = [in_features, *hidden, out_features]
         self.convs = nn.ModuleList(
             SAGEConv(in_features=a, out_features=b, aggregator=aggregator, normalize=normalize and i < len(hidden))
-            for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])))
+            for i, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True))
+        )
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
@@ -106,14 +128,25 @@ class GIN(nn.Module):
     scores: score(G) = sum_k Linear_k( dropout( sum_{v in G} h_v^(k) ) ).
     """
 
-    def __init__(self, *, in_features: int, out_features: int, hidden: int = 64, num_layers: int = 5,
-                 mlp_layers: int = 2, dropout: float = 0.5, train_eps: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        in_features: int,
+        out_features: int,
+        hidden: int = 64,
+        num_layers: int = 5,
+        mlp_layers: int = 2,
+        dropout: float = 0.5,
+        train_eps: bool = False,
+    ) -> None:
         super().__init__()
         self.convs = nn.ModuleList(
             GINConv(mlp=gin_mlp(in_features if k == 0 else hidden, hidden, mlp_layers), train_eps=train_eps)
-            for k in range(num_layers - 1))  # num_layers counts the input layer, as in the paper
-        self.heads = nn.ModuleList(nn.Linear(in_features if k == 0 else hidden, out_features)
-                                   for k in range(num_layers))
+            for k in range(num_layers - 1)
+        )  # num_layers counts the input layer, as in the paper
+        self.heads = nn.ModuleList(
+            nn.Linear(in_features if k == 0 else hidden, out_features) for k in range(num_layers)
+        )
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:

@@ -63,16 +63,20 @@ class _Body(BaseModel):
 class NodesRequest(_Body):
     """Node classification on the run's graph: which nodes to label."""
 
-    nodes: list[int] = Field(min_length=1, max_length=MAX_ITEMS, description="node ids 0..N-1 of the served graph",
-                             examples=[[0, 1, 2]])
+    nodes: list[int] = Field(
+        min_length=1, max_length=MAX_ITEMS, description="node ids 0..N-1 of the served graph", examples=[[0, 1, 2]]
+    )
 
 
 class GraphIn(_Body):
-    features: list[list[float]] = Field(min_length=1, description="(num_nodes, num_features) node feature rows",
-                                        examples=[[[1, 0], [0, 1], [1, 0]]])
-    edges: list[tuple[int, int]] = Field(default_factory=list, description="[src, dst] node-id pairs, 0-based; "
-                                         "treated as undirected, duplicates merged, self-loops dropped",
-                                         examples=[[[0, 1], [1, 2]]])
+    features: list[list[float]] = Field(
+        min_length=1, description="(num_nodes, num_features) node feature rows", examples=[[[1, 0], [0, 1], [1, 0]]]
+    )
+    edges: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="[src, dst] node-id pairs, 0-based; treated as undirected, duplicates merged, self-loops dropped",
+        examples=[[[0, 1], [1, 2]]],
+    )
 
 
 class GraphsRequest(_Body):
@@ -149,13 +153,19 @@ class NodeClassification:
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")
         label_smoothing: float = Field(0.0, ge=0, lt=1, description="mix targets with uniform (Szegedy 2016)")
-        fanouts: list[int] | None = Field(None, description="neighbour sampling: neighbours per node at hop 1, 2, ... "
-                                          "(-1 = all); mini-batches of train.batch_size target nodes. "
-                                          "None = full-batch training")
-        keep_best: bool = Field(False, description="test and save the weights of the epoch with the best "
-                                "val/accuracy (the earliest on ties), not the last")
+        fanouts: list[int] | None = Field(
+            None,
+            description="neighbour sampling: neighbours per node at hop 1, 2, ... "
+            "(-1 = all); mini-batches of train.batch_size target nodes. "
+            "None = full-batch training",
+        )
+        keep_best: bool = Field(
+            False,
+            description="test and save the weights of the epoch with the best "
+            "val/accuracy (the earliest on ties), not the last",
+        )
 
-    def __init__(self, cfg: "NodeClassification.Config") -> None:
+    def __init__(self, cfg: NodeClassification.Config) -> None:
         self.cfg = cfg
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -185,7 +195,7 @@ class GraphClassification:
         model_config = ConfigDict(extra="forbid")
         label_smoothing: float = Field(0.0, ge=0, lt=1, description="mix targets with uniform (Szegedy 2016)")
 
-    def __init__(self, cfg: "GraphClassification.Config") -> None:
+    def __init__(self, cfg: GraphClassification.Config) -> None:
         self.cfg = cfg
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -209,8 +219,10 @@ class GraphClassification:
             widths = {len(row) for row in g.features}
             if widths != {f}:
                 row = next(i for i, r in enumerate(g.features) if len(r) != f)
-                raise _input_error(f"graphs[{k}].features[{row}]: expected {f} features per node "
-                                   f"(the model's input size), got {len(g.features[row])}")
+                raise _input_error(
+                    f"graphs[{k}].features[{row}]: expected {f} features per node "
+                    f"(the model's input size), got {len(g.features[row])}"
+                )
             x = torch.tensor(g.features, dtype=torch.float32)  # (n, F)
             if not torch.isfinite(x).all():
                 raise _input_error(f"graphs[{k}].features: contains NaN or infinity")
@@ -248,16 +260,19 @@ class LinkPrediction:
         val_fraction: float = Field(0.05, ge=0, lt=0.5, description="undirected edges held out for val/auroc")
         test_fraction: float = Field(0.10, gt=0, lt=0.5, description="undirected edges held out for test/auroc")
         split_seed: int = Field(0, description="seed of the edge split and of the evaluation negatives")
-        negatives: float = Field(1.0, gt=0, description="negative pairs per positive training edge, resampled every step")
+        negatives: float = Field(
+            1.0, gt=0, description="negative pairs per positive training edge, resampled every step"
+        )
 
-    def __init__(self, cfg: "LinkPrediction.Config") -> None:
+    def __init__(self, cfg: LinkPrediction.Config) -> None:
         self.cfg = cfg
 
     def loss(self, z: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
         # L = -mean log σ(z_uᵀz_v) over edges - mean log(1 - σ(z_uᵀz_v)) over negative pairs
         pos_logit, neg_logit = link_logits(z, pos), link_logits(z, neg)  # (P,), (Q,)
-        return (F.binary_cross_entropy_with_logits(pos_logit, torch.ones_like(pos_logit))
-                + F.binary_cross_entropy_with_logits(neg_logit, torch.zeros_like(neg_logit)))
+        return F.binary_cross_entropy_with_logits(
+            pos_logit, torch.ones_like(pos_logit)
+        ) + F.binary_cross_entropy_with_logits(neg_logit, torch.zeros_like(neg_logit))
 
     @staticmethod
     def export_inputs(loaded: Any, n: int) -> tuple[torch.Tensor, ...]:

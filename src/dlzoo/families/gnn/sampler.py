@@ -34,8 +34,9 @@ class NeighborSampler:
         counts = torch.bincount(edge_index[1], minlength=num_nodes)  # (N,) in-degree
         self.rowptr = torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)])  # (N + 1,)
 
-    def sample(self, seeds: torch.Tensor, *, generator: torch.Generator | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(
+        self, seeds: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """-> (nodes (M,) global ids with ``nodes[:len(seeds)] == seeds``, edge_index (2, E') in 0..M-1)."""
         local = torch.full((self.num_nodes,), -1, dtype=torch.long)  # global id -> position in `nodes`
         nodes = seeds  # distinct ids (a slice of a permutation)

@@ -1,8 +1,8 @@
 """The multilayer perceptron (Rumelhart, Hinton & Williams 1986).
 
-    h_0 = standardize(x)                       # statistics fitted on the training set, kept as buffers
-    h_l = dropout(act(W_l h_{l-1} + b_l))      # l = 1..L hidden layers
-    y   = W_out h_L + b_out                    # logits (classification) or standardized target (regression)
+h_0 = standardize(x)                       # statistics fitted on the training set, kept as buffers
+h_l = dropout(act(W_l h_{l-1} + b_l))      # l = 1..L hidden layers
+y   = W_out h_L + b_out                    # logits (classification) or standardized target (regression)
 """
 
 from __future__ import annotations
@@ -30,9 +30,18 @@ class MLP(nn.Module):
         target_norm: regression only; predict standardized targets and map them back to target units.
     """
 
-    def __init__(self, *, in_features: int, out_features: int, hidden: tuple[int, ...], activation: str = "relu",
-                 dropout: float = 0.0, batch_norm: bool = False, standardize_input: bool = True,
-                 target_norm: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        in_features: int,
+        out_features: int,
+        hidden: tuple[int, ...],
+        activation: str = "relu",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        standardize_input: bool = True,
+        target_norm: bool = False,
+    ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(choices_error("activation", activation, list(ACTIVATIONS)))

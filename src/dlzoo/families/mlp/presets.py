@@ -9,7 +9,9 @@ TINY_TRAIN = {"epochs": 30, "batch_size": 64, "lr": 3e-3, "log_every": 10}
 
 
 @register_model(
-    family="mlp", task="classify", paradigm="supervised",
+    family="mlp",
+    task="classify",
+    paradigm="supervised",
     presets={
         # seconds on CPU: digits reaches > 0.93 test accuracy
         "tiny": {"model": {"hidden": [64]}, "data": {"name": "digits"}, "train": TINY_TRAIN},
@@ -19,8 +21,14 @@ TINY_TRAIN = {"epochs": 30, "batch_size": 64, "lr": 3e-3, "log_every": 10}
             "model": {"hidden": [256], "dropout": 0.2},
             "data": {"name": "digits"},
             "task": {"label_smoothing": 0.1},
-            "train": {"epochs": 100, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-4, "scheduler": "cosine",
-                      "log_every": 20},
+            "train": {
+                "epochs": 100,
+                "batch_size": 64,
+                "lr": 1e-3,
+                "weight_decay": 1e-4,
+                "scheduler": "cosine",
+                "log_every": 20,
+            },
         },
         # MNIST: the classic 2 x 800 network of Simard et al. (2003), 98.4% and better; dropout, label
         # smoothing and 15 cosine epochs chosen on the 5000-image val split (~2.5 min per seed on one CPU core)
@@ -32,16 +40,32 @@ TINY_TRAIN = {"epochs": 30, "batch_size": 64, "lr": 3e-3, "log_every": 10}
         },
     },
 )
-def mlp_classifier(*, in_features: int, num_classes: int, hidden: tuple[int, ...] = (256, 256),
-                   activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False,
-                   standardize_input: bool = True) -> MLP:
+def mlp_classifier(
+    *,
+    in_features: int,
+    num_classes: int,
+    hidden: tuple[int, ...] = (256, 256),
+    activation: str = "relu",
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+    standardize_input: bool = True,
+) -> MLP:
     """MLP classifier: standardized features -> hidden ReLU layers -> class logits."""
-    return MLP(in_features=in_features, out_features=num_classes, hidden=hidden, activation=activation,
-               dropout=dropout, batch_norm=batch_norm, standardize_input=standardize_input)
+    return MLP(
+        in_features=in_features,
+        out_features=num_classes,
+        hidden=hidden,
+        activation=activation,
+        dropout=dropout,
+        batch_norm=batch_norm,
+        standardize_input=standardize_input,
+    )
 
 
 @register_model(
-    family="mlp", task="regress", paradigm="supervised",
+    family="mlp",
+    task="regress",
+    paradigm="supervised",
     presets={
         "tiny": {"model": {"hidden": [32]}, "data": {"name": "diabetes"}, "train": TINY_TRAIN},
         "default": {
@@ -51,8 +75,22 @@ def mlp_classifier(*, in_features: int, num_classes: int, hidden: tuple[int, ...
         },
     },
 )
-def mlp_regressor(*, in_features: int, out_features: int = 1, hidden: tuple[int, ...] = (128, 128),
-                  activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False) -> MLP:
+def mlp_regressor(
+    *,
+    in_features: int,
+    out_features: int = 1,
+    hidden: tuple[int, ...] = (128, 128),
+    activation: str = "relu",
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+) -> MLP:
     """MLP regressor: standardized features in, target units out (targets standardized internally)."""
-    return MLP(in_features=in_features, out_features=out_features, hidden=hidden, activation=activation,
-               dropout=dropout, batch_norm=batch_norm, target_norm=True)
+    return MLP(
+        in_features=in_features,
+        out_features=out_features,
+        hidden=hidden,
+        activation=activation,
+        dropout=dropout,
+        batch_norm=batch_norm,
+        target_norm=True,
+    )

@@ -34,12 +34,13 @@ NORMS = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
 class MLPBlock(nn.Module):
     """Gorishniy et al. (2021) ResNetBlock. Shapes: x (B, d) -> (B, d).
 
-        h = Dropout(Linear(Dropout(ReLU(Linear(Norm(x))))))
-        y = x + h  (residual)   or   y = h  (plain)
+    h = Dropout(Linear(Dropout(ReLU(Linear(Norm(x))))))
+    y = x + h  (residual)   or   y = h  (plain)
     """
 
-    def __init__(self, d: int, d_hidden: int, *, norm: str, dropout_hidden: float, dropout_residual: float,
-                 residual: bool) -> None:
+    def __init__(
+        self, d: int, d_hidden: int, *, norm: str, dropout_hidden: float, dropout_residual: float, residual: bool
+    ) -> None:
         super().__init__()
         self.norm = NORMS[norm](d)
         self.linear1 = nn.Linear(d, d_hidden)
@@ -68,17 +69,38 @@ class ResidualMLP(nn.Module):
         target_norm: regression only; predict standardized targets (mapped back to target units).
     """
 
-    def __init__(self, *, in_features: int, out_features: int, d: int = 128, d_hidden: int = 256, n_blocks: int = 2,
-                 norm: str = "batch", dropout_hidden: float = 0.1, dropout_residual: float = 0.0,
-                 residual: bool = True, target_norm: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        in_features: int,
+        out_features: int,
+        d: int = 128,
+        d_hidden: int = 256,
+        n_blocks: int = 2,
+        norm: str = "batch",
+        dropout_hidden: float = 0.1,
+        dropout_residual: float = 0.0,
+        residual: bool = True,
+        target_norm: bool = False,
+    ) -> None:
         super().__init__()
         if norm not in NORMS:
             raise ValueError(choices_error("norm", norm, list(NORMS)))
         self.input_norm = Standardize(in_features)
         self.first = nn.Linear(in_features, d)
-        self.blocks = nn.Sequential(*[
-            MLPBlock(d, d_hidden, norm=norm, dropout_hidden=dropout_hidden, dropout_residual=dropout_residual,
-                     residual=residual) for _ in range(n_blocks)])
+        self.blocks = nn.Sequential(
+            *[
+                MLPBlock(
+                    d,
+                    d_hidden,
+                    norm=norm,
+                    dropout_hidden=dropout_hidden,
+                    dropout_residual=dropout_residual,
+                    residual=residual,
+                )
+                for _ in range(n_blocks)
+            ]
+        )
         self.final_norm = NORMS[norm](d)
         self.head = nn.Linear(d, out_features)
         self.target_norm = Standardize(out_features, role="target") if target_norm else None
@@ -92,9 +114,9 @@ class ResidualMLP(nn.Module):
 class BasicBlock(nn.Module):
     """He et al. (2016) Fig. 2 for 1-D or 2-D inputs. (B, C_in, *S) -> (B, C_out, *S / stride).
 
-        F(x) = BN(conv3(ReLU(BN(conv3(x)))))
-        y    = ReLU(F(x) + shortcut(x))   (residual; shortcut = identity or 1x1 conv + BN, Eq. 2)
-        y    = ReLU(F(x))                 (plain)
+    F(x) = BN(conv3(ReLU(BN(conv3(x)))))
+    y    = ReLU(F(x) + shortcut(x))   (residual; shortcut = identity or 1x1 conv + BN, Eq. 2)
+    y    = ReLU(F(x))                 (plain)
     """
 
     def __init__(self, in_channels: int, out_channels: int, *, stride: int, dims: int, residual: bool) -> None:
@@ -107,8 +129,9 @@ class BasicBlock(nn.Module):
         self.residual = residual
         self.shortcut: nn.Module = nn.Identity()
         if residual and (stride != 1 or in_channels != out_channels):  # projection shortcut, option (B)
-            self.shortcut = nn.Sequential(Conv(in_channels, out_channels, 1, stride=stride, bias=False),
-                                          BN(out_channels))
+            self.shortcut = nn.Sequential(
+                Conv(in_channels, out_channels, 1, stride=stride, bias=False), BN(out_channels)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.bn1(self.conv1(x)))  # (B, C_out, *S')
@@ -129,8 +152,9 @@ class ConvResNet(nn.Module):
         residual: shortcut connections (False: the plain network).
     """
 
-    def __init__(self, *, in_channels: int, num_classes: int, dims: int, blocks: int = 3, width: int = 16,
-                 residual: bool = True) -> None:
+    def __init__(
+        self, *, in_channels: int, num_classes: int, dims: int, blocks: int = 3, width: int = 16, residual: bool = True
+    ) -> None:
         super().__init__()
         if dims not in (1, 2):
             raise ValueError(f"dims must be 1 or 2, got {dims}")

@@ -70,34 +70,43 @@ class DQN:
 
     class Config(RLConfig):
         learning_starts: int = Field(
-            1000, ge=0, description="environment steps of uniformly random actions before the first update")
+            1000, ge=0, description="environment steps of uniformly random actions before the first update"
+        )
         train_freq: int = Field(4, ge=1, description="environment steps between training phases")
         gradient_steps: int = Field(1, ge=0, description="gradient updates per training phase")
         target_update_interval: int = Field(
-            10_000, ge=1, description="environment steps between copies θ⁻ ← θ of the online network")
+            10_000, ge=1, description="environment steps between copies θ⁻ ← θ of the online network"
+        )
         exploration_fraction: float = Field(
-            0.1, ge=0, le=1, description="fraction of total_steps over which ε anneals from initial to final")
+            0.1, ge=0, le=1, description="fraction of total_steps over which ε anneals from initial to final"
+        )
         exploration_initial_eps: float = Field(1.0, ge=0, le=1, description="ε at the start of the anneal")
         exploration_final_eps: float = Field(0.05, ge=0, le=1, description="ε after the anneal")
         double_dqn: bool = Field(False, description="Double DQN target: online argmax, target evaluation")
         lr_schedule: Literal["constant", "linear"] = Field(
-            "constant", description="'linear': lr(t) = train.lr · (1 − t / total_steps), SB3's linear_schedule")
+            "constant", description="'linear': lr(t) = train.lr · (1 − t / total_steps), SB3's linear_schedule"
+        )
         loss: Literal["huber", "mse"] = Field(
-            "huber", description="'huber': smooth L1 with δ=1 (SB3, Mnih et al.); 'mse': squared TD error")
+            "huber", description="'huber': smooth L1 with δ=1 (SB3, Mnih et al.); 'mse': squared TD error"
+        )
 
-    def __init__(self, cfg: DQN.Config, model: nn.Module, fabric: Fabric, train_cfg: TrainConfig,
-                 env: gym.Env) -> None:
+    def __init__(self, cfg: DQN.Config, model: nn.Module, fabric: Fabric, train_cfg: TrainConfig, env: gym.Env) -> None:
         if not isinstance(env.action_space, gym.spaces.Discrete):
             raise ValueError(f"DQN needs a discrete action space, got {env.action_space}")
         if fabric.world_size > 1:
-            raise ValueError(f"DQN runs in one process (one environment, one buffer); got {fabric.world_size} "
-                             "processes: set train.devices=1")
+            raise ValueError(
+                f"DQN runs in one process (one environment, one buffer); got {fabric.world_size} "
+                "processes: set train.devices=1"
+            )
         if train_cfg.precision != "32-true":
-            raise ValueError(f"DQN trains in full precision; train.precision must be '32-true', "
-                             f"got {train_cfg.precision!r}")
+            raise ValueError(
+                f"DQN trains in full precision; train.precision must be '32-true', got {train_cfg.precision!r}"
+            )
         if train_cfg.scheduler != "none":
-            raise ValueError(f"DQN schedules its learning rate per environment step (task.lr_schedule); "
-                             f"train.scheduler must be 'none', got {train_cfg.scheduler!r}")
+            raise ValueError(
+                f"DQN schedules its learning rate per environment step (task.lr_schedule); "
+                f"train.scheduler must be 'none', got {train_cfg.scheduler!r}"
+            )
         self.cfg, self.train_cfg = cfg, train_cfg
         self.device = fabric.device
         self.n_actions = int(env.action_space.n)
@@ -113,8 +122,13 @@ class DQN:
         """Probability of a uniformly random action at environment step ``step`` (0-based)."""
         if step < self.cfg.learning_starts:
             return 1.0  # warm-up: SB3 samples the action space until learning_starts
-        return linear_epsilon(step, initial=self.cfg.exploration_initial_eps, final=self.cfg.exploration_final_eps,
-                              fraction=self.cfg.exploration_fraction, total_steps=self.cfg.total_steps)
+        return linear_epsilon(
+            step,
+            initial=self.cfg.exploration_initial_eps,
+            final=self.cfg.exploration_final_eps,
+            fraction=self.cfg.exploration_fraction,
+            total_steps=self.cfg.total_steps,
+        )
 
     def explore(self, obs: Any, step: int, generator: torch.Generator) -> int:
         # a = uniform over actions with probability ε(t), else argmax_a Q(s, a; θ)
@@ -143,19 +157,24 @@ class DQN:
                 group["lr"] = self.train_cfg.lr * max(0.0, 1.0 - step / cfg.total_steps)
         losses, q_means, norms = [], [], []
         for _ in range(cfg.gradient_steps):
-            batch = ReplayBatch(*(t.to(self.device, non_blocking=True)
-                                  for t in buffer.sample(self.train_cfg.batch_size, generator)))
+            batch = ReplayBatch(
+                *(t.to(self.device, non_blocking=True) for t in buffer.sample(self.train_cfg.batch_size, generator))
+            )
             loss, q_sa, norm = self.gradient_step(batch)
             losses.append(loss)
             q_means.append(q_sa.mean())
             norms.append(norm)
-        return logs | {"train/loss": torch.stack(losses).mean(), "train/q_mean": torch.stack(q_means).mean(),
-                       "train/grad_norm": torch.stack(norms).mean()}
+        return logs | {
+            "train/loss": torch.stack(losses).mean(),
+            "train/q_mean": torch.stack(q_means).mean(),
+            "train/grad_norm": torch.stack(norms).mean(),
+        }
 
     def gradient_step(self, batch: ReplayBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One regression step on a batch; returns (loss, Q(s, a; θ), pre-clip gradient norm), detached."""
-        y = td_target(batch, online=self.model, target=self.target, gamma=self.cfg.gamma,
-                      double=self.cfg.double_dqn)  # (B,)
+        y = td_target(
+            batch, online=self.model, target=self.target, gamma=self.cfg.gamma, double=self.cfg.double_dqn
+        )  # (B,)
         q_sa = self.model(batch.obs).gather(1, batch.actions[:, None]).squeeze(1)  # (B,) Q(s, a; θ)
         # L(θ) = mean ℓ(Q(s, a; θ) − y), ℓ = Huber (δ = 1) or squared error
         loss = F.smooth_l1_loss(q_sa, y) if self.cfg.loss == "huber" else F.mse_loss(q_sa, y)
@@ -169,13 +188,16 @@ class DQN:
     @torch.no_grad()
     def sync_target(self) -> None:
         # θ⁻ ← θ
-        for p_target, p in zip(self.target.state_dict().values(), self.model.state_dict().values()):
+        for p_target, p in zip(self.target.state_dict().values(), self.model.state_dict().values(), strict=True):
             p_target.copy_(p)
 
     # -- checkpoint ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"target": self.target.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "updates": torch.tensor(self.updates)}
+        return {
+            "target": self.target.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "updates": torch.tensor(self.updates),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.target.load_state_dict(state["target"])

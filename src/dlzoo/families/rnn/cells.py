@@ -23,8 +23,9 @@ from torch import nn
 State = tuple[torch.Tensor, ...]  # (h,) for RNN / GRU, (h, c) for LSTM
 
 
-def rnn_step(gx: torch.Tensor, state: State, weight_hh: torch.Tensor, bias_hh: torch.Tensor, *,
-             nonlinearity: str = "tanh") -> State:
+def rnn_step(
+    gx: torch.Tensor, state: State, weight_hh: torch.Tensor, bias_hh: torch.Tensor, *, nonlinearity: str = "tanh"
+) -> State:
     """Elman (1990) network: one step from a precomputed input projection gx = W_ih x_t + b_ih."""
     (h,) = state
     # h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
@@ -121,8 +122,9 @@ class LSTMCell(_Cell):
 
     gates = 4
 
-    def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         state = (self.initial_state(x), self.initial_state(x)) if state is None else state
         h, c = lstm_step(self.project(x), state, self.weight_hh, self.bias_hh)
         return h, c

@@ -34,8 +34,10 @@ def check_lengths(lengths: torch.Tensor, batch: int, steps: int) -> torch.Tensor
     if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
         raise ValueError(f"lengths must be integers, got dtype {lengths.dtype}")
     if batch and (int(lengths.min()) < 1 or int(lengths.max()) > steps):
-        raise ValueError(f"lengths must be between 1 and the padded length {steps}, got min {int(lengths.min())} "
-                         f"and max {int(lengths.max())}")
+        raise ValueError(
+            f"lengths must be between 1 and the padded length {steps}, got min {int(lengths.min())} "
+            f"and max {int(lengths.max())}"
+        )
     return lengths.long()
 
 
@@ -66,8 +68,17 @@ class RecurrentLayer(nn.Module):
         out (B, T, D*H), state: (h_n,) or (h_n, c_n) for LSTM, each (L*D, B, H).
     """
 
-    def __init__(self, *, cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
-                 bidirectional: bool = False, dropout: float = 0.0, fused: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        fused: bool = True,
+    ) -> None:
         super().__init__()
         if cell not in TORCH_MODULES:
             raise ValueError(choices_error("cell", cell, list(TORCH_MODULES)))
@@ -75,12 +86,19 @@ class RecurrentLayer(nn.Module):
         self.num_layers, self.directions, self.hidden_size = num_layers, 2 if bidirectional else 1, hidden_size
         self.input_size = input_size
         # the parameter store (and the fused path): torch's own layout, weight_ih_l{k}[_reverse] ...
-        self.rnn = TORCH_MODULES[cell](input_size, hidden_size, num_layers, batch_first=True,
-                                       bidirectional=bidirectional, dropout=dropout if num_layers > 1 else 0.0)
+        self.rnn = TORCH_MODULES[cell](
+            input_size,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
-                state: State | None = None) -> tuple[torch.Tensor, State]:
+    def forward(
+        self, x: torch.Tensor, lengths: torch.Tensor | None = None, state: State | None = None
+    ) -> tuple[torch.Tensor, State]:
         if x.ndim != 3 or x.shape[-1] != self.input_size:
             raise ValueError(f"expected input (batch, steps, {self.input_size}), got {tuple(x.shape)}")
         if lengths is not None:
@@ -99,8 +117,9 @@ class RecurrentLayer(nn.Module):
             out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         return out, (tuple(hn) if self.cell == "lstm" else (hn,))
 
-    def _unrolled(self, x: torch.Tensor, lengths: torch.Tensor | None,
-                  state: State | None) -> tuple[torch.Tensor, State]:
+    def _unrolled(
+        self, x: torch.Tensor, lengths: torch.Tensor | None, state: State | None
+    ) -> tuple[torch.Tensor, State]:
         B, T, _ = x.shape
         n_state = 2 if self.cell == "lstm" else 1
         if state is None:
@@ -114,8 +133,9 @@ class RecurrentLayer(nn.Module):
             for d in range(self.directions):
                 k = layer * self.directions + d
                 suffix = f"_l{layer}" + ("_reverse" if d else "")
-                w_ih, w_hh, b_ih, b_hh = (getattr(self.rnn, f"{n}{suffix}")
-                                          for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+                w_ih, w_hh, b_ih, b_hh = (
+                    getattr(self.rnn, f"{n}{suffix}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                )
                 seq = layer_in if d == 0 else reverse_padded(layer_in, lengths)
                 gx = seq @ w_ih.T + b_ih  # (B, T, G*H): all input projections at once
                 y, final = self._scan(gx, tuple(s[k] for s in state), w_hh, b_hh, mask)  # (B, T, H)
@@ -126,8 +146,9 @@ class RecurrentLayer(nn.Module):
                 layer_in = F.dropout(layer_in, self.dropout, self.training)
         return layer_in, tuple(torch.stack([f[i] for f in finals]) for i in range(n_state))
 
-    def _scan(self, gx: torch.Tensor, s: State, w_hh: torch.Tensor, b_hh: torch.Tensor,
-              mask: torch.Tensor | None) -> tuple[torch.Tensor, State]:
+    def _scan(
+        self, gx: torch.Tensor, s: State, w_hh: torch.Tensor, b_hh: torch.Tensor, mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, State]:
         """The recurrence: one cell step per time step; padded steps keep the previous state."""
         ys = []
         for t in range(gx.shape[1]):
@@ -139,7 +160,7 @@ class RecurrentLayer(nn.Module):
                 new = rnn_step(gx[:, t], s, w_hh, b_hh)
             if mask is not None:
                 m = mask[:, t, None]  # (B, 1)
-                new = tuple(torch.where(m, n, o) for n, o in zip(new, s))
+                new = tuple(torch.where(m, n, o) for n, o in zip(new, s, strict=True))
             s = new
             ys.append(s[0])
         y = torch.stack(ys, dim=1)  # (B, T, H)
@@ -163,20 +184,38 @@ class SequenceModel(nn.Module):
     Shapes: x (B, T, F), lengths (B,) or None -> (B, out_features).
     """
 
-    def __init__(self, *, cell: str, in_features: int, out_features: int, hidden: int, num_layers: int = 1,
-                 bidirectional: bool = False, dropout: float = 0.0, fused: bool = True,
-                 standardize_input: bool = True, target_norm: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        cell: str,
+        in_features: int,
+        out_features: int,
+        hidden: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        fused: bool = True,
+        standardize_input: bool = True,
+        target_norm: bool = False,
+    ) -> None:
         super().__init__()
         self.input_norm = SequenceStandardize(in_features) if standardize_input else nn.Identity()
-        self.encoder = RecurrentLayer(cell=cell, input_size=in_features, hidden_size=hidden, num_layers=num_layers,
-                                      bidirectional=bidirectional, dropout=dropout, fused=fused)
+        self.encoder = RecurrentLayer(
+            cell=cell,
+            input_size=in_features,
+            hidden_size=hidden,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            fused=fused,
+        )
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(self.encoder.directions * hidden, out_features)
         self.target_norm = Standardize(out_features, role="target") if target_norm else None
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         _, state = self.encoder(self.input_norm(x), lengths)  # state[0]: (L*D, B, H)
-        last = state[0][-self.encoder.directions:]  # (D, B, H): the top layer's final states
+        last = state[0][-self.encoder.directions :]  # (D, B, H): the top layer's final states
         feat = last.transpose(0, 1).reshape(x.shape[0], -1)  # (B, D*H)
         out = self.head(self.drop(feat))  # (B, out_features)
         return self.target_norm.inverse(out) if self.target_norm is not None else out
@@ -194,12 +233,22 @@ class CharRNN(nn.Module):
     Shapes: idx (B, T) int64 -> logits (B, T, V); ``step`` also takes and returns the recurrent state.
     """
 
-    def __init__(self, *, vocab_size: int, cell: str = "lstm", n_embd: int = 64, hidden: int = 128,
-                 num_layers: int = 2, dropout: float = 0.0, fused: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        vocab_size: int,
+        cell: str = "lstm",
+        n_embd: int = 64,
+        hidden: int = 128,
+        num_layers: int = 2,
+        dropout: float = 0.0,
+        fused: bool = True,
+    ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, n_embd)
-        self.rnn = RecurrentLayer(cell=cell, input_size=n_embd, hidden_size=hidden, num_layers=num_layers,
-                                  dropout=dropout, fused=fused)
+        self.rnn = RecurrentLayer(
+            cell=cell, input_size=n_embd, hidden_size=hidden, num_layers=num_layers, dropout=dropout, fused=fused
+        )
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, vocab_size)
 
@@ -211,18 +260,40 @@ class CharRNN(nn.Module):
         return self.step(idx)[0]
 
     @torch.no_grad()
-    def generate(self, idx: torch.Tensor, *, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, top_p: float | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+    def generate(
+        self,
+        idx: torch.Tensor,
+        *,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """Append ``max_new_tokens`` sampled characters to idx (B, T) -> (B, T + max_new_tokens)."""
-        new = list(self.iter_generate(idx, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
-                                      top_p=top_p, generator=generator))
+        new = list(
+            self.iter_generate(
+                idx,
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                top_k=top_k,
+                top_p=top_p,
+                generator=generator,
+            )
+        )
         return torch.cat([idx, *new], dim=1)
 
     @torch.no_grad()
-    def iter_generate(self, idx: torch.Tensor, *, max_new_tokens: int, temperature: float = 1.0,
-                      top_k: int | None = None, top_p: float | None = None,
-                      generator: torch.Generator | None = None):
+    def iter_generate(
+        self,
+        idx: torch.Tensor,
+        *,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | None = None,
+    ):
         """Yields each new token (B, 1): the prompt is read once, then one recurrent step per token."""
         from dlzoo.families.transformer.sampling import check_sampling, sample_next
 
@@ -233,8 +304,9 @@ class CharRNN(nn.Module):
             raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
         logits, state = self.step(idx)  # (B, T, V)
         for i in range(max_new_tokens):
-            next_id = sample_next(logits[:, -1], temperature=temperature, top_k=top_k, top_p=top_p,
-                                  generator=generator)  # (B, 1)
+            next_id = sample_next(
+                logits[:, -1], temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
+            )  # (B, 1)
             yield next_id
             if i + 1 < max_new_tokens:
                 logits, state = self.step(next_id, state)  # (B, 1, V)

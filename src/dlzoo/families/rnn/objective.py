@@ -20,7 +20,7 @@ class ForecastObjective:
         model_config = ConfigDict(extra="forbid")
         season: int = Field(1, ge=1, description="lag m of the naive forecast that scales MASE (1: yearly, M4)")
 
-    def __init__(self, cfg: "ForecastObjective.Config") -> None:
+    def __init__(self, cfg: ForecastObjective.Config) -> None:
         self.cfg = cfg
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -58,8 +58,9 @@ class KVCache:
             self.k, self.v = self.k.index_select(0, index), self.v.index_select(0, index)
 
 
-def attention_mask(*, T: int, S: int, causal: bool, key_padding_mask: torch.Tensor | None,
-                   device: torch.device) -> torch.Tensor | None:
+def attention_mask(
+    *, T: int, S: int, causal: bool, key_padding_mask: torch.Tensor | None, device: torch.device
+) -> torch.Tensor | None:
     """Boolean mask, True = may attend, broadcastable to (B, nh, T, S); None when nothing is masked.
 
     The T queries are the *last* T of the S positions (a cache holds the first S - T), so query i may
@@ -74,9 +75,15 @@ def attention_mask(*, T: int, S: int, causal: bool, key_padding_mask: torch.Tens
     return mask
 
 
-def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *,
-                                 mask: torch.Tensor | None = None, dropout: float = 0.0,
-                                 generator: torch.Generator | None = None) -> torch.Tensor:
+def scaled_dot_product_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    mask: torch.Tensor | None = None,
+    dropout: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Eq. 1 written out: q (B, nh, T, hs), k and v (B, nh, S, hs), mask True = attend -> (B, nh, T, hs)."""
     # Q K^T / sqrt(d_k): (B, nh, T, hs) @ (B, nh, hs, S) -> (B, nh, T, S)
     scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
@@ -100,8 +107,16 @@ class MultiHeadAttention(nn.Module):
         fast: use ``F.scaled_dot_product_attention`` (True) or the written-out eq. 1 (False).
     """
 
-    def __init__(self, *, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True,
-                 rope: RotaryEmbedding | None = None, fast: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        d_model: int,
+        n_heads: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        rope: RotaryEmbedding | None = None,
+        fast: bool = True,
+    ) -> None:
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
@@ -115,9 +130,16 @@ class MultiHeadAttention(nn.Module):
         B, L, C = t.shape
         return t.view(B, L, self.n_heads, C // self.n_heads).transpose(1, 2)  # (B, nh, L, hs)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, *, causal: bool = False,
-                key_padding_mask: torch.Tensor | None = None, cache: KVCache | None = None,
-                pos_offset: int = 0) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        context: torch.Tensor | None = None,
+        *,
+        causal: bool = False,
+        key_padding_mask: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+        pos_offset: int = 0,
+    ) -> torch.Tensor:
         B, T, C = x.shape
         cross = context is not None
         if not cross:  # self-attention: one matmul gives Q, K and V
@@ -143,8 +165,9 @@ class MultiHeadAttention(nn.Module):
         if self.fast and causal and key_padding_mask is None and S == T:  # the fused causal kernel
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
         else:
-            mask = attention_mask(T=T, S=S, causal=causal and T > 1, key_padding_mask=key_padding_mask,
-                                  device=x.device)  # one new query may see every cached key
+            mask = attention_mask(
+                T=T, S=S, causal=causal and T > 1, key_padding_mask=key_padding_mask, device=x.device
+            )  # one new query may see every cached key
             if self.fast:
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
             else:

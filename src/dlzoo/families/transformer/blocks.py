@@ -23,8 +23,9 @@ ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 class MLP(nn.Module):
     """Position-wise feed-forward network (Vaswani et al. 2017, eq. 2): (B, T, C) -> (B, T, C)."""
 
-    def __init__(self, *, d_model: int, d_ff: int, dropout: float = 0.0, bias: bool = True,
-                 activation: str = "gelu") -> None:
+    def __init__(
+        self, *, d_model: int, d_ff: int, dropout: float = 0.0, bias: bool = True, activation: str = "gelu"
+    ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(choices_error("activation", activation, list(ACTIVATIONS)))
@@ -51,26 +52,50 @@ class Block(nn.Module):
         activation: "gelu" (GPT) or "relu" (Vaswani et al.).
     """
 
-    def __init__(self, *, d_model: int, n_heads: int, d_ff: int | None = None, dropout: float = 0.0,
-                 bias: bool = True, cross_attention: bool = False, rope: RotaryEmbedding | None = None,
-                 fast: bool = True, activation: str = "gelu") -> None:
+    def __init__(
+        self,
+        *,
+        d_model: int,
+        n_heads: int,
+        d_ff: int | None = None,
+        dropout: float = 0.0,
+        bias: bool = True,
+        cross_attention: bool = False,
+        rope: RotaryEmbedding | None = None,
+        fast: bool = True,
+        activation: str = "gelu",
+    ) -> None:
         super().__init__()
         self.ln_1 = nn.LayerNorm(d_model, bias=bias)
-        self.attn = MultiHeadAttention(d_model=d_model, n_heads=n_heads, dropout=dropout, bias=bias, rope=rope, fast=fast)
+        self.attn = MultiHeadAttention(
+            d_model=d_model, n_heads=n_heads, dropout=dropout, bias=bias, rope=rope, fast=fast
+        )
         self.ln_cross = nn.LayerNorm(d_model, bias=bias) if cross_attention else None
-        self.cross = (MultiHeadAttention(d_model=d_model, n_heads=n_heads, dropout=dropout, bias=bias, fast=fast)
-                      if cross_attention else None)
+        self.cross = (
+            MultiHeadAttention(d_model=d_model, n_heads=n_heads, dropout=dropout, bias=bias, fast=fast)
+            if cross_attention
+            else None
+        )
         self.ln_2 = nn.LayerNorm(d_model, bias=bias)
         self.mlp = MLP(d_model=d_model, d_ff=d_ff or 4 * d_model, dropout=dropout, bias=bias, activation=activation)
 
-    def forward(self, x: torch.Tensor, memory: torch.Tensor | None = None, *, causal: bool = False,
-                key_padding_mask: torch.Tensor | None = None, memory_padding_mask: torch.Tensor | None = None,
-                cache: KVCache | None = None, cross_cache: KVCache | None = None,
-                pos_offset: int = 0) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        memory: torch.Tensor | None = None,
+        *,
+        causal: bool = False,
+        key_padding_mask: torch.Tensor | None = None,
+        memory_padding_mask: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+        cross_cache: KVCache | None = None,
+        pos_offset: int = 0,
+    ) -> torch.Tensor:
         """x (B, T, C); memory (B, S, C) the encoder output (cross-attention blocks only);
         key_padding_mask (B, T_total) / memory_padding_mask (B, S): True = padding."""
-        x = x + self.attn(self.ln_1(x), causal=causal, key_padding_mask=key_padding_mask, cache=cache,
-                          pos_offset=pos_offset)  # (B, T, C)
+        x = x + self.attn(
+            self.ln_1(x), causal=causal, key_padding_mask=key_padding_mask, cache=cache, pos_offset=pos_offset
+        )  # (B, T, C)
         if self.cross is not None and self.ln_cross is not None:
             if memory is None:
                 raise ValueError("this block has cross-attention: pass memory, the encoder output (B, S, C)")

@@ -39,9 +39,19 @@ class EncoderClassifier(nn.Module):
         positions: "learned" or "sinusoidal".
     """
 
-    def __init__(self, *, input_shape: tuple[int, ...], num_classes: int, d_model: int = 64, n_heads: int = 4,
-                 n_layers: int = 2, d_ff: int | None = None, dropout: float = 0.1, pool: str = "cls",
-                 positions: str = "learned") -> None:
+    def __init__(
+        self,
+        *,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        d_model: int = 64,
+        n_heads: int = 4,
+        n_layers: int = 2,
+        d_ff: int | None = None,
+        dropout: float = 0.1,
+        pool: str = "cls",
+        positions: str = "learned",
+    ) -> None:
         super().__init__()
         if pool not in POOLING:
             raise ValueError(choices_error("pool", pool, POOLING))
@@ -57,8 +67,9 @@ class EncoderClassifier(nn.Module):
             nn.init.normal_(self.cls, std=0.02)
         self.pos = POSITIONS[positions](d_model=d_model, max_len=self.seq_len + (pool == "cls"))
         self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(d_model=d_model, n_heads=n_heads, d_ff=d_ff, dropout=dropout)
-                                    for _ in range(n_layers))
+        self.blocks = nn.ModuleList(
+            Block(d_model=d_model, n_heads=n_heads, d_ff=d_ff, dropout=dropout) for _ in range(n_layers)
+        )
         self.ln_f = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, num_classes)  # W_c
 

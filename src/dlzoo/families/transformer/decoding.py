@@ -26,8 +26,7 @@ def length_penalty(length: torch.Tensor, alpha: float) -> torch.Tensor:
     return ((5.0 + length.float()) / 6.0) ** alpha
 
 
-def _step(model: nn.Module, seq: torch.Tensor, memory: torch.Tensor, src_pad: torch.Tensor,
-          cache) -> torch.Tensor:
+def _step(model: nn.Module, seq: torch.Tensor, memory: torch.Tensor, src_pad: torch.Tensor, cache) -> torch.Tensor:
     """Log-probabilities of the next token after ``seq`` (N, t) -> (N, V)."""
     if cache is None:
         logits = model.decode(seq, memory, src_pad)  # the whole prefix again: (N, t, V)
@@ -37,8 +36,16 @@ def _step(model: nn.Module, seq: torch.Tensor, memory: torch.Tensor, src_pad: to
 
 
 @torch.no_grad()
-def greedy_decode(model: nn.Module, src: torch.Tensor, *, max_new_tokens: int, bos_id: int, eos_id: int,
-                  pad_id: int, use_cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def greedy_decode(
+    model: nn.Module,
+    src: torch.Tensor,
+    *,
+    max_new_tokens: int,
+    bos_id: int,
+    eos_id: int,
+    pad_id: int,
+    use_cache: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """y_t = argmax_y P(y | y_<t, X) until <eos> or ``max_new_tokens``. src (B, S) -> (B, L), (B,)."""
     B = src.shape[0]
     memory, src_pad = model.encode(src)  # (B, S, C), (B, S)
@@ -59,9 +66,18 @@ def greedy_decode(model: nn.Module, src: torch.Tensor, *, max_new_tokens: int, b
 
 
 @torch.no_grad()
-def beam_search(model: nn.Module, src: torch.Tensor, *, max_new_tokens: int, bos_id: int, eos_id: int,
-                pad_id: int, beam_size: int = 4, alpha: float = 0.6,
-                use_cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def beam_search(
+    model: nn.Module,
+    src: torch.Tensor,
+    *,
+    max_new_tokens: int,
+    bos_id: int,
+    eos_id: int,
+    pad_id: int,
+    beam_size: int = 4,
+    alpha: float = 0.6,
+    use_cache: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The K most probable prefixes per source, the best by s(Y) at the end. src (B, S) -> (B, L), (B,)."""
     B, K = src.shape[0], beam_size
     if K < 1:
@@ -102,11 +118,26 @@ def beam_search(model: nn.Module, src: torch.Tensor, *, max_new_tokens: int, bos
     return seq[rows, 1:], normalized[torch.arange(B, device=device), best]
 
 
-def generate(model: nn.Module, src: torch.Tensor, *, max_new_tokens: int, bos_id: int, eos_id: int,
-             pad_id: int, beam_size: int = 1, alpha: float = 0.6,
-             use_cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def generate(
+    model: nn.Module,
+    src: torch.Tensor,
+    *,
+    max_new_tokens: int,
+    bos_id: int,
+    eos_id: int,
+    pad_id: int,
+    beam_size: int = 1,
+    alpha: float = 0.6,
+    use_cache: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Greedy decoding when ``beam_size == 1``, else beam search. src (B, S) -> tokens (B, L), scores (B,)."""
-    ids = {"max_new_tokens": max_new_tokens, "bos_id": bos_id, "eos_id": eos_id, "pad_id": pad_id, "use_cache": use_cache}
+    ids = {
+        "max_new_tokens": max_new_tokens,
+        "bos_id": bos_id,
+        "eos_id": eos_id,
+        "pad_id": pad_id,
+        "use_cache": use_cache,
+    }
     if beam_size == 1:
         return greedy_decode(model, src, **ids)
     return beam_search(model, src, beam_size=beam_size, alpha=alpha, **ids)

@@ -99,9 +99,17 @@ class GPT(nn.Module):
         return F.linear(x, self.tok_emb.weight)  # (B, T, C) @ (C, V): logits with the tied embedding
 
     @torch.no_grad()
-    def generate(self, idx: torch.Tensor, *, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, top_p: float | None = None,
-                 generator: torch.Generator | None = None, use_cache: bool = True) -> torch.Tensor:
+    def generate(
+        self,
+        idx: torch.Tensor,
+        *,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | None = None,
+        use_cache: bool = True,
+    ) -> torch.Tensor:
         """Append ``max_new_tokens`` sampled tokens to idx (B, T): -> (B, T + max_new_tokens).
 
         As nanoGPT, the model sees at most the last ``block_size`` tokens. With ``use_cache`` each new
@@ -109,14 +117,31 @@ class GPT(nn.Module):
         window slides and is recomputed each step (positions shift), exactly as without the cache, so
         both modes give the same tokens. ``temperature=0`` is greedy decoding.
         """
-        new = list(self.iter_generate(idx, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
-                                      top_p=top_p, generator=generator, use_cache=use_cache))
+        new = list(
+            self.iter_generate(
+                idx,
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                top_k=top_k,
+                top_p=top_p,
+                generator=generator,
+                use_cache=use_cache,
+            )
+        )
         return torch.cat([idx, *new], dim=1)
 
     @torch.no_grad()
-    def iter_generate(self, idx: torch.Tensor, *, max_new_tokens: int, temperature: float = 1.0,
-                      top_k: int | None = None, top_p: float | None = None,
-                      generator: torch.Generator | None = None, use_cache: bool = True) -> Iterator[torch.Tensor]:
+    def iter_generate(
+        self,
+        idx: torch.Tensor,
+        *,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | None = None,
+        use_cache: bool = True,
+    ) -> Iterator[torch.Tensor]:
         """``generate`` one step at a time: yields each new token (B, 1) as soon as it is sampled."""
         check_sampling(temperature=temperature, top_k=top_k, top_p=top_p)
         if idx.ndim != 2 or idx.shape[1] == 0:
@@ -133,7 +158,8 @@ class GPT(nn.Module):
                 logits = self(idx, caches=caches)  # (B, T, V)
             else:  # no cache, or the window slides: recompute over the last block_size tokens
                 logits = self(idx[:, -self.block_size :])  # (B, <=block_size, V)
-            next_id = sample_next(logits[:, -1, :], temperature=temperature, top_k=top_k, top_p=top_p,
-                                  generator=generator)  # (B, 1)
+            next_id = sample_next(
+                logits[:, -1, :], temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
+            )  # (B, 1)
             idx = torch.cat([idx, next_id], dim=1)
             yield next_id

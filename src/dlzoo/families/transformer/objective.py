@@ -38,17 +38,23 @@ class SampleText(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field("\n", max_length=MAX_PROMPT_CHARS,
-                        description="text to continue (characters of the model's vocabulary); the last "
-                                    "block_size characters are used when it is longer than the context")
+    prompt: str = Field(
+        "\n",
+        max_length=MAX_PROMPT_CHARS,
+        description="text to continue (characters of the model's vocabulary); the last "
+        "block_size characters are used when it is longer than the context",
+    )
     max_new_tokens: int = Field(200, ge=1, le=MAX_NEW_TOKENS, strict=True, description="characters to generate")
     temperature: float = Field(1.0, ge=0, le=100, description="softmax temperature; 0 = greedy")
     top_k: int | None = Field(None, ge=1, strict=True, description="sample among the k most likely tokens")
     top_p: float | None = Field(None, gt=0, le=1, description="nucleus sampling: smallest set with mass >= top_p")
     n: int = Field(1, ge=1, le=MAX_SAMPLES_PER_REQUEST, strict=True, description="independent continuations")
     seed: int = Field(0, ge=0, le=2**63 - 1, strict=True, description="same seed, same text")
-    stream: bool = Field(False, description="stream application/x-ndjson lines {'text': <char>} as they are "
-                                            "generated ({'sample': i, 'text': <char>} when n > 1), then {'done': true}")
+    stream: bool = Field(
+        False,
+        description="stream application/x-ndjson lines {'text': <char>} as they are "
+        "generated ({'sample': i, 'text': <char>} when n > 1), then {'done': true}",
+    )
 
 
 class LanguageModelObjective:
@@ -79,16 +85,23 @@ class LanguageModelObjective:
             raise InputError(f"{loaded.spec.name} serves sample, not {verb}")
         tok = LanguageModelObjective.tokenizer(loaded)
         if body.prompt == "":
-            raise InputError("prompt is empty: send at least one character, e.g. \"\\n\" (the default)")
+            raise InputError('prompt is empty: send at least one character, e.g. "\\n" (the default)')
         bad = tok.unknown(body.prompt)
         if bad:
-            raise InputError(f"prompt has {len(bad)} character(s) outside the model's vocabulary: "
-                             f"{''.join(bad)!r}; the vocabulary is {tok.vocab!r}")
+            raise InputError(
+                f"prompt has {len(bad)} character(s) outside the model's vocabulary: "
+                f"{''.join(bad)!r}; the vocabulary is {tok.vocab!r}"
+            )
         block = int(getattr(loaded.model, "block_size", 0) or len(body.prompt))
         ids = tok.encode(body.prompt[-block:])  # nanoGPT crops the context to its last block_size tokens
         idx = ids.unsqueeze(0).repeat(body.n, 1)  # (n, T)
-        kwargs = dict(max_new_tokens=body.max_new_tokens, temperature=body.temperature, top_k=body.top_k,
-                      top_p=body.top_p, generator=torch.Generator().manual_seed(body.seed))
+        kwargs = dict(
+            max_new_tokens=body.max_new_tokens,
+            temperature=body.temperature,
+            top_k=body.top_k,
+            top_p=body.top_p,
+            generator=torch.Generator().manual_seed(body.seed),
+        )
         meta = {"prompt_tokens": len(body.prompt), "prompt_truncated": len(body.prompt) > block, "seed": body.seed}
         if body.stream:
             return _stream(loaded.model, idx, tok, kwargs)
@@ -109,7 +122,9 @@ class LanguageModelObjective:
     dynamic_dims = ({0: "batch", 1: "seq"},)  # batch and sequence length (<= block_size) both vary
 
 
-def _stream(model: Any, idx: torch.Tensor, tok: CharTokenizer, kwargs: dict[str, Any]) -> Iterator[str | dict[str, Any]]:
+def _stream(
+    model: Any, idx: torch.Tensor, tok: CharTokenizer, kwargs: dict[str, Any]
+) -> Iterator[str | dict[str, Any]]:
     """The characters as they are generated: plain strings for one sample (the server sends
     {"text": c} per line), {"sample": i, "text": c} when several are generated at once."""
     step = getattr(model, "iter_generate", None)

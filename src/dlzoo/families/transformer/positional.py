@@ -22,8 +22,10 @@ from torch import nn
 
 def _check_length(end: int, max_len: int, what: str) -> None:
     if end > max_len:
-        raise ValueError(f"{what}: positions up to {end} requested, but max_len is {max_len} "
-                         f"(the model's context length); crop the sequence to at most {max_len} tokens")
+        raise ValueError(
+            f"{what}: positions up to {end} requested, but max_len is {max_len} "
+            f"(the model's context length); crop the sequence to at most {max_len} tokens"
+        )
 
 
 class SinusoidalPositions(nn.Module):

@@ -65,10 +65,21 @@ class Seq2SeqTransformer(nn.Module):
         activation: "relu" (paper) or "gelu".
     """
 
-    def __init__(self, *, vocab_size: int, max_len: int, d_model: int = 128, n_heads: int = 4,
-                 n_encoder_layers: int = 2, n_decoder_layers: int = 2, d_ff: int | None = None,
-                 dropout: float = 0.1, positions: str = "sinusoidal", pad_id: int = 0,
-                 activation: str = "relu") -> None:
+    def __init__(
+        self,
+        *,
+        vocab_size: int,
+        max_len: int,
+        d_model: int = 128,
+        n_heads: int = 4,
+        n_encoder_layers: int = 2,
+        n_decoder_layers: int = 2,
+        d_ff: int | None = None,
+        dropout: float = 0.1,
+        positions: str = "sinusoidal",
+        pad_id: int = 0,
+        activation: str = "relu",
+    ) -> None:
         super().__init__()
         if positions not in POSITIONS:
             raise ValueError(choices_error("positions", positions, list(POSITIONS)))
@@ -96,15 +107,22 @@ class Seq2SeqTransformer(nn.Module):
             x = block(x, key_padding_mask=src_pad)  # (B, S, C)
         return self.ln_enc(x), src_pad
 
-    def decode(self, tgt_in: torch.Tensor, memory: torch.Tensor, src_pad: torch.Tensor, *,
-               cache: DecoderCache | None = None) -> torch.Tensor:
+    def decode(
+        self, tgt_in: torch.Tensor, memory: torch.Tensor, src_pad: torch.Tensor, *, cache: DecoderCache | None = None
+    ) -> torch.Tensor:
         """tgt_in (B, T) after ``len(cache)`` cached positions -> next-token logits (B, T, V)."""
         offset = 0 if cache is None else len(cache)
         y = self._embed(tgt_in, self.dec_pos, offset)  # (B, T, C)
         for i, block in enumerate(self.decoder):
-            y = block(y, memory, causal=True, memory_padding_mask=src_pad, pos_offset=offset,
-                      cache=None if cache is None else cache.self_attn[i],
-                      cross_cache=None if cache is None else cache.cross_attn[i])  # (B, T, C)
+            y = block(
+                y,
+                memory,
+                causal=True,
+                memory_padding_mask=src_pad,
+                pos_offset=offset,
+                cache=None if cache is None else cache.self_attn[i],
+                cross_cache=None if cache is None else cache.cross_attn[i],
+            )  # (B, T, C)
         return self.ln_dec(y) @ self.embed.weight.t()  # (B, T, C) @ (C, V) -> (B, T, V), tied output layer
 
     def new_cache(self) -> DecoderCache:

@@ -33,8 +33,12 @@ class PredictRequest(BaseModel):
     """Body of ``/predict`` for a seq2seq model."""
 
     model_config = ConfigDict(extra="forbid")
-    inputs: list[str | list[str]] = Field(..., min_length=1, max_length=MAX_INPUTS,
-                                          description="sources: strings (one character per token) or token lists")
+    inputs: list[str | list[str]] = Field(
+        ...,
+        min_length=1,
+        max_length=MAX_INPUTS,
+        description="sources: strings (one character per token) or token lists",
+    )
     beam_size: int = Field(1, ge=1, le=MAX_BEAM, description="1 = greedy decoding, else beam search")
     alpha: float = Field(0.6, ge=0, le=5, description="beam search length-penalty exponent (GNMT eq. 14)")
     max_new_tokens: int | None = Field(None, ge=1, description="default: the task's longest target + <eos>")
@@ -52,8 +56,12 @@ class Seq2SeqObjective:
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")
         label_smoothing: float = Field(0.0, ge=0, lt=1, description="eps_ls (Vaswani et al. 2017 sec. 5.4: 0.1)")
-        beam_size: int = Field(1, ge=1, le=MAX_BEAM, description="decoding of the final test evaluation; "
-                               "validation during training is always greedy")
+        beam_size: int = Field(
+            1,
+            ge=1,
+            le=MAX_BEAM,
+            description="decoding of the final test evaluation; validation during training is always greedy",
+        )
         alpha: float = Field(0.6, ge=0, description="beam search length-penalty exponent (Wu et al. 2016)")
 
     requests: ClassVar[dict[str, type[BaseModel]]] = {"predict": PredictRequest}
@@ -67,23 +75,34 @@ class Seq2SeqObjective:
     def tokenizer(alphabet: str) -> CharTokenizer:
         return CharTokenizer(alphabet)
 
-    def loss(self, model: nn.Module, src: torch.Tensor, tgt: torch.Tensor,
-             *, pad_id: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def loss(
+        self, model: nn.Module, src: torch.Tensor, tgt: torch.Tensor, *, pad_id: int
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """src (B, S), tgt (B, T + 1) = <bos> y_1 .. y_T <eos> <pad>.. -> (loss, {"token_accuracy"})."""
         tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]  # (B, T) each: teacher forcing, shifted by one
         logits = model(src, tgt_in)  # (B, T, V)
-        loss = F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=pad_id,
-                               label_smoothing=self.cfg.label_smoothing)
+        loss = F.cross_entropy(
+            logits.flatten(0, 1), tgt_out.flatten(), ignore_index=pad_id, label_smoothing=self.cfg.label_smoothing
+        )
         keep = tgt_out != pad_id  # (B, T)
         acc = ((logits.argmax(-1) == tgt_out) & keep).sum() / keep.sum()
         return loss, {"token_accuracy": acc}
 
-    def generate(self, model: nn.Module, src: torch.Tensor, *, tokenizer: CharTokenizer, max_new_tokens: int,
-                 final: bool = False) -> torch.Tensor:
+    def generate(
+        self, model: nn.Module, src: torch.Tensor, *, tokenizer: CharTokenizer, max_new_tokens: int, final: bool = False
+    ) -> torch.Tensor:
         """Decoded tokens (B, L) (greedy; beam search of ``beam_size`` when ``final``)."""
         beam = self.cfg.beam_size if final else 1
-        tokens, _ = generate(model, src, max_new_tokens=max_new_tokens, bos_id=tokenizer.bos_id,
-                             eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id, beam_size=beam, alpha=self.cfg.alpha)
+        tokens, _ = generate(
+            model,
+            src,
+            max_new_tokens=max_new_tokens,
+            bos_id=tokenizer.bos_id,
+            eos_id=tokenizer.eos_id,
+            pad_id=tokenizer.pad_id,
+            beam_size=beam,
+            alpha=self.cfg.alpha,
+        )
         return tokens
 
     # -- export and serving (static: they get a loaded run, not a training objective) -------------
@@ -117,17 +136,30 @@ class Seq2SeqObjective:
             if not ids:
                 raise InputError(f"inputs[{i}]: empty source; send at least one symbol of {tok.alphabet!r}")
             if len(ids) > max_src:
-                raise InputError(f"inputs[{i}]: {len(ids)} symbols, over the longest source the model was trained "
-                                 f"on ({max_src}); send at most {max_src}")
+                raise InputError(
+                    f"inputs[{i}]: {len(ids)} symbols, over the longest source the model was trained "
+                    f"on ({max_src}); send at most {max_src}"
+                )
         src = tok.batch(body.inputs)  # (B, S), right-padded with <pad>
         limit = loaded.model.max_len - 1  # <bos> + generated tokens must fit the position table
         steps = body.max_new_tokens or int(info["max_tgt_len"]) + 1
         if steps > limit:
             raise InputError(f"max_new_tokens={steps} is over the model's limit of {limit}")
-        tokens, scores = generate(loaded.model, src, max_new_tokens=steps, bos_id=tok.bos_id, eos_id=tok.eos_id,
-                                  pad_id=tok.pad_id, beam_size=body.beam_size, alpha=body.alpha)
-        return {"outputs": [tok.decode(t) for t in tokens], "scores": scores.tolist(),
-                "decoding": "greedy" if body.beam_size == 1 else f"beam search, K={body.beam_size}"}
+        tokens, scores = generate(
+            loaded.model,
+            src,
+            max_new_tokens=steps,
+            bos_id=tok.bos_id,
+            eos_id=tok.eos_id,
+            pad_id=tok.pad_id,
+            beam_size=body.beam_size,
+            alpha=body.alpha,
+        )
+        return {
+            "outputs": [tok.decode(t) for t in tokens],
+            "scores": scores.tolist(),
+            "decoding": "greedy" if body.beam_size == 1 else f"beam search, K={body.beam_size}",
+        }
 
 
 def run_tokenizer(loaded: Any) -> CharTokenizer:

@@ -51,8 +51,10 @@ class CharTokenizer:
         ids = [self.index.get(s, -1) for s in symbols]
         if -1 in ids:
             at = ids.index(-1)
-            raise TokenizerError(f"symbol {symbols[at]!r} at position {at} is not in the vocabulary; "
-                                 f"valid symbols: {' '.join(self.alphabet)}")
+            raise TokenizerError(
+                f"symbol {symbols[at]!r} at position {at} is not in the vocabulary; "
+                f"valid symbols: {' '.join(self.alphabet)}"
+            )
         if any(i < len(SPECIALS) for i in ids):
             raise TokenizerError(f"special tokens {list(SPECIALS)} are added by the model, not sent as input")
         return [self.bos_id] * bos + ids + [self.eos_id] * eos
@@ -60,15 +62,16 @@ class CharTokenizer:
     def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
         """Ids -> string, stopping at the first <eos>; <pad> and <bos> are dropped."""
         out = []
-        for i in (ids.tolist() if isinstance(ids, torch.Tensor) else ids):
+        for i in ids.tolist() if isinstance(ids, torch.Tensor) else ids:
             if i == self.eos_id:
                 break
             if i >= len(SPECIALS):
                 out.append(self.tokens[i])
         return "".join(out)
 
-    def batch(self, texts: Sequence[str | Sequence[str]], *, bos: bool = False, eos: bool = False,
-              length: int | None = None) -> torch.Tensor:
+    def batch(
+        self, texts: Sequence[str | Sequence[str]], *, bos: bool = False, eos: bool = False, length: int | None = None
+    ) -> torch.Tensor:
         """Encode and right-pad with <pad> to ``length`` (default: the longest) -> (N, L) int64."""
         rows = [self.encode(t, bos=bos, eos=eos) for t in texts]
         L = length if length is not None else max(map(len, rows), default=0)

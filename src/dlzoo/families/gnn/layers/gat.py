@@ -29,8 +29,17 @@ class GATConv(nn.Module):
         x (N, in_features), edge_index (2, E) -> (N, heads * out_features) if concat else (N, out_features)
     """
 
-    def __init__(self, *, in_features: int, out_features: int, heads: int = 1, concat: bool = True,
-                 negative_slope: float = 0.2, dropout: float = 0.0, bias: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        in_features: int,
+        out_features: int,
+        heads: int = 1,
+        concat: bool = True,
+        negative_slope: float = 0.2,
+        dropout: float = 0.0,
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         self.heads, self.out_features, self.concat = heads, out_features, concat
         self.negative_slope, self.dropout = negative_slope, dropout

@@ -24,15 +24,17 @@ class SAGEConv(nn.Module):
     term); ``max`` = the pooling aggregator, max_u σ(W_pool h_u + b) elementwise (Eq. 3), with a
     pooling width of ``out_features``. A node with no neighbours aggregates to 0. Since the mean is
     linear, W_neigh mean(h_u) = mean(W_neigh h_u): the mean aggregator transforms before it gathers
-    when that is narrower (in > out), which on Cora's 1433 features is ~20x less gathered data. Neighbour *sampling* is done outside the layer
+    when that is narrower (in > out), which on Cora's 1433 features is ~20x less gathered data.
+    Neighbour *sampling* is done outside the layer
     (``sampler.py``): the layer aggregates over whatever edges it is given.
 
     Shapes:
         x (N, in_features), edge_index (2, E) -> (N, out_features)
     """
 
-    def __init__(self, *, in_features: int, out_features: int, aggregator: str = "mean",
-                 normalize: bool = False) -> None:
+    def __init__(
+        self, *, in_features: int, out_features: int, aggregator: str = "mean", normalize: bool = False
+    ) -> None:
         super().__init__()
         if aggregator not in AGGREGATORS:
             raise ValueError(f"unknown aggregator {aggregator!r}; valid: {', '.join(AGGREGATORS)}")

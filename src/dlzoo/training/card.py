@@ -14,13 +14,14 @@ VERB = {"classify": "predict", "regress": "predict", "generate": "sample", "cont
 def write_card(run: RunDir, spec: ModelSpec, cfg: RunConfig, result: dict[str, Any]) -> None:
     metrics = "\n".join(f"| {k} | {v:.6g} |" for k, v in result.items() if "/" in k and isinstance(v, float))
     info = "\n".join(f"- {k}: {_short(v)}" for k, v in cfg.info.items() if v not in (None, [], {}))
+    cpu = result.get("hardware", {}).get("cpu")
     text = f"""# {spec.name} ({spec.family})
 
 {spec.description}
 
 - task: {spec.task}, paradigm: {spec.paradigm}, preset: {cfg.preset}
-- data: {cfg.data['name']} ({result.get('dataset_version')}), evaluated on split `{result.get('split')}`
-- seed {result.get('seed')}, {result.get('steps')} steps, {result.get('wall_time_s')} s on {result.get('hardware', {}).get('cpu')}
+- data: {cfg.data["name"]} ({result.get("dataset_version")}), evaluated on split `{result.get("split")}`
+- seed {result.get("seed")}, {result.get("steps")} steps, {result.get("wall_time_s")} s on {cpu}
 
 ## Data
 {info}

@@ -30,15 +30,20 @@ from dlzoo.registry import get_spec
 from dlzoo.runs import RunDir, RunExistsError, TrainingDiverged
 from dlzoo.tasks import make_task
 from dlzoo.tasks.base import Context
-from dlzoo.train.allocator import retain_freed_memory
-from dlzoo.train.card import write_card
-from dlzoo.train.logger import MetricsLogger, progress_bar
-from dlzoo.train.seeding import rng_state, set_rng_state
+from dlzoo.training.allocator import retain_freed_memory
+from dlzoo.training.card import write_card
+from dlzoo.training.logger import MetricsLogger, progress_bar
+from dlzoo.training.seeding import rng_state, set_rng_state
 
 
 def hardware() -> dict[str, Any]:
-    info = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()}
+    info = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
@@ -46,8 +51,9 @@ def hardware() -> dict[str, Any]:
 
 def make_fabric(cfg: RunConfig) -> Fabric:
     t = cfg.train
-    return Fabric(accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes,
-                  strategy=t.strategy, precision=t.precision)
+    return Fabric(
+        accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy, precision=t.precision
+    )
 
 
 def train_run(cfg: RunConfig, run: RunDir, *, resume: bool = False, fabric: Fabric | None = None) -> dict[str, Any]:
@@ -101,10 +107,16 @@ def train_run(cfg: RunConfig, run: RunDir, *, resume: bool = False, fabric: Fabr
                     logger.write({**val, "step": step, "round": r, "time": time.perf_counter() - t0})
                     bar.describe(val)
             if ((r + 1) % t.checkpoint_every == 0 or last) and rank0:
-                run.save_checkpoint({
-                    "model": task.model.state_dict(), "task": task.state_dict(), "rng": rng_state(),
-                    "round": r, "step": step, "wall_time_s": time.perf_counter() - t0,
-                })
+                run.save_checkpoint(
+                    {
+                        "model": task.model.state_dict(),
+                        "task": task.state_dict(),
+                        "rng": rng_state(),
+                        "round": r,
+                        "step": step,
+                        "wall_time_s": time.perf_counter() - t0,
+                    }
+                )
             if (r + 1) % t.checkpoint_every == 0 or last:
                 last_good = r
             fabric.barrier()
@@ -113,16 +125,24 @@ def train_run(cfg: RunConfig, run: RunDir, *, resume: bool = False, fabric: Fabr
     wall = time.perf_counter() - t0
     result = task.evaluate("test", final=True)
     result.update(
-        model=spec.name, family=spec.family, preset=cfg.preset, data=cfg.data["name"],
+        model=spec.name,
+        family=spec.family,
+        preset=cfg.preset,
+        data=cfg.data["name"],
         dataset_version=cfg.info.get("dataset_version") or cfg.info.get("gymnasium_version"),
-        split="test", split_note=cfg.info.get("split_note", ""), seed=t.seed, rounds=rounds, steps=step,
-        wall_time_s=round(wall, 3), world_size=fabric.world_size,
+        split="test",
+        split_note=cfg.info.get("split_note", ""),
+        seed=t.seed,
+        rounds=rounds,
+        steps=step,
+        wall_time_s=round(wall, 3),
+        world_size=fabric.world_size,
         hardware={**hardware(), "malloc_retains_freed": retained},
     )
     if rank0:
         run.write_eval(result)
         run.save_weights(task.model)
-        from dlzoo.train.plots import learning_curves
+        from dlzoo.plots import learning_curves
 
         run.plots_dir.mkdir(parents=True, exist_ok=True)
         learning_curves(run.read_metrics(), run.plots_dir / "learning_curves.png", title=spec.name)
@@ -142,12 +162,16 @@ def check_finite(row: dict[str, float], *, step: int, round_idx: int, run: RunDi
     if not bad:
         return
     name, value = next(iter(bad.items()))
-    kept = (f"the checkpoint of round {last_good} is kept in {run.checkpoint_path}" if last_good is not None
-            else "no checkpoint had been written yet")
+    kept = (
+        f"the checkpoint of round {last_good} is kept in {run.checkpoint_path}"
+        if last_good is not None
+        else "no checkpoint had been written yet"
+    )
     raise TrainingDiverged(
         f"training diverged: {name} = {value} at step {step} (round {round_idx}); {kept}. "
         "Lower the learning rate (train.lr; task.lr_g / task.lr_d for GANs), set train.grad_clip, or check "
-        "the data for NaN/inf, then resume with --resume (or start a new run)")
+        "the data for NaN/inf, then resume with --resume (or start a new run)"
+    )
 
 
 def summarize(result: dict[str, Any]) -> str:

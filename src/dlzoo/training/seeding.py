@@ -27,8 +27,9 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     gauss = state["python_gauss"]
-    random.setstate((state["python_version"], tuple(int(v) for v in state["python"].tolist()),
-                     None if gauss != gauss else gauss))
+    random.setstate(
+        (state["python_version"], tuple(int(v) for v in state["python"].tolist()), None if gauss != gauss else gauss)
+    )
     has_gauss, cached = state["numpy_gauss"]
     np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), state["numpy_pos"], has_gauss, cached))
     torch.set_rng_state(state["torch"])

@@ -32,8 +32,9 @@ def retain_freed_memory(*, mmap_threshold: int = MMAP_THRESHOLD_MAX, trim_thresh
     Returns True when glibc accepted both settings, False where there is no glibc (nothing changed).
     """
     if not 0 < mmap_threshold <= MMAP_THRESHOLD_MAX:
-        raise ValueError(f"mmap_threshold must be in (0, {MMAP_THRESHOLD_MAX}] bytes (glibc's limit), "
-                         f"got {mmap_threshold}")
+        raise ValueError(
+            f"mmap_threshold must be in (0, {MMAP_THRESHOLD_MAX}] bytes (glibc's limit), got {mmap_threshold}"
+        )
     if trim_threshold <= 0:
         raise ValueError(f"trim_threshold must be > 0 bytes, got {trim_threshold}")
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":

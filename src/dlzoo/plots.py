@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -29,7 +30,7 @@ def learning_curves(rows: list[dict[str, Any]], path: Path, *, title: str) -> Pa
     cols = min(3, len(names))
     rows_n = (len(names) + cols - 1) // cols
     fig, axes = plt.subplots(rows_n, cols, figsize=(4.5 * cols, 3.2 * rows_n), squeeze=False)
-    for ax, metric in zip(axes.flat, names):
+    for ax, metric in zip(axes.flat, names, strict=False):
         for split, (xs, ys) in sorted(series.get(metric, {}).items()):
             ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, ms=3, label=split)
         ax.set_title(metric)
@@ -37,7 +38,7 @@ def learning_curves(rows: list[dict[str, Any]], path: Path, *, title: str) -> Pa
         ax.grid(alpha=0.3)
         if series.get(metric):
             ax.legend()
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()
@@ -56,8 +57,15 @@ def confusion_matrix_plot(y: torch.Tensor, pred: torch.Tensor, class_names: Sequ
     for i in range(n):
         for j in range(n):
             if cm[i, j]:
-                ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=6,
-                        color="white" if cm[i, j] > cm.max() / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    int(cm[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if cm[i, j] > cm.max() / 2 else "black",
+                )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     fig.tight_layout()
@@ -70,8 +78,10 @@ def image_grid(images: torch.Tensor, path: Path, *, title: str, nrow: int = 8) -
     if x.ndim == 2:
         side = int(round(x.shape[1] ** 0.5))
         if side * side != x.shape[1]:
-            raise ValueError(f"image_grid takes (N, C, H, W) images or flat square ones (N, H*W); got "
-                             f"{tuple(x.shape)}, which is not an image (save it as .npy instead)")
+            raise ValueError(
+                f"image_grid takes (N, C, H, W) images or flat square ones (N, H*W); got "
+                f"{tuple(x.shape)}, which is not an image (save it as .npy instead)"
+            )
         x = x.reshape(-1, 1, side, side)
     n, _, h, w = x.shape
     ncol = min(nrow, n)
@@ -87,8 +97,9 @@ def image_grid(images: torch.Tensor, path: Path, *, title: str, nrow: int = 8) -
     return _save(fig, path)
 
 
-def points_2d(samples: torch.Tensor, path: Path, *, title: str, real: torch.Tensor | None = None,
-              modes: Any = None) -> Path:
+def points_2d(
+    samples: torch.Tensor, path: Path, *, title: str, real: torch.Tensor | None = None, modes: Any = None
+) -> Path:
     """(N, 2) points (black), optionally over real ones (light) and mixture centers with 3-std circles."""
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     if real is not None:
