@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dlzoo.data import DataError, load_dataset
-from dlzoo.data.sequences import adding_batch
+from dlzoo.data.sequences import adding_batch, sunspot_series
 
 
 def test_adding_targets_are_the_sum_of_the_marked_values() -> None:
@@ -91,10 +91,15 @@ def test_missing_series_file(tmp_path: Path) -> None:
         load_dataset("sunspots", path=str(tmp_path / "nope.csv"))
 
 
-def test_sunspots_from_statsmodels() -> None:
-    pytest.importorskip("statsmodels")
+def test_sunspots_shipped_series() -> None:
+    """The copy shipped in the package equals statsmodels' bundled series, value for value (when installed)."""
     data = load_dataset("sunspots")
     assert data.info.splits == {"train": 205, "val": 30, "test": 50}
     note = "chronological by target time: train 1724-1928, val 1929-1958, test 1959-2008"
     assert data.info.split_note.startswith(note)
     assert data.test.y[-1] == pytest.approx(2.9)  # 2008
+    sm = pytest.importorskip("statsmodels.datasets.sunspots")
+    frame = sm.load_pandas().data
+    years, values, _ = sunspot_series()
+    np.testing.assert_array_equal(years, frame["YEAR"].to_numpy())
+    np.testing.assert_array_equal(values, frame["SUNACTIVITY"].to_numpy())

@@ -3,13 +3,14 @@
 - ``adding``: the adding problem (Hochreiter & Schmidhuber 1997, experiment 4), generated.
 - ``seq_mnist``: MNIST read row by row, 28 steps of 28 pixels (Le, Jaitly & Hinton 2015 use pixels).
 - ``seq_digits``: scikit-learn's 8x8 digits row by row (8 steps of 8): bundled, for tiny presets.
-- ``sunspots``: yearly sunspot numbers 1700-2008 (statsmodels' bundled copy, or a CSV file): windows
+- ``sunspots``: yearly sunspot numbers 1700-2008 (shipped with the package, or a CSV file): windows
   of past values -> the next value, split chronologically.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 from pathlib import Path
 
@@ -151,18 +152,20 @@ def read_series_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(times), np.asarray(values, dtype=np.float64)
 
 
+#: yearly mean sunspot numbers 1700-2008, shipped with the package (309 rows, 4 KB): the series
+#: statsmodels bundles (``statsmodels.datasets.sunspots``, from SIDC/SILSO), copied so that no extra
+#: dependency is needed; its sha256 is checked on load
+SUNSPOTS_CSV = Path(__file__).with_name("sunspots.csv")
+SUNSPOTS_SHA256 = "79fb69a2d0daf507a9b876f2eafa3f88a3817cff73bf111350b265f7f9ee9314"
+
+
 def sunspot_series() -> tuple[np.ndarray, np.ndarray, str]:
-    """Yearly mean sunspot numbers 1700-2008 from statsmodels' bundled dataset: (years, values, version)."""
-    try:
-        import statsmodels
-        from statsmodels.datasets import sunspots as sm_sunspots
-    except ImportError:
-        raise DataError(
-            "sunspots needs statsmodels (pip install statsmodels), or pass path= a CSV 'time,value'"
-        ) from None
-    frame = sm_sunspots.load_pandas().data
-    years = frame["YEAR"].to_numpy(dtype=np.float64)
-    return years, frame["SUNACTIVITY"].to_numpy(dtype=np.float64), f"statsmodels-{statsmodels.__version__}"
+    """Yearly mean sunspot numbers 1700-2008 from the copy shipped in the package: (years, values, version)."""
+    digest = hashlib.sha256(SUNSPOTS_CSV.read_bytes()).hexdigest()
+    if digest != SUNSPOTS_SHA256:
+        raise DataError(f"{SUNSPOTS_CSV}: sha256 {digest[:16]}..., expected {SUNSPOTS_SHA256[:16]}... (a damaged install)")
+    years, values = read_series_csv(SUNSPOTS_CSV)
+    return years, values, f"sunspots-1700-2008-sha256:{SUNSPOTS_SHA256[:12]}"
 
 
 @register_dataset("sunspots", modality="sequences")
@@ -175,7 +178,7 @@ def sunspots(*, window: int = 24, val_size: int = 30, test_size: int = 50, path:
 
     Args:
         window: past values per input (>= 1).
-        path: a CSV file ``time,value`` (with a header) instead of statsmodels' sunspots.
+        path: a CSV file ``time,value`` (with a header) instead of the shipped sunspots series.
 
     Shapes: x (N, window, 1) float32; y (N,) float32 (same units as the series).
     """
