@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import torch
 
+from dlzoo.extras import require
 from dlzoo.runs import RunDir
 
 
@@ -28,6 +29,7 @@ class MetricsLogger:
         if enabled:
             run.path.mkdir(parents=True, exist_ok=True)
             if tensorboard:
+                require("tensorboard", extra="tensorboard", feature="train.tensorboard=true")
                 from torch.utils.tensorboard import SummaryWriter
 
                 self.tb = SummaryWriter(str(run.path / "tensorboard"))
