@@ -56,6 +56,11 @@ class TrainConfig(BaseModel):
     checkpoint_every: int = Field(1, ge=1, description="rounds between checkpoints")
     tensorboard: bool = Field(False, description="also write TensorBoard event files")
     progress: bool = Field(True, description="show a rich progress bar")
+    retain_freed_memory: bool = Field(
+        False,
+        description="CPU runs on glibc: keep freed memory for the next step (mallopt) instead of faulting "
+        "fresh pages in every step; faster for small models, the process keeps up to 1 GiB of freed memory",
+    )
 
 
 class RunConfig(BaseModel):

@@ -61,8 +61,9 @@ def train_run(cfg: RunConfig, run: RunDir, *, resume: bool = False, fabric: Fabr
     fabric = fabric or make_fabric(cfg)
     fabric.launch()
     rank0 = fabric.global_rank == 0
-    # CPU steps allocate and free the same tensors each time: keep the memory instead of re-faulting it in
-    retained = fabric.device.type == "cpu" and retain_freed_memory()
+    # opt-in (train.retain_freed_memory): CPU steps free and re-allocate the same tensors each time;
+    # keep the memory instead of faulting fresh pages in (training/allocator.py)
+    retained = cfg.train.retain_freed_memory and fabric.device.type == "cpu" and retain_freed_memory()
     state = run.load_checkpoint() if resume else None
     if rank0 and state is None and run.metrics_path.exists() and not resume:
         raise RunExistsError(f"{run.path} already holds a run; pass --resume to continue it or --name for a new one")
