@@ -163,7 +163,7 @@ def sunspot_series() -> tuple[np.ndarray, np.ndarray, str]:
     """Yearly mean sunspot numbers 1700-2008 from the copy shipped in the package: (years, values, version)."""
     digest = hashlib.sha256(SUNSPOTS_CSV.read_bytes()).hexdigest()
     if digest != SUNSPOTS_SHA256:
-        raise DataError(f"{SUNSPOTS_CSV}: sha256 {digest[:16]}..., expected {SUNSPOTS_SHA256[:16]}... (damaged install)")
+        raise DataError(f"{SUNSPOTS_CSV}: sha256 {digest[:16]}..., expected {SUNSPOTS_SHA256[:16]}... (damaged)")
     years, values = read_series_csv(SUNSPOTS_CSV)
     return years, values, f"sunspots-1700-2008-sha256:{SUNSPOTS_SHA256[:12]}"
 
