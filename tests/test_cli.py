@@ -176,3 +176,35 @@ def test_image_grid_refuses_what_is_not_an_image(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match=r"not an image \(save it as .npy instead\)"):
         image_grid(torch.rand(4, 3), tmp_path / "x.png", title="t")
+
+
+def test_results_page_and_family_table_are_generated_from_the_records(tmp_path: Path) -> None:
+    """benchmarks/_table.py on a copy of the repository: RESULTS.md by family, README's table between its markers."""
+    import importlib.util
+    import shutil
+
+    repo = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("_table", repo / "benchmarks" / "_table.py")
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    shutil.copytree(repo / "benchmarks" / "results", tmp_path / "benchmarks" / "results")
+    shutil.copy(repo / "README.md", tmp_path / "README.md")
+    (tmp_path / "src" / "dlzoo" / "families").mkdir(parents=True)
+    table.main(tmp_path)
+
+    records = [json.loads(p.read_text()) for p in (tmp_path / "benchmarks" / "results").glob("*.json")]
+    page = (tmp_path / "benchmarks" / "RESULTS.md").read_text()
+    assert {f"## {r['family']}" for r in records} <= set(page.splitlines())
+    rows = [line for line in page.splitlines() if line.startswith("| ") and not line.startswith("| model")]
+    older = [line for line in page.splitlines() if line.startswith("- [")]
+    assert len(rows) + len(older) == len(records)  # every record is a row, or listed under its newer twin
+    assert all(line.count(" | ") == 9 for line in rows)  # ten cells: a '|' inside a text is escaped
+    for word in ("issue", "quoted in"):  # sources name papers and repositories, not our tracker
+        assert word not in page.lower()
+
+    readme = (tmp_path / "README.md").read_text()
+    inside = readme.split(table.BEGIN)[1].split(table.END)[0]
+    from dlzoo.registry import families
+
+    assert inside.count("\n| [") == len(families()) and "**0.9869** ± 0.00025 (3)" in inside
+    assert readme.split(table.BEGIN)[0] == (repo / "README.md").read_text().split(table.BEGIN)[0]
