@@ -51,8 +51,61 @@ def test_list_and_info() -> None:
     proc = dlzoo("list")
     assert proc.returncode == 0 and "mlp_classifier" in proc.stdout
     proc = dlzoo("info", "mlp_classifier", "--preset", "tiny")
-    assert proc.returncode == 0
-    assert "model.in_features = required" in proc.stdout and "epochs: 30" in proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    assert "model.in_features = required (filled from the data)" in proc.stdout
+    assert "train.epochs = 30" in proc.stdout  # the tiny preset's value, not the default
+
+
+def test_version_prints_the_package_version() -> None:
+    from dlzoo import __version__
+
+    proc = dlzoo("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"dlzoo {__version__}"
+
+
+def test_list_json_is_machine_readable_and_matches_the_registry() -> None:
+    from dlzoo.registry import get_spec, list_models
+
+    proc = dlzoo("list", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert [r["name"] for r in rows] == list_models()
+    assert all(set(r) == {"name", "family", "task", "paradigm", "presets", "description"} for r in rows)
+    mlp = next(r for r in rows if r["name"] == "mlp_classifier")
+    spec = get_spec("mlp_classifier")
+    assert mlp == {
+        "name": "mlp_classifier",
+        "family": "mlp",
+        "task": "classify",
+        "paradigm": "supervised",
+        "presets": list(spec.presets),
+        "description": spec.description,
+    }
+    only = json.loads(dlzoo("list", "--json", "--family", "gnn").stdout)
+    assert only and {r["family"] for r in only} == {"gnn"}
+
+
+def test_info_prints_every_field_with_its_description() -> None:
+    from dlzoo.config import TrainConfig
+    from dlzoo.tasks.supervised import ClassifyObjective
+
+    proc = dlzoo("info", "mlp_classifier", "--preset", "default")
+    assert proc.returncode == 0, proc.stderr
+    lines = {line.split("=")[0].strip(): line for line in proc.stdout.splitlines() if "=" in line}
+    # every train: and task: field, with its value in this preset and its pydantic description
+    for section, schema in (("train", TrainConfig), ("task", ClassifyObjective.Config)):
+        for key, field in schema.model_fields.items():
+            assert field.description, f"{section}.{key} has no description"
+            line = lines[f"{section}.{key}"]
+            assert line.rstrip().endswith(f"# {field.description}"), line
+    assert "train.weight_decay = 0.0001" in lines["train.weight_decay"]  # the preset's value
+    assert "task.label_smoothing = 0.1" in lines["task.label_smoothing"]
+    # the builder's arguments: type and description (from the model's Args: section)
+    assert "# tuple[int, ...]; widths of the hidden layers" in lines["model.hidden"]
+    assert lines["model.hidden"].startswith("  model.hidden = [256]")
+    assert "# int; number of classes" in lines["model.num_classes"]
+    assert "data.test_size = 0.2" in proc.stdout
 
 
 def test_train_predict_eval_export_pipeline(tmp_path: Path) -> None:
@@ -123,3 +176,35 @@ def test_image_grid_refuses_what_is_not_an_image(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match=r"not an image \(save it as .npy instead\)"):
         image_grid(torch.rand(4, 3), tmp_path / "x.png", title="t")
+
+
+def test_results_page_and_family_table_are_generated_from_the_records(tmp_path: Path) -> None:
+    """benchmarks/_table.py on a copy of the repository: RESULTS.md by family, README's table between its markers."""
+    import importlib.util
+    import shutil
+
+    repo = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("_table", repo / "benchmarks" / "_table.py")
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    shutil.copytree(repo / "benchmarks" / "results", tmp_path / "benchmarks" / "results")
+    shutil.copy(repo / "README.md", tmp_path / "README.md")
+    (tmp_path / "src" / "dlzoo" / "families").mkdir(parents=True)
+    table.main(tmp_path)
+
+    records = [json.loads(p.read_text()) for p in (tmp_path / "benchmarks" / "results").glob("*.json")]
+    page = (tmp_path / "benchmarks" / "RESULTS.md").read_text()
+    assert {f"## {r['family']}" for r in records} <= set(page.splitlines())
+    rows = [line for line in page.splitlines() if line.startswith("| ") and not line.startswith("| model")]
+    older = [line for line in page.splitlines() if line.startswith("- [")]
+    assert len(rows) + len(older) == len(records)  # every record is a row, or listed under its newer twin
+    assert all(line.count(" | ") == 9 for line in rows)  # ten cells: a '|' inside a text is escaped
+    for word in ("issue", "quoted in"):  # sources name papers and repositories, not our tracker
+        assert word not in page.lower()
+
+    readme = (tmp_path / "README.md").read_text()
+    inside = readme.split(table.BEGIN)[1].split(table.END)[0]
+    from dlzoo.registry import families
+
+    assert inside.count("\n| [") == len(families()) and "**0.9869** ± 0.00025 (3)" in inside
+    assert readme.split(table.BEGIN)[0] == (repo / "README.md").read_text().split(table.BEGIN)[0]

@@ -1,4 +1,4 @@
-"""The ``dlzoo`` command: list | info | train | eval | predict | sample | export | serve | bench."""
+"""The ``dlzoo`` command: list | info | train | eval | predict | sample | export | serve | bench, and --version."""
 
 from __future__ import annotations
 
@@ -38,39 +38,174 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     return ConfigError, DataError, ExportError, InputError, RegistryError, RunError, RunExistsError, TrainingDiverged
 
 
+def _version(value: bool) -> None:
+    if value:
+        from dlzoo import __version__
+
+        print(f"dlzoo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print `dlzoo <version>` and exit"
+    ),
+) -> None:
+    """dlzoo: every core family of deep learning, trained, evaluated, exported and served the same way."""
+
+
 @app.command("list")
 def list_cmd(
     family: str | None = typer.Option(None, help="only this family"),
     task: str | None = typer.Option(None, help="classify | regress | generate | control"),
+    as_json: bool = typer.Option(
+        False, "--json", help="a JSON list of {name, family, task, paradigm, presets, description}"
+    ),
 ) -> None:
     """List registered models."""
     from dlzoo.registry import get_spec, list_models
 
+    specs = [get_spec(name) for name in list_models(family=family, task=task)]
+    if as_json:
+        rows = [
+            {
+                "name": s.name,
+                "family": s.family,
+                "task": s.task,
+                "paradigm": s.paradigm,
+                "presets": list(s.presets),
+                "description": s.description,
+            }
+            for s in specs
+        ]
+        print(json.dumps(rows, indent=2))
+        return
     table = Table("model", "family", "task", "paradigm", "presets", "description")
-    for name in list_models(family=family, task=task):
-        s = get_spec(name)
-        table.add_row(name, s.family, s.task, s.paradigm, ", ".join(s.presets), s.description)
+    for s in specs:
+        table.add_row(s.name, s.family, s.task, s.paradigm, ", ".join(s.presets), s.description)
     console.print(table)
+
+
+def _docstring_args(obj: Any) -> dict[str, str]:
+    """``name: text`` entries of a Google-style ``Args:`` section (continuation lines joined)."""
+    import inspect
+
+    doc = inspect.getdoc(obj) or ""
+    out: dict[str, str] = {}
+    lines = doc.splitlines()
+    if "Args:" not in (line.strip() for line in lines):
+        return out
+    start = [line.strip() for line in lines].index("Args:") + 1
+    indent, current = None, None
+    for line in lines[start:]:
+        if not line.strip():
+            continue
+        width = len(line) - len(line.lstrip())
+        indent = width if indent is None else indent
+        if width < indent:  # the section ended (dedent: "Returns:", prose)
+            break
+        key, sep, text = line.strip().partition(":")
+        if width == indent and sep and key.replace("_", "").isalnum():
+            current, out[key] = key, text.strip()
+        elif current is not None:
+            out[current] += " " + line.strip()
+    return out
+
+
+#: builder arguments the paradigms fill from the data (tasks' ``data_facts``), described once here
+DATA_ARGS = {
+    "input_shape": "shape of one example, e.g. (1, 28, 28)",
+    "in_features": "input dimension after flattening",
+    "in_channels": "channels of one example (first axis of input_shape)",
+    "num_classes": "number of classes",
+    "out_features": "outputs per example (regression targets or classes)",
+    "vocab_size": "tokens in the vocabulary",
+    "block_size": "longest context in tokens",
+    "obs_dim": "observation dimension of the environment",
+    "n_actions": "discrete actions of the environment",
+}
+
+
+def _type_name(hint: Any) -> str:
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
+
+
+def _builder_docs(spec: Any) -> dict[str, str]:
+    """``type; description`` of each builder argument.
+
+    Descriptions come from the builder's ``Args:`` section, else the returned class's, else (for the
+    arguments filled from the data) DATA_ARGS; the type from the builder's annotations."""
+    import typing
+
+    try:
+        hints = typing.get_type_hints(spec.builder)
+    except Exception:  # unresolvable annotations: docstrings only
+        hints = {}
+    docs: dict[str, str] = {}
+    returned = hints.get("return")
+    if isinstance(returned, type):
+        docs.update(_docstring_args(returned))
+        docs.update(_docstring_args(returned.__init__))
+    docs.update(_docstring_args(spec.builder))
+    out = {}
+    for arg in spec.params():
+        text = docs.get(arg) or DATA_ARGS.get(arg, "")
+        kind = _type_name(hints[arg]) if arg in hints else ""
+        out[arg] = "; ".join(filter(None, [kind, text]))
+    return out
+
+
+def _field_lines(section: str, schema: Any, values: dict[str, Any]) -> list[tuple[str, str]]:
+    """(``section.key = value``, description) for every field of a pydantic schema."""
+    return [
+        (f"{section}.{key} = {values.get(key, field.default)!r}", field.description or "")
+        for key, field in schema.model_fields.items()
+    ]
 
 
 @app.command()
 def info(
     name: str = typer.Argument(..., help="model name (see `dlzoo list`)"),
-    preset: str = typer.Option("default", help="preset to resolve"),
+    preset: str = typer.Option("default", help="preset whose values are shown"),
 ) -> None:
-    """Show a model's arguments, presets and the resolved config of one preset."""
+    """Show a model's presets and every setting of a preset, each with its description."""
     import inspect
 
-    from dlzoo.config import resolve_config
+    from dlzoo.config import TrainConfig, resolve_config
+    from dlzoo.data import dataset_params, list_datasets
     from dlzoo.registry import get_spec
+    from dlzoo.tasks import objective_for
 
     spec = get_spec(name)
-    console.print(f"[bold]{spec.name}[/] ({spec.family}, {spec.task}, {spec.paradigm}): {spec.description}")
+    cfg = resolve_config(name, preset=preset)
+    docs = _builder_docs(spec)
+    model_lines = []
     for arg, default in spec.params().items():
-        shown = "required (filled from the data)" if default is inspect.Parameter.empty else repr(default)
-        console.print(f"  model.{arg} = {shown}")
-    console.print(f"presets: {', '.join(spec.presets)}")
-    console.print(resolve_config(name, preset=preset).to_yaml(), highlight=False)
+        if default is inspect.Parameter.empty and arg not in cfg.model:
+            shown = "required (filled from the data)"
+        else:
+            shown = repr(cfg.model.get(arg, default))
+        model_lines.append((f"model.{arg} = {shown}", docs.get(arg, "")))
+    objective = objective_for(spec)
+    data_args = cfg.data_args()
+    if cfg.data["name"] in list_datasets():  # environments (RL) have no loader defaults
+        data_args = {**dataset_params(cfg.data["name"]), **data_args}
+    sections = [
+        (f"model: arguments of {spec.name}()", model_lines),
+        (f"data: {cfg.data['name']} (loader arguments)", [(f"data.{k} = {v!r}", "") for k, v in data_args.items()]),
+        (f"task: {objective.__name__}.Config", _field_lines("task", objective.Config, cfg.task)),
+        ("train: TrainConfig", _field_lines("train", TrainConfig, cfg.train.model_dump())),
+    ]
+    out = [
+        f"{spec.name} ({spec.family}, {spec.task}, {spec.paradigm}): {spec.description}",
+        f"presets: {', '.join(spec.presets)} (values below: {preset!r}; change one with section.key=value)",
+    ]
+    width = max((len(left) for _, lines in sections for left, _ in lines), default=0)
+    for title, lines in sections:
+        out += ["", title]
+        out += [f"  {left:<{width}}  # {text}" if text else f"  {left}" for left, text in lines]
+    print("\n".join(out))
 
 
 @app.command(context_settings={"allow_extra_args": False})
@@ -240,10 +375,10 @@ def serve(
 @app.command()
 def bench(
     name: str | None = typer.Argument(None, help="benchmark script in benchmarks/ (without .py)"),
-    table: bool = typer.Option(False, "--table", help="regenerate the README results table"),
+    table: bool = typer.Option(False, "--table", help="regenerate benchmarks/RESULTS.md and the README family table"),
     args: list[str] | None = typer.Option(None, "--arg", help="argument passed to the script"),
 ) -> None:
-    """Run a benchmark (benchmarks/<name>.py) or regenerate the README's results table."""
+    """Run a benchmark (benchmarks/<name>.py), or regenerate benchmarks/RESULTS.md and the README table."""
     import runpy
     import subprocess
 

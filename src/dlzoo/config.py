@@ -37,20 +37,28 @@ class TrainConfig(BaseModel):
 
     epochs: int = Field(10, ge=1, description="passes over the training data (rounds for RL/episodic paradigms)")
     batch_size: int = Field(128, ge=1, description="global batch size, split over devices")
-    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    optimizer: Literal["adam", "adamw", "sgd"] = Field(
+        "adam", description="adam, adamw (decoupled weight decay) or sgd (with momentum)"
+    )
     lr: float = Field(1e-3, gt=0, description="peak learning rate")
-    weight_decay: float = Field(0.0, ge=0)
+    weight_decay: float = Field(0.0, ge=0, description="L2 penalty (adam, sgd) or decoupled decay (adamw)")
     momentum: float = Field(0.9, ge=0, description="SGD momentum")
     scheduler: Literal["none", "cosine", "step"] = Field("none", description="per-epoch LR schedule")
     step_gamma: float = Field(0.5, gt=0, description="'step' scheduler: factor every step_every epochs")
-    step_every: int = Field(10, ge=1)
+    step_every: int = Field(10, ge=1, description="'step' scheduler: epochs between LR decays")
     grad_clip: float | None = Field(None, gt=0, description="clip the global gradient norm")
-    seed: int = 0
-    accelerator: Literal["auto", "cpu", "cuda", "gpu", "mps"] = "cpu"
+    seed: int = Field(0, description="seeds torch, numpy and random, the batch order and the model init")
+    accelerator: Literal["auto", "cpu", "cuda", "gpu", "mps"] = Field(
+        "cpu", description="hardware to run on (Fabric); auto picks a GPU when there is one"
+    )
     devices: int = Field(1, ge=1, description="processes/devices (DDP when > 1)")
-    num_nodes: int = Field(1, ge=1)
-    strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
-    precision: Literal["32-true", "bf16-mixed", "16-mixed", "bf16-true"] = "32-true"
+    num_nodes: int = Field(1, ge=1, description="machines in a multi-node run (torchrun / fabric run)")
+    strategy: Literal["auto", "ddp", "ddp_spawn"] = Field(
+        "auto", description="how processes share the work (Fabric); ddp for several devices"
+    )
+    precision: Literal["32-true", "bf16-mixed", "16-mixed", "bf16-true"] = Field(
+        "32-true", description="float32, or mixed / pure bfloat16 or float16 (Fabric precision)"
+    )
     log_every: int = Field(50, ge=1, description="optimizer steps between metrics.jsonl lines")
     eval_every: int = Field(1, ge=1, description="rounds between validation evaluations")
     checkpoint_every: int = Field(1, ge=1, description="rounds between checkpoints")
