@@ -47,6 +47,19 @@ def test_bad_input_is_one_clear_line_without_traceback(args: list[str], needle: 
     assert proc.stderr.strip().count("\n") <= 2  # one message (rich may wrap it), not a dump
 
 
+@pytest.mark.parametrize(
+    ("args", "blocked", "extra"), [(["serve"], "uvicorn", "serve"), (["serve"], "fastapi", "serve")]
+)
+def test_a_missing_extra_is_one_line_naming_the_extra(args: list[str], blocked: str, extra: str) -> None:
+    """As on a base install: the optional module cannot be imported (None in sys.modules blocks it)."""
+    code = f"import sys; sys.modules[{blocked!r}] = None; sys.argv = ['dlzoo', *{args!r}]; "
+    code += "from dlzoo.cli import main; main()"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"needs the [{extra}] extra ({blocked} is not installed)" in " ".join(proc.stderr.split()), proc.stderr
+
+
 def test_list_and_info() -> None:
     proc = dlzoo("list")
     assert proc.returncode == 0 and "mlp_classifier" in proc.stdout

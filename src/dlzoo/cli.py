@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -23,7 +24,7 @@ err = Console(stderr=True)
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -31,11 +32,22 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from dlzoo.config import ConfigError
     from dlzoo.data import DataError
     from dlzoo.export import ExportError
+    from dlzoo.extras import MissingExtra
     from dlzoo.inference import InputError
     from dlzoo.registry import RegistryError
     from dlzoo.runs import RunError, RunExistsError, TrainingDiverged
 
-    return ConfigError, DataError, ExportError, InputError, RegistryError, RunError, RunExistsError, TrainingDiverged
+    return (
+        ConfigError,
+        DataError,
+        ExportError,
+        InputError,
+        MissingExtra,
+        RegistryError,
+        RunError,
+        RunExistsError,
+        TrainingDiverged,
+    )
 
 
 def _version(value: bool) -> None:
@@ -365,8 +377,10 @@ def serve(
     port: int = typer.Option(8000),
 ) -> None:
     """Serve every finished run under --runs over HTTP (FastAPI; OpenAPI at /docs)."""
-    import uvicorn
+    from dlzoo.extras import require
 
+    uvicorn = require("uvicorn", extra="serve", feature="dlzoo serve")
+    require("fastapi", extra="serve", feature="dlzoo serve")
     from dlzoo.serve import create_app
 
     uvicorn.run(create_app(runs), host=host, port=port)
@@ -405,15 +419,20 @@ def main() -> None:
         err.print("[red]aborted[/]")
         sys.exit(130)
     except known as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except Exception as e:  # click usage errors come through here with standalone_mode=False
-        import click
+    except _usage_errors() as e:  # a wrong option or argument: click's message and usage line
+        e.show()
+        sys.exit(e.exit_code)
 
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
+
+def _usage_errors() -> type[Exception]:
+    """click's usage-error base class: typer >= 0.20 vendors click as typer._click, older typer depends on click."""
+    try:
+        from typer._click.exceptions import ClickException
+    except ImportError:
+        from click.exceptions import ClickException
+    return ClickException
 
 
 if __name__ == "__main__":
