@@ -158,7 +158,7 @@ def _check_type(name: str, key: str, value: Any, entry: _Entry) -> Any:
     except ValidationError as strict_error:
         if isinstance(value, str):  # command-line text: let pydantic parse it
             try:
-                return adapter.validate_python(value, strict=True)
+                return adapter.validate_python(value, strict=False)
             except ValidationError:
                 pass
         annotation = inspect.formatannotation(entry.params[key].annotation)
