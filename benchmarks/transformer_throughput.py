@@ -85,8 +85,11 @@ def bare_loop_tokens_per_s(iters: int, config: dict) -> float:
     """The same model, optimizer, batches and clipping in a plain PyTorch loop: the pipeline's overhead."""
     import os as _os
 
+    from dlzoo.config import TrainConfig
     from dlzoo.data import load_dataset
-    from dlzoo.tasks.language import blocks_at, cross_entropy_lm, make_optimizer
+    from dlzoo.objectives import cross_entropy_lm
+    from dlzoo.optim import decay_groups, make_optimizer
+    from dlzoo.tasks.language import blocks_at
 
     if "DLZOO_DATA" not in _os.environ:
         raise SystemExit("set DLZOO_DATA to the folder holding tinyshakespeare/input.txt")
@@ -95,7 +98,11 @@ def bare_loop_tokens_per_s(iters: int, config: dict) -> float:
     torch.manual_seed(0)
     model = create_model("gpt", **{k: v for k, v in m.items() if k != "name"}).train()
     opt = make_optimizer(
-        model, name=tr["optimizer"], lr=tr["lr"], weight_decay=tr["weight_decay"], betas=(t["beta1"], t["beta2"])
+        decay_groups(model, tr["weight_decay"]),
+        TrainConfig.model_validate(tr),
+        betas=(t["beta1"], t["beta2"]),
+        momentum=t["beta1"],
+        fused=True,
     )
     T, B = t["block_size"], tr["batch_size"]
     starts = torch.randint(len(train) - T, (iters + 10, B), generator=torch.Generator().manual_seed(0))

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from dlzoo.paradigms import PARADIGMS, validate_data
 from dlzoo.registry import ModelSpec, get_spec
 
 SECTIONS = ("model", "data", "task", "train", "info", "preset")
@@ -162,14 +163,11 @@ def validate_run_config(raw: dict[str, Any], *, source: str = "config") -> RunCo
         if not isinstance(raw.get(sec), dict) or "name" not in raw[sec]:
             raise ConfigError(f"{source}: section '{sec}' needs a 'name'")
     spec = get_spec(str(raw["model"]["name"]))
-    from dlzoo.tasks import objective_for, validate_data  # late import: tasks import families
-
     try:
-        validate_data(spec, raw["data"])
+        validate_data(spec.paradigm, raw["data"])
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    objective = objective_for(spec)
-    task = validate_section(objective.Config, raw.get("task") or {}, section="task")
+    task = validate_section(spec.objective.Config, raw.get("task") or {}, section="task")
     train = validate_section(TrainConfig, raw.get("train") or {}, section="train")
     # model arguments: unknown names and wrong types are errors now; data-derived ones are filled by the task
     args = {k: v for k, v in raw["model"].items() if k != "name"}
@@ -186,6 +184,18 @@ def validate_run_config(raw: dict[str, Any], *, source: str = "config") -> RunCo
         train=train,
         info=dict(raw.get("info") or {}),
     )
+
+
+def check_train_fields(spec: ModelSpec, train: dict[str, Any]) -> None:
+    """A ``train:`` field set in a preset or an override that the model's paradigm does not read is an
+    error naming what to set instead (``dlzoo.paradigms.PARADIGMS``). Fields left at their defaults are
+    never checked, so a resolved config.yaml, which lists every field, loads as it is."""
+    paradigm = PARADIGMS[spec.paradigm]
+    for key in train:
+        if key in paradigm.ignores:
+            raise ConfigError(
+                f"train.{key} is not read by the {spec.paradigm} paradigm ({spec.name}); {paradigm.ignores[key]}"
+            )
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -229,4 +239,5 @@ def resolve_config(
         for p in path[1:-1]:
             node = node.setdefault(p, {})
         node[path[-1]] = value
+    check_train_fields(spec, raw["train"])
     return validate_run_config(raw, source=f"{model} preset {preset!r}")

@@ -73,31 +73,27 @@ Dynamic = tuple[dict[int, str], ...]  # per input: {dim: name} of the dims that 
 def export_run(run_dir: Path | str, *, fmt: str, out: Path | None = None) -> ExportReport:
     """Rebuild a run's model from config.yaml + weights and export it (default: <run>/export/).
 
-    Models whose inputs are not one float tensor get their example inputs from the family objective's
-    ``export_inputs(loaded, n) -> tuple of tensors`` (and ``dynamic_dims``, if not batch-only).
+    The example and the parity inputs come from the family pipeline's ``export_inputs(loaded, n)``
+    (by default Gaussian noise of the recorded input shape), the varying dims from its ``dynamic_dims``.
     """
-    from dlzoo.inference import InputError, input_shape
     from dlzoo.runs import load_run
+    from dlzoo.validation import InputError
 
     _check_fmt(fmt)
     loaded = load_run(run_dir)
     path = Path(out) if out is not None else loaded.run.path / "export" / FORMATS[fmt]
-    make = getattr(loaded.spec.objective, "export_inputs", None)
-    if make is not None:
-        return export_model(
-            loaded.model,
-            make(loaded, EXAMPLE_BATCH),
-            path,
-            fmt=fmt,
-            check=[make(loaded, CHECK_BATCH), make(loaded, 1)],
-            dynamic=getattr(loaded.spec.objective, "dynamic_dims", None),
-        )
+    pipeline = loaded.spec.pipeline
     try:
-        shape = input_shape(loaded)
+        example, check = (
+            pipeline.export_inputs(loaded, EXAMPLE_BATCH),
+            [
+                pipeline.export_inputs(loaded, CHECK_BATCH),
+                pipeline.export_inputs(loaded, 1),
+            ],
+        )
     except InputError as e:
         raise ExportError(f"cannot build an example input: {e}") from None
-    example = torch.randn((EXAMPLE_BATCH, *shape), generator=torch.Generator().manual_seed(0))
-    return export_model(loaded.model, example, path, fmt=fmt)
+    return export_model(loaded.model, example, path, fmt=fmt, check=check, dynamic=pipeline.dynamic_dims)
 
 
 def export_model(

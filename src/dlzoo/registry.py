@@ -23,11 +23,11 @@ from collections.abc import Callable
 
 from torch import nn
 
+from dlzoo import protocols
+from dlzoo.paradigms import PARADIGMS
+
 #: task kinds and the HTTP verbs they are served under (see serve/)
 TASKS = ("classify", "regress", "generate", "control")
-#: paradigms: the module in ``dlzoo.tasks`` that trains the model
-#: (graph: node/graph-level tasks; language: next-token models on a token stream; seq2seq: source -> target)
-PARADIGMS = ("supervised", "generative", "reinforcement", "graph", "language", "seq2seq", "adversarial")
 
 
 class RegistryError(ValueError):
@@ -46,11 +46,13 @@ class ModelSpec:
     name: str  # registry name, unique across families, e.g. "mlp_classifier"
     family: str  # folder under families/, e.g. "mlp"
     task: str  # one of TASKS: decides the serving verb and the metrics
-    paradigm: str  # one of PARADIGMS: the loop module that trains it
+    paradigm: str  # one of dlzoo.paradigms.PARADIGMS: the Task that trains it
     builder: Callable[..., nn.Module]  # keyword-only entrypoint function
     presets: dict[str, dict[str, Any]]  # preset name -> partial run config (model/data/task/train)
     description: str  # first line of the entrypoint's docstring
-    objective: Any = None  # family objective object (generative / reinforcement); see tasks/
+    objective: Any  # the training objective: Config of the task: section + the paradigm's math (protocols.py)
+    pipeline: Any = protocols.Pipeline  # inference and serving glue: verbs, request schemas, export inputs
+    plots: Any = protocols.Plots  # the family's figures
     tags: tuple[str, ...] = field(default=())
 
     def params(self) -> dict[str, Any]:
@@ -75,15 +77,34 @@ def register_model(
     paradigm: str,
     presets: dict[str, dict[str, Any]],
     objective: Any = None,
+    pipeline: Any = protocols.Pipeline,
+    plots: Any = protocols.Plots,
     tags: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Register an entrypoint function under its own name. Every model needs a ``tiny`` preset."""
+    """Register an entrypoint function under its own name. Every model needs a ``tiny`` preset.
+
+    ``objective`` implements the paradigm's protocol (``dlzoo.protocols``; a supervised model without
+    one gets cross-entropy or MSE), ``pipeline`` serves and exports it, ``plots`` draws its figures;
+    each is checked here, so a family that misses a member fails on import with one line.
+    """
     if task not in TASKS:
         raise RegistryError(choices_error("task", task, TASKS))
     if paradigm not in PARADIGMS:
-        raise RegistryError(choices_error("paradigm", paradigm, PARADIGMS))
+        raise RegistryError(choices_error("paradigm", paradigm, list(PARADIGMS)))
     if "tiny" not in presets:
         raise RegistryError("every model needs a 'tiny' preset (the contract tests train it)")
+    if objective is None:
+        if paradigm != "supervised":
+            raise RegistryError(f"the {paradigm} paradigm needs an objective in register_model")
+        from dlzoo.objectives import ClassifyObjective, RegressObjective
+
+        objective = ClassifyObjective if task == "classify" else RegressObjective
+    try:
+        protocols.check_members(objective, PARADIGMS[paradigm].objective, role=f"{paradigm} objective")
+        protocols.check_pipeline(pipeline)
+        protocols.check_members(plots, protocols.Plots, role="plots")
+    except protocols.ProtocolError as e:
+        raise RegistryError(str(e)) from None
 
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         name = fn.__name__
@@ -93,7 +114,7 @@ def register_model(
         if bad:
             raise RegistryError(f"{name}: entrypoint parameters must be keyword-only, not {bad}")
         doc = (inspect.getdoc(fn) or name).splitlines()[0]
-        _REGISTRY[name] = ModelSpec(name, family, task, paradigm, fn, presets, doc, objective, tags)
+        _REGISTRY[name] = ModelSpec(name, family, task, paradigm, fn, presets, doc, objective, pipeline, plots, tags)
         return fn
 
     return wrap

@@ -13,8 +13,7 @@ import torch.nn.functional as F
 from dlzoo.data.graphs import Graph, canonical_edges, collate
 from dlzoo.families.gnn.layers import GATConv, GCNConv, GINConv, SAGEConv
 from dlzoo.families.gnn.model import GIN, GraphSAGE
-from dlzoo.families.gnn.objective import example_graph
-from dlzoo.families.gnn.sampler import NeighborSampler
+from dlzoo.data.graph_sampling import NeighborSampler, example_graph
 
 
 def random_graph(n: int = 9, f: int = 5, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -149,7 +148,8 @@ def test_link_prediction_fits_its_training_edges(train_tiny) -> None:
     from torchmetrics.functional.classification import binary_auroc
 
     from dlzoo.evaluate import evaluate_run
-    from dlzoo.families.gnn.objective import link_logits, negative_pairs
+    from dlzoo.data.graph_sampling import negative_pairs
+    from dlzoo.families.gnn.objective import link_logits
     from dlzoo.runs import load_run
     from dlzoo.tasks.graph import split_edges
 

@@ -20,7 +20,8 @@ from dlzoo.families.transformer.gpt import GPT, GPTConfig
 from dlzoo.registry import create_model
 from dlzoo.runs import load_run
 from dlzoo.serve import create_app
-from dlzoo.tasks.language import LanguageConfig, learning_rate
+from dlzoo.paradigms import LanguageConfig
+from dlzoo.tasks.language import learning_rate
 
 UNIGRAM_ENTROPY = 3.27  # nats per character of toy_text(n_chars=20000)'s train split
 

@@ -19,7 +19,7 @@ from dlzoo.families.rl.model import QNetwork
 from dlzoo.families.rl.objective import DQN, linear_epsilon, td_target
 from dlzoo.runs import RunDir, load_run
 from dlzoo.tasks.reinforcement import ReinforcementTask
-from dlzoo.tasks.replay import ReplayBatch, ReplayBuffer
+from dlzoo.data.replay import ReplayBatch, ReplayBuffer
 from dlzoo.training.loop import train_run
 
 # three rounds of 300 steps: long enough to learn a little, update the target and checkpoint twice

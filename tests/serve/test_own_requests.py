@@ -1,6 +1,6 @@
-"""A family's own request bodies (objective.requests + objective.serve): validation, JSON and streams.
+"""A family's own request bodies (pipeline.requests + pipeline.serve): validation, JSON and streams.
 
-A throwaway model is registered for the duration of the module: a "language-like" objective whose
+A throwaway model is registered for the duration of the module: a "language-like" pipeline whose
 predict takes strings and whose sample streams, as the transformer and graph families do.
 """
 
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dlzoo import inference, registry
 from dlzoo.config import resolve_config
+from dlzoo.protocols import Pipeline
 from dlzoo.runs import RunDir
 from dlzoo.serve import create_app
 
@@ -33,10 +34,7 @@ class StreamRequest(BaseModel):
     stream: bool = False
 
 
-class EchoObjective:
-    class Config(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+class EchoPipeline(Pipeline):
     requests = {"predict": WordsRequest, "sample": StreamRequest, "embed": WordsRequest}
 
     @staticmethod
@@ -63,7 +61,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         family="mlp",
         task="classify",
         paradigm="supervised",
-        objective=EchoObjective,
+        pipeline=EchoPipeline,
         presets={"tiny": {"data": {"name": "digits"}}},
     )(echo_model)
     try:
@@ -78,7 +76,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         registry._REGISTRY.pop("echo_model", None)
 
 
-def test_own_predict_body_is_validated_by_its_schema_and_answered_by_the_objective(client: TestClient) -> None:
+def test_own_predict_body_is_validated_by_its_schema_and_answered_by_the_pipeline(client: TestClient) -> None:
     r = client.post("/v1/models/echo_model/predict", json={"words": ["a", "abc"]})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -88,7 +86,7 @@ def test_own_predict_body_is_validated_by_its_schema_and_answered_by_the_objecti
     assert r.status_code == 422 and "words" in r.json()["detail"]
     r = client.post("/v1/models/echo_model/predict", json={"words": []})
     assert r.status_code == 422 and "words" in r.json()["detail"]
-    r = client.post("/v1/models/echo_model/predict", json={"words": [""]})  # InputError from the objective
+    r = client.post("/v1/models/echo_model/predict", json={"words": [""]})  # InputError from the pipeline
     assert r.status_code == 422 and r.json()["detail"] == "words must not be empty"
 
 

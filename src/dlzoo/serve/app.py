@@ -12,7 +12,7 @@ shortest unambiguous name and all its aliases.
     POST /v1/models/{name}/sample          generate             {"n": 16, "seed": 0} -> samples
     POST /v1/models/{name}/reconstruct     generate             {"inputs": [...]} -> reconstructions
     POST /v1/models/{name}/act             control              {"inputs": observations} -> actions
-    POST /v1/models/{name}/{verb}          a family's own body  (objective.requests[verb]: graphs, prompts,
+    POST /v1/models/{name}/{verb}          a family's own body  (pipeline.requests[verb]: graphs, prompts,
                                                                  strings) -> JSON, or JSON lines when streamed
 
 Errors are JSON ``{"detail": "..."}`` saying what was expected: 404 unknown model (lists the names),
@@ -72,13 +72,10 @@ class APIError(Exception):
 
 
 def verbs_for(spec: ModelSpec) -> tuple[str, ...]:
-    """The POST verbs a model serves: from its task and what its objective implements, plus the verbs
-    its objective answers with request bodies of its own (``objective.requests``)."""
-    own = tuple(inference.requests_of(spec))
-    if spec.task in ("classify", "regress"):
-        return tuple(dict.fromkeys(("predict", *own)))
-    wanted = {"generate": ("sample", "reconstruct"), "control": ("act",)}.get(spec.task, ())
-    return tuple(dict.fromkeys((*(v for v in wanted if callable(getattr(spec.objective, v, None))), *own)))
+    """The POST verbs a model serves: ``predict`` for classify/regress models, then its pipeline's tensor
+    verbs (``pipeline.verbs``) and the verbs it answers with request bodies of its own (``pipeline.requests``)."""
+    base = ("predict",) if spec.task in ("classify", "regress") else ()
+    return tuple(dict.fromkeys((*base, *spec.pipeline.verbs, *inference.requests_of(spec))))
 
 
 # -- the served models --------------------------------------------------------------------------
@@ -469,7 +466,7 @@ def create_app(
             raise invalid(e) from None
 
     async def own_request(served: Served, verb: str, body: Any) -> Any:
-        """A family's own request body (graphs, prompts): its schema validates it, its objective answers.
+        """A family's own request body (graphs, prompts): its schema validates it, its pipeline answers.
         A dict becomes one JSON response; an iterator is streamed as JSON lines (application/x-ndjson)."""
         parsed = parse(inference.requests_of(served.loaded.spec)[verb], body)
         out = await guarded(anyio.to_thread.run_sync(partial(inference.handle, served.loaded, verb, parsed)))

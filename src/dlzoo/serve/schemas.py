@@ -7,16 +7,12 @@ NaN and Infinity are refused with 422; the shape itself is checked against the m
 
 from __future__ import annotations
 
-from typing import Annotated
 
-from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
-from dlzoo.inference import MAX_SAMPLES
+from dlzoo.validation import MAX_SAMPLES, Tensor  # the strict JSON tensor type is the core's (families use it)
 
-Number = Annotated[int, Strict()] | Annotated[float, Strict(), AllowInfNan(False)]
-#: a JSON number or a (nested) list of them: one example of shape input_shape, or a batch
-Tensor = TypeAliasType("Tensor", Number | list["Tensor"])
 #: model outputs: floats in nested lists
 Array = TypeAliasType("Array", float | list["Array"])
 

@@ -18,7 +18,11 @@ The family objective (``families/gan/objective.py``) supplies:
 - ``Config``: the ``task:`` section: lr_g, lr_d, betas_g, betas_d, n_critic, evaluation sizes,
   ``fid_features`` (the run of a classifier whose features give FID/KID);
 - ``critic_loss(G, D, x, z, noise) -> (loss, logs)`` and ``generator_loss(G, D, z) -> (loss, logs)``;
-- ``sample(model, n, generator)`` (also served), ``export_inputs``, ``plots``.
+- ``sample(model, n, generator)`` (also served through the family's pipeline).
+
+(``dlzoo.protocols.AdversarialObjective``; the model has ``generator``, ``critic``, ``latent_dim`` and
+``pack``, the critic's samples per score.) ``train.lr``, ``train.optimizer``, ``train.momentum`` and
+``train.weight_decay`` are not read: setting one is a ConfigError (``dlzoo.paradigms``).
 
 Evaluation: ``<split>/critic_gap`` (mean critic output on held-out real minus generated examples);
 on the 2-D ``ring``/``grid`` toys ``<split>/modes_captured``, ``<split>/high_quality_pct`` and
@@ -37,10 +41,11 @@ from collections.abc import Iterator
 import torch
 
 from dlzoo.config import ConfigError
-from dlzoo.tasks.base import Context, Logs, TensorBatches, build_model, load_data, make_scheduler
+from dlzoo.optim import make_scheduler
+from dlzoo.paradigms import ADVERSARIAL_EVAL_SEED as EVAL_SEED  # evaluation draws (z): reproducible numbers
+from dlzoo.tasks.base import Context, Logs, TensorBatches, build_model, load_data
 from dlzoo.tasks.supervised import record_info
 
-EVAL_SEED = 0  # evaluation draws (z) come from a generator with this seed: reproducible numbers
 EVAL_CHUNK = 500  # examples per forward pass during evaluation (bounds memory on images)
 
 
@@ -66,16 +71,10 @@ class AdversarialTask:
 
     def setup(self) -> None:
         ctx, fabric, t, c = self.ctx, self.ctx.fabric, self.ctx.train, self.objective.cfg
-        if t.optimizer != "adam" or t.weight_decay:
-            raise ConfigError(
-                f"{ctx.spec.name}: the generator and critic use Adam with task.lr_g/lr_d and "
-                f"task.betas_g/betas_d; train.optimizer={t.optimizer!r} and train.weight_decay="
-                f"{t.weight_decay} are not used by the adversarial paradigm (leave them at adam / 0)"
-            )
         self.data = load_data(ctx)
         record_info(ctx, self.data.info)
         self.model = build_model(ctx, {"input_shape": tuple(self.data.info.input_shape)})
-        self.pack = int(getattr(self.model, "pack", 1))
+        self.pack = int(self.model.pack)
         if t.batch_size // fabric.world_size < self.pack:
             raise ConfigError(
                 f"train.batch_size per process ({t.batch_size // fabric.world_size}) must be >= "
@@ -206,4 +205,4 @@ class AdversarialTask:
         return (torch.randn(n, self.model.latent_dim, generator=torch.Generator().manual_seed(0)),)
 
     def plots(self, folder: Path) -> list[Path]:
-        return self.objective.plots(self.model, self.data, folder, modes=self.modes)
+        return self.ctx.spec.plots.draw(self.objective, self.model, self.data, folder, modes=self.modes)

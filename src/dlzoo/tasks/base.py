@@ -14,16 +14,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 from collections.abc import Iterator
 
 import torch
-from pydantic import BaseModel
 from torch import nn
 
 from dlzoo.config import RunConfig, TrainConfig
+from dlzoo.optim import make_optimizer, make_scheduler
+from dlzoo.protocols import Logs
 from dlzoo.registry import ModelSpec, create_model
 
-if TYPE_CHECKING:  # Fabric costs seconds to import; the server imports objectives but never trains
+if TYPE_CHECKING:  # Fabric costs seconds to import; only a starting run needs it
     from lightning_fabric import Fabric
 
-Logs = dict[str, float | torch.Tensor]
+__all__ = ["Context", "Logs", "Optimization", "Task", "TensorBatches", "build_model", "load_data"]
 
 
 class Task(Protocol):
@@ -50,12 +51,6 @@ class Task(Protocol):
 
     def plots(self, folder: Path) -> list[Path]:
         """Family/paradigm plots beside the learning curves; returns the files written."""
-
-
-class Objective(Protocol):
-    """The family's algorithm: a ``Config`` schema for the ``task:`` section + its math."""
-
-    Config: type[BaseModel]
 
 
 @dataclass
@@ -101,24 +96,6 @@ def inspect_empty() -> Any:
     import inspect
 
     return inspect.Parameter.empty
-
-
-def make_optimizer(params: Any, cfg: TrainConfig, *, lr: float | None = None) -> torch.optim.Optimizer:
-    lr = cfg.lr if lr is None else lr
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
-    return torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
-
-
-def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """Stepped once per epoch by the paradigm."""
-    if cfg.scheduler == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
-    if cfg.scheduler == "step":
-        return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_every, gamma=cfg.step_gamma)
-    return None
 
 
 class Optimization:

@@ -6,12 +6,12 @@ The family objective (e.g. ``families.autoencoder.objective.VAEObjective``) supp
 - ``loss(model, x) -> (loss, logs)``: the scalar to minimize and per-batch diagnostics (unprefixed);
 - ``evaluate(model, x, final=...) -> dict[str, Tensor(B,)]``: per-example metrics (``final`` may use
   expensive estimators, e.g. importance-sampled NLL with K = 1000);
-- ``sample(model, n, generator)`` and ``reconstruct(model, x)``: inference, also used by the server;
-- ``plots(model, data, folder)`` optionally;
-- ``split_metrics(model, data, split, final=...) -> dict[str, float]`` optionally: metrics of a whole
-  split that are not means of per-example values (a PSNR of the pooled error, a linear probe fitted on
-  the train codes, a Jacobian norm on a subset), reported as ``<split>/<name>``; the model is in eval
-  mode and gradients are off unless the hook turns them on.
+- ``split_metrics(model, data, split, final=...) -> dict[str, float]`` (default none): metrics of a
+  whole split that are not means of per-example values (a PSNR of the pooled error, a linear probe
+  fitted on the train codes, a Jacobian norm on a subset), reported as ``<split>/<name>``; the model
+  is in eval mode and gradients are off unless the objective turns them on.
+
+(``dlzoo.protocols.GenerativeObjective``). Figures come from the family's plots (``spec.plots``).
 """
 
 from __future__ import annotations
@@ -78,9 +78,8 @@ class GenerativeTask:
         out = {f"{split}/{k}": v / len(part.x) for k, v in sums.items()}
         if f"{split}/nll" in out:  # nats per example -> bits per dimension
             out[f"{split}/bits_per_dim"] = out[f"{split}/nll"] / (math.prod(part.x.shape[1:]) * math.log(2))
-        hook = getattr(self.objective, "split_metrics", None)
-        if hook is not None:
-            out.update({f"{split}/{k}": v for k, v in hook(self.model, self.data, split, final=final).items()})
+        more = self.objective.split_metrics(self.model, self.data, split, final=final)
+        out.update({f"{split}/{k}": v for k, v in more.items()})
         return out
 
     def state_dict(self) -> dict[str, Any]:
@@ -90,5 +89,4 @@ class GenerativeTask:
         self.opt.load_state_dict(state)
 
     def plots(self, folder: Path) -> list[Path]:
-        hook = getattr(self.objective, "plots", None)
-        return hook(self.model, self.data, folder) if hook else []
+        return self.ctx.spec.plots.draw(self.objective, self.model, self.data, folder)

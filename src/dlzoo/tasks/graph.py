@@ -31,11 +31,11 @@ from dlzoo.tasks.supervised import record_info
 
 
 def graph_task(ctx: Context) -> Any:
-    """The Task for the objective's level (tasks/__init__.py PARADIGM_TASKS points here)."""
+    """The Task for the objective's level (``dlzoo.paradigms.PARADIGMS["graph"]`` points here)."""
     from dlzoo.registry import choices_error
 
     tasks = {"node": NodeTask, "graph": GraphTask, "link": LinkTask}
-    level = getattr(ctx.spec.objective, "level", None)
+    level = ctx.spec.objective.level
     if level not in tasks:
         raise ValueError(f"{ctx.spec.name}: " + choices_error("graph objective level", str(level), list(tasks)))
     return tasks[level](ctx)
@@ -64,7 +64,7 @@ class _Base:
         return self.ctx.train.epochs
 
     def _keep(self, score: float) -> None:
-        if getattr(self.objective.cfg, "keep_best", False) and score > self.best_score:
+        if self.objective.keep_best() and score > self.best_score:
             self.best_score = score
             self.best = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
@@ -84,8 +84,13 @@ class _Base:
         self.best = state.get("best") or None
         self.best_score = float(state.get("best_score", -float("inf")))
 
+    @property
+    def dynamic_dims(self) -> tuple[dict[int, str], ...] | None:
+        """Export: the varying dims of forward's inputs (node and edge counts)."""
+        return self.ctx.spec.pipeline.dynamic_dims
+
     def plots(self, folder: Path) -> list[Path]:
-        return []
+        return self.ctx.spec.plots.draw(self.objective, self.model, self.data, folder)
 
 
 def _classification(logits: torch.Tensor, y: torch.Tensor, split: str, num_classes: int) -> dict[str, float]:
@@ -109,18 +114,14 @@ class NodeTask(_Base):
         self.train_nodes = self.data.train_mask.nonzero().squeeze(1)  # (N_train,)
         self.sampler = None
         if self.objective.cfg.fanouts is not None:
-            from dlzoo.families.gnn.sampler import NeighborSampler
+            from dlzoo.data.graph_sampling import NeighborSampler
 
             self.sampler = NeighborSampler(g.edge_index, g.num_nodes, fanouts=self.objective.cfg.fanouts)
 
     def example_inputs(self, n: int) -> tuple[torch.Tensor, ...]:
-        from dlzoo.families.gnn.objective import example_graph
+        from dlzoo.data.graph_sampling import example_graph
 
         return example_graph(n, self.x.shape[1])
-
-    @property
-    def dynamic_dims(self) -> tuple[dict[int, str], ...]:
-        return self.objective.dynamic_dims
 
     def train_round(self, round_idx: int) -> Iterator[Logs]:
         model = self.opt.fmodel.train()
@@ -169,13 +170,9 @@ class GraphTask(_Base):
         self.eval_batches = {s: collate(getattr(self.data, s)) for s in ("val", "test") if getattr(self.data, s)}
 
     def example_inputs(self, n: int) -> tuple[torch.Tensor, ...]:
-        from dlzoo.families.gnn.objective import example_graphs
+        from dlzoo.data.graph_sampling import example_graphs
 
         return example_graphs(n, self.data.info.input_shape[0])
-
-    @property
-    def dynamic_dims(self) -> tuple[dict[int, str], ...]:
-        return self.objective.dynamic_dims
 
     def _forward(self, model: torch.nn.Module, b: Any) -> torch.Tensor:
         return model(b.x.to(self.device), b.edge_index.to(self.device), b.batch.to(self.device))  # (G, C)
@@ -237,23 +234,19 @@ class LinkTask(_Base):
         train = self.edges["train"]
         self.message_edges = torch.cat([train, train.flip(0)], 1).to(self.device)  # (2, 2E_train) both directions
         gen = torch.Generator().manual_seed(cfg.split_seed + 1)
-        from dlzoo.families.gnn.objective import negative_pairs
+        from dlzoo.data.graph_sampling import negative_pairs
 
         self.eval_negatives = {
             s: negative_pairs(g.num_nodes, self.edges[s].shape[1], generator=gen) for s in ("val", "test")
         }
 
     def example_inputs(self, n: int) -> tuple[torch.Tensor, ...]:
-        from dlzoo.families.gnn.objective import example_graph
+        from dlzoo.data.graph_sampling import example_graph
 
         return example_graph(n, self.x.shape[1])
 
-    @property
-    def dynamic_dims(self) -> tuple[dict[int, str], ...]:
-        return self.objective.dynamic_dims
-
     def train_round(self, round_idx: int) -> Iterator[Logs]:
-        from dlzoo.families.gnn.objective import negative_pairs
+        from dlzoo.data.graph_sampling import negative_pairs
 
         model = self.opt.fmodel.train()
         pos = self.edges["train"]
@@ -269,13 +262,11 @@ class LinkTask(_Base):
     def evaluate(self, split: str, *, final: bool = False) -> dict[str, float]:
         from torchmetrics.functional.classification import binary_auroc
 
-        from dlzoo.families.gnn.objective import link_logits
-
         if self.edges[split].shape[1] == 0:
             return {}
         self.model.eval()
         z = self.model(self.x, self.message_edges)  # (N, D)
         pos, neg = self.edges[split].to(self.device), self.eval_negatives[split].to(self.device)
-        scores = torch.cat([link_logits(z, pos), link_logits(z, neg)])  # (P + Q,)
+        scores = torch.cat([self.objective.link_logits(z, pos), self.objective.link_logits(z, neg)])  # (P + Q,)
         target = torch.cat([torch.ones(pos.shape[1]), torch.zeros(neg.shape[1])]).long().to(self.device)
         return {f"{split}/auroc": float(binary_auroc(scores, target))}

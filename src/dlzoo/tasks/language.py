@@ -12,12 +12,13 @@
 Models: any ``forward(idx (B, T) int64) -> logits (B, T, V)``; the builder may take ``vocab_size``
 and ``block_size``, which are filled from the data and this config. The vocabulary is written to
 ``config.yaml`` (``info.vocab``), so ``load_run`` and the server rebuild the tokenizer. The family
-objective supplies ``Config`` (a subclass of :class:`LanguageConfig`) and ``loss(model, x, y)``.
+objective (``dlzoo.protocols.LanguageObjective``) supplies ``Config`` (``dlzoo.paradigms.LanguageConfig``
+or a subclass) and ``loss(model, x, y)``. ``train.epochs``, ``train.momentum`` and ``train.scheduler``
+are not read here (``dlzoo.paradigms`` says what to set instead).
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,61 +26,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
+from dlzoo.objectives import cross_entropy_lm
+from dlzoo.optim import decay_groups, make_optimizer
+from dlzoo.paradigms import LanguageConfig
 from dlzoo.tasks.base import Context, Logs, build_model, load_data
+
+__all__ = ["LanguageConfig", "LanguageTask", "blocks_at", "cross_entropy_lm", "learning_rate"]
 
 EVAL_SEED = 1337  # the val/test batches of estimate_loss come from a generator with this seed
 EVAL_CHUNK = 256  # blocks per forward pass in evaluation
-
-
-class LanguageConfig(BaseModel):
-    """The ``task:`` section of a language-model run (nanoGPT's names and defaults where it has them)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    block_size: int = Field(64, ge=1, description="tokens per training example (the context length trained on)")
-    max_iters: int = Field(2000, ge=1, description="optimizer steps in the whole run")
-    eval_interval: int = Field(250, ge=1, description="steps per round; the val loss is estimated after each")
-    eval_iters: int = Field(20, ge=1, description="random batches averaged into each val/test loss estimate")
-    eval_batch_size: int | None = Field(None, ge=1, description="blocks per eval batch (default train.batch_size)")
-    warmup_iters: int = Field(100, ge=0, description="linear learning-rate warmup steps")
-    decay_lr: bool = Field(True, description="cosine decay from train.lr to min_lr")
-    lr_decay_iters: int | None = Field(
-        None, ge=1, description="step at which the decay reaches min_lr (default max_iters)"
-    )
-    min_lr: float = Field(1e-4, ge=0, description="learning rate after the decay")
-    beta1: float = Field(0.9, ge=0, lt=1, description="Adam beta1")
-    beta2: float = Field(0.99, ge=0, lt=1, description="Adam beta2 (nanoGPT's char models: 0.99)")
-    full_eval: bool = Field(
-        True,
-        description="final test also reports loss_full: every token of the split once, "
-        "in non-overlapping blocks (the exact expectation of the estimate)",
-    )
-    compile: bool = Field(False, description="torch.compile the model (its compile time counts in the wall time)")
-    microbatch_threads: int = Field(
-        1,
-        ge=1,
-        description="run each step's batch as this many equal micro-batches "
-        "in parallel threads with one torch thread each (CPU, one process): the same "
-        "full-batch gradient, without per-op OpenMP fork/join on small models",
-    )
-
-    @model_validator(mode="after")
-    def _check(self) -> LanguageConfig:
-        if self.lr_decay_iters is not None and self.lr_decay_iters < self.warmup_iters:
-            raise ValueError(f"lr_decay_iters ({self.lr_decay_iters}) must be >= warmup_iters ({self.warmup_iters})")
-        if self.microbatch_threads > 1 and self.compile:
-            raise ValueError("task.microbatch_threads > 1 and task.compile=true do not combine: choose one")
-        return self
-
-
-def cross_entropy_lm(logits: torch.Tensor, targets: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
-    """-log p(target) per token: logits (B, T, V), targets (B, T) -> () or (B, T)."""
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction=reduction)
-    return loss if reduction != "none" else loss.view(targets.shape)
 
 
 def learning_rate(it: int, *, lr: float, cfg: LanguageConfig) -> float:
@@ -99,25 +56,6 @@ def learning_rate(it: int, *, lr: float, cfg: LanguageConfig) -> float:
 def blocks_at(stream: torch.Tensor, starts: torch.Tensor, length: int) -> torch.Tensor:
     """stream (N,), starts (B,) -> (B, length): stream[s : s + length] for every start s."""
     return stream[starts[:, None] + torch.arange(length, device=stream.device)]
-
-
-def make_optimizer(
-    model: torch.nn.Module, *, name: str, lr: float, weight_decay: float, betas: tuple[float, float]
-) -> torch.optim.Optimizer:
-    """nanoGPT's groups: weight decay on matrices and embeddings (dim >= 2), none on biases and norms."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=betas[0])
-    cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
-    fused = "fused" in inspect.signature(cls).parameters
-    try:  # the fused kernel (one op for all parameters) is the fastest on CPU too
-        return cls(groups, lr=lr, betas=betas, fused=True) if fused else cls(groups, lr=lr, betas=betas, foreach=True)
-    except (RuntimeError, TypeError):
-        return cls(groups, lr=lr, betas=betas, foreach=True)
 
 
 class LanguageTask:
@@ -158,8 +96,9 @@ class LanguageTask:
             raise ValueError(f"batch_size {t.batch_size} must be divisible by the {fabric.world_size} processes")
         self.local_batch = t.batch_size // fabric.world_size
         self.pool = self._microbatch_pool(c.microbatch_threads)
+        # nanoGPT's AdamW: decay on matrices only, betas from task:, the fused kernel; SGD's momentum is beta1
         optimizer = make_optimizer(
-            self.model, name=t.optimizer, lr=t.lr, weight_decay=t.weight_decay, betas=(c.beta1, c.beta2)
+            decay_groups(self.model, t.weight_decay), t, betas=(c.beta1, c.beta2), momentum=c.beta1, fused=True
         )
         self.fmodel, self.optimizer = fabric.setup(self.model, optimizer)
         self.forward = torch.compile(self.fmodel) if c.compile else self.fmodel
@@ -291,5 +230,4 @@ class LanguageTask:
         self.optimizer.load_state_dict(state["optimizer"])
 
     def plots(self, folder: Path) -> list[Path]:
-        hook = getattr(self.objective, "plots", None)
-        return hook(self.model, self.data, folder) if hook else []
+        return self.ctx.spec.plots.draw(self.objective, self.model, self.data, folder)

@@ -1,9 +1,9 @@
 """Reinforcement paradigm: a gymnasium environment, a collector and a replay buffer.
 
 The ``data:`` section names the environment (``data: {name: CartPole-v1}``). The family objective
-(e.g. ``families.rl.objective.DQN``) supplies:
+(e.g. ``families.rl.objective.DQN``, protocol ``dlzoo.protocols.ReinforcementObjective``) supplies:
 
-- ``Config``: schema of ``task:``, extending ``RLConfig`` below;
+- ``Config``: schema of ``task:``, extending ``dlzoo.paradigms.RLConfig``;
 - ``__init__(cfg, model, fabric, train_cfg, env)``: builds its optimizer(s) and target networks;
 - ``explore(obs, step, generator) -> action``: the behaviour policy (e.g. epsilon-greedy);
 - ``update(buffer, step, generator) -> logs``: called every env step; it decides when to learn;
@@ -29,33 +29,10 @@ from collections.abc import Iterator
 import gymnasium as gym
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
+from dlzoo.data.replay import ReplayBuffer
 from dlzoo.metrics import episodic_return_stats
-from dlzoo.registry import choices_error
 from dlzoo.tasks.base import Context, Logs, build_model
-from dlzoo.tasks.replay import ReplayBuffer
-
-
-class RLConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    total_steps: int = Field(50_000, ge=1, description="environment steps to train for")
-    eval_every_steps: int = Field(5_000, ge=1, description="environment steps per round (then evaluate)")
-    eval_episodes: int = Field(10, ge=1, description="greedy episodes per evaluation")
-    final_eval_episodes: int = Field(20, ge=1, description="greedy episodes of the final test evaluation")
-    buffer_size: int = Field(100_000, ge=1, description="replay capacity (transitions)")
-    gamma: float = Field(0.99, gt=0, le=1, description="discount factor")
-    keep_best: bool = Field(False, description="test and save the weights of the best validation round, not the last")
-
-
-def validate_env(data: dict[str, Any]) -> None:
-    name = str(data["name"])
-    if name not in gym.envs.registry:
-        raise ValueError(choices_error("environment", name, [k for k in gym.envs.registry if "-v" in k]))
-    extra = sorted(set(data) - {"name"})
-    if extra:
-        raise ValueError(f"data: environments take no arguments here, got {extra}")
 
 
 def space_facts(env: gym.Env) -> dict[str, Any]:

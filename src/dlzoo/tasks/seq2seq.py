@@ -1,7 +1,8 @@
 """Seq2seq paradigm: (source, target) string pairs, teacher forcing, evaluation by decoding.
 
 A dataset of the "seq2seq" modality (``data/seqtasks.py``) gives string pairs and their alphabet.
-The family objective (e.g. ``families.transformer.seq2seq_objective.Seq2SeqObjective``) supplies:
+The family objective (e.g. ``families.transformer.seq2seq_objective.Seq2SeqObjective``, protocol
+``dlzoo.protocols.Seq2SeqObjective``) supplies:
 
 - ``Config``: pydantic schema of the ``task:`` section;
 - ``tokenizer(alphabet)``: an object with ``tokens``, ``pad_id``/``bos_id``/``eos_id`` and
@@ -38,7 +39,7 @@ class Seq2SeqTask:
         self.ctx = ctx
         Objective = ctx.spec.objective
         self.objective = Objective(Objective.Config(**ctx.cfg.task))
-        self.dynamic_dims = getattr(Objective, "dynamic_dims", None)
+        self.dynamic_dims = ctx.spec.pipeline.dynamic_dims  # export: batch, source and target lengths vary
 
     def setup(self) -> None:
         ctx, fabric, t = self.ctx, self.ctx.fabric, self.ctx.train
@@ -137,4 +138,4 @@ class Seq2SeqTask:
         self.opt.load_state_dict(state)
 
     def plots(self, folder: Path) -> list[Path]:
-        return []
+        return self.ctx.spec.plots.draw(self.objective, self.model, self.data, folder)

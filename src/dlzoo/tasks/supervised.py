@@ -1,7 +1,8 @@
 """Supervised paradigm: (x, y) mini-batches from in-memory tensors, one optimizer step per batch.
 
 Classification minimizes cross-entropy on logits; regression minimizes mean squared error in target
-units. Metrics come from ``dlzoo.metrics`` (torchmetrics).
+units (``dlzoo.objectives``, the defaults; a family may bring a ``dlzoo.protocols.SupervisedObjective``
+of its own). Metrics come from ``dlzoo.metrics`` (torchmetrics) and the objective's ``metrics``.
 """
 
 from __future__ import annotations
@@ -13,38 +14,10 @@ from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 
 from dlzoo.layers import fit_standardizers
 from dlzoo.metrics import classification_metrics, regression_metrics
 from dlzoo.tasks.base import Context, Logs, TensorBatches, Optimization, build_model, load_data
-
-
-class ClassifyObjective:
-    """Cross-entropy on logits: L = -log softmax(f(x))_y, averaged over the batch."""
-
-    class Config(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        label_smoothing: float = Field(0.0, ge=0, lt=1, description="mix targets with uniform (Szegedy 2016)")
-
-    def __init__(self, cfg: ClassifyObjective.Config) -> None:
-        self.cfg = cfg
-
-    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(out, y, label_smoothing=self.cfg.label_smoothing)  # (B, C), (B,) -> ()
-
-
-class RegressObjective:
-    """Mean squared error: L = mean (f(x) - y)^2."""
-
-    class Config(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
-    def __init__(self, cfg: RegressObjective.Config) -> None:
-        self.cfg = cfg
-
-    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(out.reshape(y.shape), y)
 
 
 def data_facts(info: Any) -> dict[str, Any]:
@@ -68,14 +41,14 @@ def record_info(ctx: Context, info: Any) -> None:
         class_names=list(info.class_names) if info.class_names else None,
         splits=dict(info.splits),
         split_note=info.split_note,
-        input_range=list(info.input_range) if getattr(info, "input_range", None) else None,
+        input_range=list(info.input_range) if info.input_range else None,
     )
 
 
 class SupervisedTask:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        Objective = ctx.spec.objective or (ClassifyObjective if ctx.spec.task == "classify" else RegressObjective)
+        Objective = ctx.spec.objective
         self.objective = Objective(Objective.Config(**ctx.cfg.task))
 
     def setup(self) -> None:
@@ -116,13 +89,11 @@ class SupervisedTask:
         classify = self.ctx.spec.task == "classify"
         metrics = (classification_metrics(self.data.info.num_classes) if classify else regression_metrics()).to(device)
         total_loss = 0.0
-        extra = getattr(self.objective, "metrics", None)  # optional family metrics, e.g. forecasting's MASE
         outs = []
         for start in range(0, len(part.x), 1024):
             x, y = part.x[start : start + 1024].to(device), part.y[start : start + 1024].to(device)
             out = self.model(x)
-            if extra is not None:
-                outs.append(out.cpu())
+            outs.append(out.cpu())
             if classify:
                 total_loss += F.cross_entropy(out, y, reduction="sum").item()
                 metrics.update(out, y)
@@ -131,9 +102,9 @@ class SupervisedTask:
         result = {f"{split}/{k}": float(v) for k, v in metrics.compute().items()}
         if classify:
             result[f"{split}/nll"] = total_loss / len(part.x)
-        if extra is not None:  # extra(out (N, ...), y (N, ...), train_y) -> {metric: value}
-            more = extra(torch.cat(outs), part.y, self.data.train.y)
-            result.update({f"{split}/{k}": float(v) for k, v in more.items()})
+        # the objective's metrics of the whole split (forecasting's MASE): out (N, ...), y (N, ...), train_y
+        more = self.objective.metrics(torch.cat(outs), part.y, self.data.train.y)
+        result.update({f"{split}/{k}": float(v) for k, v in more.items()})
         return result
 
     def state_dict(self) -> dict[str, Any]:

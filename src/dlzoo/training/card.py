@@ -45,8 +45,8 @@ Weights: `model.safetensors`; the architecture is rebuilt from `config.yaml`.
 
 
 def _verb(spec: ModelSpec) -> str:
-    own = list(getattr(spec.objective, "requests", None) or {})
-    return own[0] if own else VERB[spec.task]
+    verbs = [*spec.pipeline.requests, *spec.pipeline.verbs]  # a body of its own first (prompts, graphs)
+    return verbs[0] if verbs else VERB[spec.task]
 
 
 def _short(value: Any, limit: int = 200) -> str:

@@ -20,10 +20,9 @@ import math
 import os
 import platform
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from lightning_fabric import Fabric
 
 from dlzoo.config import RunConfig
 from dlzoo.registry import get_spec
@@ -33,6 +32,9 @@ from dlzoo.tasks.base import Context
 from dlzoo.training.allocator import retain_freed_memory
 from dlzoo.training.card import write_card
 from dlzoo.training.logger import MetricsLogger, progress_bar
+
+if TYPE_CHECKING:  # Fabric costs seconds to import: a run imports it when it starts (make_fabric)
+    from lightning_fabric import Fabric
 from dlzoo.training.seeding import rng_state, set_rng_state
 
 
@@ -50,6 +52,8 @@ def hardware() -> dict[str, Any]:
 
 
 def make_fabric(cfg: RunConfig) -> Fabric:
+    from lightning_fabric import Fabric
+
     t = cfg.train
     return Fabric(
         accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy, precision=t.precision

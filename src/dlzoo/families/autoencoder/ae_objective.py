@@ -10,14 +10,13 @@ Every one minimizes, per example, a reconstruction loss of the *clean* x plus a 
 
 with L = cross-entropy sum_i -x_i log y_i - (1 - x_i) log(1 - y_i), y = sigmoid(logits) ("bce",
 Vincent et al. 2008 eq. for x in [0, 1]), or the squared error sum_i (y_i - x_i)^2 ("mse"), summed
-over pixels. ``AutoencoderObjective`` is the vanilla one and holds the shared evaluation, plots and
-serving; the three others override ``inputs`` (the corruption) or ``penalty``. One level of
-subclassing, each a few lines.
+over pixels. ``AutoencoderObjective`` is the vanilla one and holds the shared evaluation (figures
+are in ``plots.py``, serving in ``pipeline.py``); the three others override ``inputs`` (the
+corruption) or ``penalty``. One level of subclassing, each a few lines.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -25,7 +24,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from dlzoo.families.autoencoder import jacobian
-from dlzoo.serve.schemas import Tensor  # strict JSON numbers in nested lists; shape checked by as_batch
+from dlzoo.protocols import GenerativeObjective
 
 EVAL_SEED = 0  # the evaluation corruption is drawn from a generator with this seed: reproducible numbers
 EVAL_BATCH = 500
@@ -50,15 +49,7 @@ def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, kind: str) -> tor
     return (torch.sigmoid(logits) - x).pow(2).flatten(1).sum(-1)  # sum_i (y_i - x_i)^2
 
 
-class EmbedRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    inputs: Tensor = Field(
-        description="one example of shape input_shape, or a batch (B, *input_shape); flattened images are accepted too"
-    )
-
-
-class AutoencoderObjective:
+class AutoencoderObjective(GenerativeObjective):
     """The vanilla autoencoder: reconstruct x from h = f(x). Base of the regularized ones."""
 
     class Config(BaseModel):
@@ -75,7 +66,6 @@ class AutoencoderObjective:
             1000, ge=0, description="examples of the split whose exact Jacobian norm is evaluated (0 = skip)"
         )
 
-    requests: ClassVar[dict[str, type[BaseModel]]] = {"embed": EmbedRequest}
     corrupts: ClassVar[bool] = False  # the denoising AE trains on x~: its plots show x~ too
     needs_input_grad: ClassVar[bool] = False  # the Hutchinson Jacobian differentiates h w.r.t. the input
 
@@ -142,28 +132,12 @@ class AutoencoderObjective:
             )
         return out
 
-    # -- inference (also served) ---------------------------------------------------------------
+    # -- inference (evaluation, figures, and served by pipeline.py) -----------------------------
     @staticmethod
     @torch.no_grad()
     def reconstruct(model: Any, x: torch.Tensor) -> torch.Tensor:
         """sigmoid(g(f(x))): (B, *input_shape) in [0, 1]."""
         return torch.sigmoid(model.decode(model.encode(x)))
-
-    @staticmethod
-    def serve(verb: str, loaded: Any, body: EmbedRequest) -> dict[str, Any]:
-        """``embed``: the codes h = f(x) of a batch, (B, code_dim)."""
-        from dlzoo.inference import as_batch
-
-        h = codes(loaded.model, as_batch(loaded, body.inputs))
-        return {"codes": h.tolist(), "shape": list(h.shape)}
-
-    def plots(self, model: Any, data: Any, folder: Path) -> list[Path]:
-        """reconstructions.png (clean / [corrupted] / reconstruction rows) and, for MLPs, filters.png."""
-        from dlzoo.families.autoencoder.plots import filters_plot, reconstructions_plot
-
-        out = [reconstructions_plot(self, model, data.test.x, folder / "reconstructions.png", noisy=self.corrupts)]
-        path = filters_plot(model, folder / "filters.png")
-        return out + ([path] if path else [])
 
 
 @torch.no_grad()

@@ -16,7 +16,6 @@ so the reported ``nll`` (K = ``eval_iw_samples``, 1000 by default) is <= ``neg_e
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -24,6 +23,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from dlzoo.metrics import importance_sampled_nll
+from dlzoo.protocols import GenerativeObjective
 
 LOG_2PI = math.log(2 * math.pi)
 EVAL_SEED = 0  # evaluation noise (binarization, eps) comes from a generator with this seed: reproducible numbers
@@ -65,7 +65,7 @@ def log_importance_weights(
     return log_px_z + log_pz - log_qz  # (n, B)
 
 
-class VAEObjective:
+class VAEObjective(GenerativeObjective):
     """Negative ELBO (Kingma & Welling 2014) with a Bernoulli decoder; see the module docstring."""
 
     class Config(BaseModel):
@@ -126,7 +126,7 @@ class VAEObjective:
             )  # (B,)
         return out
 
-    # -- inference (also served: the server calls these with the loaded model) ----------------
+    # -- inference (figures, and served by pipeline.py) ----------------------------------------
     @staticmethod
     @torch.no_grad()
     def sample(model: Any, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -141,32 +141,3 @@ class VAEObjective:
         """Bernoulli means of p(x | z = mu(x)), deterministic: (B, *input_shape) in [0, 1]."""
         mu, _ = model.encode(x)
         return torch.sigmoid(model.decode(mu))
-
-    def plots(self, model: Any, data: Any, folder: Path) -> list[Path]:
-        """samples.png (64 draws from the prior) and reconstructions.png (test rows, reconstruction rows)."""
-        from dlzoo.plots import image_grid
-
-        model.eval()
-        samples = self.sample(model, 64, torch.Generator().manual_seed(EVAL_SEED)).cpu()
-        m = min(32, len(data.test.x))
-        width = min(8, m)
-        m -= m % width  # whole rows only, so each reconstruction sits under its original
-        x = self.binarize_for_eval(data.test.x[:m].to(next(model.parameters()).device))
-        recon = self.reconstruct(model, x)
-        rows = [t[r : r + width] for r in range(0, m, width) for t in (x, recon)]  # originals, reconstructions
-        pairs = torch.cat(rows).flatten(1).cpu()  # (2m, numel)
-        return [
-            image_grid(_as_images(samples, model), folder / "samples.png", title="samples from the prior"),
-            image_grid(
-                _as_images(pairs, model),
-                folder / "reconstructions.png",
-                nrow=width,
-                title="test images (odd rows) and reconstructions (even rows)",
-            ),
-        ]
-
-
-def _as_images(x: torch.Tensor, model: Any) -> torch.Tensor:
-    """(N, ...) -> (N, C, H, W) when the input shape is an image, else leave flat for image_grid."""
-    shape = tuple(model.input_shape)
-    return x.reshape(-1, *shape) if len(shape) == 3 else x.reshape(len(x), -1)

@@ -1,4 +1,6 @@
-"""Pictures of deterministic autoencoders: reconstructions (with the corrupted inputs) and filters."""
+"""Figures of the autoencoders: samples and reconstructions (VAE); reconstructions with the corrupted
+inputs and first-layer filters (deterministic autoencoders). Drawn with ``dlzoo.plots`` (matplotlib is
+imported when a figure is drawn, not when the family registers)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,54 @@ from typing import Any
 
 import torch
 
-from dlzoo.plots import image_grid
+from dlzoo.families.autoencoder.ae_objective import corrupt
+from dlzoo.families.autoencoder.objective import EVAL_SEED as VAE_EVAL_SEED
+from dlzoo.protocols import Plots
+
+
+class VAEPlots(Plots):
+    @staticmethod
+    def draw(objective: Any, model: Any, data: Any, folder: Path, *, modes: Any = None) -> list[Path]:
+        """samples.png (64 draws from the prior) and reconstructions.png (test rows, reconstruction rows)."""
+        from dlzoo.plots import image_grid
+
+        model.eval()
+        samples = objective.sample(model, 64, torch.Generator().manual_seed(VAE_EVAL_SEED)).cpu()
+        m = min(32, len(data.test.x))
+        width = min(8, m)
+        m -= m % width  # whole rows only, so each reconstruction sits under its original
+        x = objective.binarize_for_eval(data.test.x[:m].to(next(model.parameters()).device))
+        recon = objective.reconstruct(model, x)
+        rows = [t[r : r + width] for r in range(0, m, width) for t in (x, recon)]  # originals, reconstructions
+        pairs = torch.cat(rows).flatten(1).cpu()  # (2m, numel)
+        return [
+            image_grid(_as_images(samples, model), folder / "samples.png", title="samples from the prior"),
+            image_grid(
+                _as_images(pairs, model),
+                folder / "reconstructions.png",
+                nrow=width,
+                title="test images (odd rows) and reconstructions (even rows)",
+            ),
+        ]
+
+
+class AutoencoderPlots(Plots):
+    @staticmethod
+    def draw(objective: Any, model: Any, data: Any, folder: Path, *, modes: Any = None) -> list[Path]:
+        """reconstructions.png (clean / [corrupted] / reconstruction rows) and, for MLPs, filters.png."""
+        out = [
+            reconstructions_plot(
+                objective, model, data.test.x, folder / "reconstructions.png", noisy=objective.corrupts
+            )
+        ]
+        path = filters_plot(model, folder / "filters.png")
+        return out + ([path] if path else [])
+
+
+def _as_images(x: torch.Tensor, model: Any) -> torch.Tensor:
+    """(N, ...) -> (N, C, H, W) when the input shape is an image, else leave flat for image_grid."""
+    shape = tuple(model.input_shape)
+    return x.reshape(-1, *shape) if len(shape) == 3 else x.reshape(len(x), -1)
 
 
 @torch.no_grad()
@@ -16,7 +65,8 @@ def reconstructions_plot(
 ) -> Path:
     """Rows of test images, [their corruption at the evaluation noise,] and the reconstruction of the
     image above. The denoising AE reconstructs from the corruption (what it was trained to do)."""
-    from dlzoo.families.autoencoder.ae_objective import EVAL_SEED, corrupt
+    from dlzoo.families.autoencoder.ae_objective import EVAL_SEED
+    from dlzoo.plots import image_grid
 
     m = min(width * rows, len(x))
     width = min(width, m)
@@ -50,6 +100,8 @@ def filters_plot(model: Any, path: Path, *, n: int = 64) -> Path | None:
     shape = tuple(getattr(model, "input_shape", ()))
     if first is None or len(shape) != 3 or shape[0] != 1:
         return None
+    from dlzoo.plots import image_grid
+
     w = first.weight[:n].detach().cpu()  # (n, H*W)
     lo, hi = w.min(1, keepdim=True).values, w.max(1, keepdim=True).values
     w = (w - lo) / (hi - lo).clamp_min(1e-12)

@@ -25,6 +25,8 @@ from dlzoo.families.autoencoder.model import (
     check_conv_shape,
 )
 from dlzoo.families.autoencoder.objective import VAEObjective
+from dlzoo.families.autoencoder.pipeline import AutoencoderPipeline, VAEPipeline
+from dlzoo.families.autoencoder.plots import AutoencoderPlots, VAEPlots
 from dlzoo.registry import register_model
 
 DIGITS = {"name": "digits_images"}  # scikit-learn's 8x8 digits, grey levels in [0, 1]: no download
@@ -40,6 +42,8 @@ MNIST_TASK = {"dynamic_binarize": False, "eval_iw_samples": 1000}
     task="generate",
     paradigm="generative",
     objective=VAEObjective,
+    pipeline=VAEPipeline,
+    plots=VAEPlots,
     presets={
         "tiny": {
             "model": {"hidden": [128], "latent_dim": 8},
@@ -83,6 +87,8 @@ def vae_mlp(
     task="generate",
     paradigm="generative",
     objective=VAEObjective,
+    pipeline=VAEPipeline,
+    plots=VAEPlots,
     presets={
         "tiny": {
             "model": {"channels": [16, 32], "latent_dim": 8},
@@ -213,6 +219,8 @@ def _conv(
     task="generate",
     paradigm="generative",
     objective=AutoencoderObjective,
+    pipeline=AutoencoderPipeline,
+    plots=AutoencoderPlots,
     presets=_mlp_presets({}),
 )
 def ae_mlp(
@@ -232,6 +240,8 @@ def ae_mlp(
     task="generate",
     paradigm="generative",
     objective=AutoencoderObjective,
+    pipeline=AutoencoderPipeline,
+    plots=AutoencoderPlots,
     presets=_conv_presets({}),
 )
 def ae_conv(
@@ -252,6 +262,8 @@ def ae_conv(
     task="generate",
     paradigm="generative",
     objective=DenoisingObjective,
+    pipeline=AutoencoderPipeline,
+    plots=AutoencoderPlots,
     presets=_mlp_presets(DAE_TASK),
 )
 def dae_mlp(
@@ -271,6 +283,8 @@ def dae_mlp(
     task="generate",
     paradigm="generative",
     objective=DenoisingObjective,
+    pipeline=AutoencoderPipeline,
+    plots=AutoencoderPlots,
     presets=_conv_presets(DAE_TASK),
 )
 def dae_conv(
@@ -291,6 +305,8 @@ def dae_conv(
     task="generate",
     paradigm="generative",
     objective=SparseObjective,
+    pipeline=AutoencoderPipeline,
+    plots=AutoencoderPlots,
     presets=_mlp_presets(SPARSE_TASK),
 )
 def sparse_ae_mlp(
@@ -310,6 +326,8 @@ def sparse_ae_mlp(
     task="generate",
     paradigm="generative",
     objective=SparseObjective,
+    pipeline=AutoencoderPipeline,
+    plots=AutoencoderPlots,
     presets=_conv_presets(SPARSE_TASK),
 )
 def sparse_ae_conv(
@@ -330,6 +348,8 @@ def sparse_ae_conv(
     task="generate",
     paradigm="generative",
     objective=ContractiveObjective,
+    pipeline=AutoencoderPipeline,
+    plots=AutoencoderPlots,
     presets=_mlp_presets(CAE_TASK),
 )
 def cae_mlp(
@@ -349,6 +369,8 @@ def cae_mlp(
     task="generate",
     paradigm="generative",
     objective=ContractiveObjective,
+    pipeline=AutoencoderPipeline,
+    plots=AutoencoderPlots,
     presets=_conv_presets(CAE_CONV_TASK),
 )
 def cae_conv(

@@ -5,30 +5,17 @@
     SSIM  = mean SSIM (Wang et al. 2004, eq. 13; Gaussian window 11, sigma 1.5, smaller for small images)
 
 The targets come flattened, (B, C*H*W) (see ``data/superres.py``); the model outputs images
-(B, C, H, W) that are reshaped to them. Served as ``/predict``: a low-resolution image (or a batch)
-in, the high-resolution image(s), clipped to [0, 1], out.
+(B, C, H, W) that are reshaped to them. Serving is in ``pipeline.py``.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from dlzoo.metrics.artifacts import checkerboard_score, pixel_parity
-from dlzoo.serve.schemas import Tensor
-
-
-class ImageRequest(BaseModel):
-    """POST /v1/models/{name}/predict body: low-resolution images in [0, 1]."""
-
-    model_config = ConfigDict(extra="forbid")
-    inputs: Tensor = Field(
-        description="one low-resolution image (C, h, w) or a batch (B, C, h, w), values in "
-        "[0, 1]; flattened images (B, C*h*w) are accepted too"
-    )
+from dlzoo.protocols import SupervisedObjective
 
 
 def as_images(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -47,7 +34,7 @@ def ssim_kernel(height: int, width: int) -> int:
     return k if k % 2 else k - 1
 
 
-class SuperResObjective:
+class SuperResObjective(SupervisedObjective):
     """Pixel MSE; evaluation adds psnr, ssim, checkerboard and parity (see the module docstring)."""
 
     class Config(BaseModel):
@@ -59,8 +46,6 @@ class SuperResObjective:
             description="stride s of the checkerboard score and pixel parity: "
             "the upscaling factor (2, or 4 for x4 models)",
         )
-
-    requests = {"predict": ImageRequest}
 
     def __init__(self, cfg: SuperResObjective.Config) -> None:
         self.cfg = cfg
@@ -87,14 +72,3 @@ class SuperResObjective:
             "checkerboard": float(checkerboard_score(out, stride=stride)),
             "parity": float(pixel_parity(out, stride=stride)),
         }
-
-    # -- serving -------------------------------------------------------------------------------
-    @staticmethod
-    @torch.no_grad()
-    def serve(verb: str, loaded: Any, body: ImageRequest) -> dict[str, Any]:
-        """predict: (B, C, h, w) low-resolution images -> (B, C, f*h, f*w) in [0, 1]."""
-        from dlzoo import inference
-
-        x = inference.as_batch(loaded, body.inputs)  # shape (and, where recorded, range) checked: InputError
-        out = loaded.model(x).clamp(0, 1)  # (B, C, H, W)
-        return {"images": out.tolist(), "shape": list(out.shape)}

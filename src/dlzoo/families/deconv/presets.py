@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dlzoo.families.deconv.model import Upsampler
 from dlzoo.families.deconv.objective import SuperResObjective
+from dlzoo.families.deconv.pipeline import SuperResPipeline
 from dlzoo.registry import register_model
 
 DIGITS = {"name": "superres", "source": "digits_images", "factor": 2}  # scikit-learn 8x8 digits: no download
@@ -22,6 +23,7 @@ MNIST = {"name": "superres", "source": "mnist", "val_size": 5000}  # last 5000 t
     task="regress",
     paradigm="supervised",
     objective=SuperResObjective,
+    pipeline=SuperResPipeline,
     presets={
         "tiny": {
             "model": {"channels": 16, "depth": 1, "factor": 2},

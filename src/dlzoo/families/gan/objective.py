@@ -23,7 +23,6 @@ PacGAN (Lin et al. 2018) keeps the GAN losses; only the critic's input changes (
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -31,9 +30,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from dlzoo.metrics.modes import PROTOCOL_SAMPLES
-from dlzoo.tasks.adversarial import EVAL_SEED  # the figure shows the samples the task evaluated
-
-Losses = tuple[torch.Tensor, dict[str, torch.Tensor]]
+from dlzoo.protocols import AdversarialObjective, Losses
 
 
 class AdversarialConfig(BaseModel):
@@ -56,7 +53,7 @@ class AdversarialConfig(BaseModel):
     val_fid_samples: int = Field(0, ge=0, description="images per val FID/KID during training (0 = skip)")
 
 
-class GANObjective:
+class GANObjective(AdversarialObjective):
     """Non-saturating GAN (Goodfellow et al. 2014, Sec. 3); also DCGAN and PacGAN's losses."""
 
     Config = AdversarialConfig
@@ -85,7 +82,7 @@ class GANObjective:
         fake_logit = critic(generator(z))  # (B / pack, 1)
         return F.softplus(-fake_logit).mean(), {}
 
-    # -- inference (also served: the server calls these with the loaded model) ------------------------
+    # -- the sampler (evaluation, figures, and served by pipeline.py) ---------------------------------
     @staticmethod
     @torch.no_grad()
     def sample(model: Any, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -97,25 +94,6 @@ class GANObjective:
         x = model.generator(z)
         model.train(was_training)
         return x
-
-    @staticmethod
-    def export_inputs(loaded: Any, n: int) -> tuple[torch.Tensor]:
-        """forward's input for ``dlzoo export``: z (n, latent_dim)."""
-        return (torch.randn(n, int(loaded.model.latent_dim), generator=torch.Generator().manual_seed(0)),)
-
-    def plots(self, model: Any, data: Any, folder: Path, *, modes: Any = None) -> list[Path]:
-        """samples.png: a grid of 64 images, or 2500 points over the mixture's centers (2-D toys)."""
-        samples = self.sample(
-            model, 64 if modes is None else self.cfg.eval_samples, torch.Generator().manual_seed(EVAL_SEED)
-        ).cpu()
-        if samples.ndim == 2 and samples.shape[1] == 2:
-            return [scatter_2d(samples, data.train.x[: len(samples)], folder / "samples.png", modes=modes)]
-        square = samples.ndim == 2 and round(samples.shape[1] ** 0.5) ** 2 == samples.shape[1]
-        if samples.ndim == 4 or square:  # (N, C, H, W), or flat square images such as (N, 784)
-            from dlzoo.plots import image_grid
-
-            return [image_grid(samples, folder / "samples.png", title="generated samples")]
-        return []
 
 
 class WGANGPObjective(GANObjective):
@@ -154,10 +132,3 @@ class WGANGPObjective(GANObjective):
     def generator_loss(self, generator: Any, critic: Any, z: torch.Tensor) -> Losses:
         """L_G = -D(G(z))."""
         return -critic(generator(z)).mean(), {}
-
-
-def scatter_2d(samples: torch.Tensor, real: torch.Tensor, path: Path, *, modes: Any = None) -> Path:
-    """Generated points (black) over real ones (light) and the mixture's centers with 3-std circles."""
-    from dlzoo.plots import points_2d
-
-    return points_2d(samples, path, real=real, modes=modes, title="samples (black), 3-std circles of the modes (red)")

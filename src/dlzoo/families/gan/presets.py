@@ -12,6 +12,8 @@ import math
 
 from dlzoo.families.gan.model import GAN, ConvCritic, ConvGenerator, MLPCritic, MLPGenerator
 from dlzoo.families.gan.objective import GANObjective, WGANGPObjective
+from dlzoo.families.gan.pipeline import GANPipeline
+from dlzoo.families.gan.plots import GANPlots
 from dlzoo.registry import RegistryError, choices_error, register_model
 
 ARCHS = ("mlp", "conv")
@@ -69,6 +71,8 @@ MNIST_TRAIN = {"epochs": 3, "batch_size": 64, "log_every": 100, "checkpoint_ever
     task="generate",
     paradigm="adversarial",
     objective=GANObjective,
+    pipeline=GANPipeline,
+    plots=GANPlots,
     presets=toy_presets(train=TOY_TRAIN, long_train=LONG_TRAIN),
 )
 def gan(
@@ -99,6 +103,8 @@ def gan(
     task="generate",
     paradigm="adversarial",
     objective=GANObjective,
+    pipeline=GANPipeline,
+    plots=GANPlots,
     presets=toy_presets(train=PAC_TRAIN, long_train=PAC_LONG_TRAIN),
 )
 def pacgan(
@@ -130,6 +136,8 @@ def pacgan(
     task="generate",
     paradigm="adversarial",
     objective=GANObjective,
+    pipeline=GANPipeline,
+    plots=GANPlots,
     presets={
         "tiny": {
             "model": {"latent_dim": 16, "channels_g": [32, 16], "channels_d": [16, 32]},
@@ -182,6 +190,8 @@ def dcgan(
     task="generate",
     paradigm="adversarial",
     objective=WGANGPObjective,
+    pipeline=GANPipeline,
+    plots=GANPlots,
     presets={
         "tiny": {
             "model": {"arch": "mlp", "latent_dim": 2, "hidden_g": [64, 64], "hidden_d": [64, 64]},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dlzoo.families.gnn.model import GAT, GCN, GIN, GraphSAGE
 from dlzoo.families.gnn.objective import GraphClassification, LinkPrediction, NodeClassification
+from dlzoo.families.gnn.pipeline import GraphPipeline, LinkPipeline, NodePipeline
 from dlzoo.registry import register_model
 
 KARATE = {"name": "karate"}
@@ -29,6 +30,7 @@ KIPF_TRAIN = {"epochs": 200, "lr": 0.01, "weight_decay": 5e-4, "log_every": 10, 
     task="classify",
     paradigm="graph",
     objective=NodeClassification,
+    pipeline=NodePipeline,
     presets={
         # seconds on CPU: karate club, 8 labelled members; test accuracy > 0.8
         "tiny": {"model": {"hidden": [16], "dropout": 0.2}, "data": KARATE, "train": TINY_TRAIN},
@@ -56,6 +58,7 @@ GAT_CORA = {
     task="classify",
     paradigm="graph",
     objective=NodeClassification,
+    pipeline=NodePipeline,
     presets={
         "tiny": {"model": {"hidden": 4, "heads": 2, "dropout": 0.1}, "data": KARATE, "train": TINY_TRAIN},
         "default": GAT_CORA,
@@ -90,6 +93,7 @@ SAGE_CORA = {
     task="classify",
     paradigm="graph",
     objective=NodeClassification,
+    pipeline=NodePipeline,
     presets={
         # neighbour-sampled mini-batches even here, so the contract tests cover the sampler
         "tiny": {
@@ -152,6 +156,7 @@ GIN_MUTAG = {
     task="classify",
     paradigm="graph",
     objective=GraphClassification,
+    pipeline=GraphPipeline,
     presets={
         # seconds on CPU: cycles vs stars vs paths from networkx; test accuracy > 0.9
         "tiny": {
@@ -190,6 +195,7 @@ def gin(
     task="classify",
     paradigm="graph",
     objective=LinkPrediction,
+    pipeline=LinkPipeline,
     presets={
         "tiny": {
             "model": {"hidden": [16], "out_features": 8, "dropout": 0.0},

@@ -36,9 +36,10 @@ from pydantic import Field
 from torch import nn
 
 from dlzoo.config import TrainConfig
-from dlzoo.tasks.base import Logs, make_optimizer
-from dlzoo.tasks.reinforcement import RLConfig
-from dlzoo.tasks.replay import ReplayBatch, ReplayBuffer
+from dlzoo.data.replay import ReplayBatch, ReplayBuffer
+from dlzoo.optim import make_optimizer
+from dlzoo.paradigms import RLConfig
+from dlzoo.protocols import Logs, ReinforcementObjective
 
 if TYPE_CHECKING:  # importing Fabric takes seconds; the server imports this module but never trains
     from lightning_fabric import Fabric
@@ -65,7 +66,7 @@ def td_target(batch: ReplayBatch, *, online: nn.Module, target: nn.Module, gamma
     return batch.rewards + gamma * (1.0 - batch.terminated) * next_q  # (B,)
 
 
-class DQN:
+class DQN(ReinforcementObjective):
     """DQN on a discrete-action gymnasium environment; see the module docstring for the schedule."""
 
     class Config(RLConfig):

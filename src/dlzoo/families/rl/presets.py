@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dlzoo.families.rl.model import QNetwork
 from dlzoo.families.rl.objective import DQN
+from dlzoo.families.rl.pipeline import DQNPipeline
 from dlzoo.registry import register_model
 
 CARTPOLE = {"name": "CartPole-v1"}
@@ -32,6 +33,7 @@ RL_ZOO_TRAIN = {"lr": 2.3e-3, "batch_size": 64, "grad_clip": 10.0, "log_every": 
     task="control",
     paradigm="reinforcement",
     objective=DQN,
+    pipeline=DQNPipeline,
     presets={
         # seconds on CPU: 4k steps of CartPole, greedy return ~100-200 (random: ~22)
         "tiny": {

@@ -7,9 +7,10 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from dlzoo.metrics.forecast import mase, naive_scale, smape
+from dlzoo.protocols import SupervisedObjective
 
 
-class ForecastObjective:
+class ForecastObjective(SupervisedObjective):
     """L = mean (f(x) - y)^2 in target units; evaluation adds ``mase`` and ``smape``.
 
     The MASE scale is the in-sample MAE of the lag-``season`` naive forecast on the training targets,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dlzoo.families.rnn.model import CharRNN, SequenceModel
 from dlzoo.families.rnn.objective import ForecastObjective
 from dlzoo.families.transformer.objective import LanguageModelObjective
+from dlzoo.families.transformer.pipeline import LanguagePipeline
 from dlzoo.registry import register_model
 
 
@@ -196,6 +197,7 @@ CHAR_RNN = {
     task="generate",
     paradigm="language",
     objective=LanguageModelObjective,
+    pipeline=LanguagePipeline,
     presets={
         "tiny": {
             "model": {"cell": "lstm", "n_embd": 16, "hidden": 48, "num_layers": 1},

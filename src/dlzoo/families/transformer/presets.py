@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dlzoo.families.transformer.gpt import GPT, GPTConfig
 from dlzoo.families.transformer.objective import LanguageModelObjective
+from dlzoo.families.transformer.pipeline import LanguagePipeline
 from dlzoo.registry import register_model
 
 SHAKESPEARE = {"name": "tinyshakespeare"}
@@ -51,6 +52,7 @@ NANOGPT_CPU = {
     task="generate",
     paradigm="language",
     objective=LanguageModelObjective,
+    pipeline=LanguagePipeline,
     presets={
         "tiny": {
             "model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "dropout": 0.0},

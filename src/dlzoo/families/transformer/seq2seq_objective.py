@@ -8,49 +8,24 @@ y_1 .. y_T <eos>; padding positions are ignored:
 with optional label smoothing (eps_ls = 0.1 in the paper, sec. 5.4). Evaluation decodes (greedy, or
 beam search with ``beam_size > 1``) and compares whole outputs (``tasks/seq2seq.py``).
 
-Serving: ``POST /v1/models/{name}/predict`` with ``{"inputs": ["201120", "12+34"]}`` (strings, one
-character per token, or lists of token strings) -> ``{"outputs": ["001122", ...], "scores": [...]}``.
-The tokenizer is rebuilt from ``info.vocabulary`` in the run's config.yaml.
+Serving (``/predict`` on strings) is in ``seq2seq_pipeline.py``.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from dlzoo import protocols
 from dlzoo.families.transformer.decoding import generate
-from dlzoo.families.transformer.tokenizer import CharTokenizer, TokenizerError
+from dlzoo.families.transformer.tokenizer import CharTokenizer
 
-MAX_INPUTS = 1024  # sources per request
 MAX_BEAM = 16
 
 
-class PredictRequest(BaseModel):
-    """Body of ``/predict`` for a seq2seq model."""
-
-    model_config = ConfigDict(extra="forbid")
-    inputs: list[str | list[str]] = Field(
-        ...,
-        min_length=1,
-        max_length=MAX_INPUTS,
-        description="sources: strings (one character per token) or token lists",
-    )
-    beam_size: int = Field(1, ge=1, le=MAX_BEAM, description="1 = greedy decoding, else beam search")
-    alpha: float = Field(0.6, ge=0, le=5, description="beam search length-penalty exponent (GNMT eq. 14)")
-    max_new_tokens: int | None = Field(None, ge=1, description="default: the task's longest target + <eos>")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _bare_list(cls, data: Any) -> Any:
-        """A bare list of sources is ``{"inputs": [...]}`` (``dlzoo predict`` passes the inputs alone)."""
-        return {"inputs": data} if isinstance(data, list) else data
-
-
-class Seq2SeqObjective:
+class Seq2SeqObjective(protocols.Seq2SeqObjective):
     """Cross-entropy over non-padding target tokens; decoding with the KV cache."""
 
     class Config(BaseModel):
@@ -63,10 +38,6 @@ class Seq2SeqObjective:
             description="decoding of the final test evaluation; validation during training is always greedy",
         )
         alpha: float = Field(0.6, ge=0, description="beam search length-penalty exponent (Wu et al. 2016)")
-
-    requests: ClassVar[dict[str, type[BaseModel]]] = {"predict": PredictRequest}
-    #: export: batch, source length and target length all vary
-    dynamic_dims = ({0: "batch", 1: "src_len"}, {0: "batch", 1: "tgt_len"})
 
     def __init__(self, cfg: Seq2SeqObjective.Config) -> None:
         self.cfg = cfg
@@ -104,67 +75,3 @@ class Seq2SeqObjective:
             alpha=self.cfg.alpha,
         )
         return tokens
-
-    # -- export and serving (static: they get a loaded run, not a training objective) -------------
-
-    @staticmethod
-    def export_inputs(loaded: Any, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """n random (src, tgt_in) pairs over the run's vocabulary, of the task's longest lengths."""
-        tok = run_tokenizer(loaded)
-        info = loaded.config.info
-        g = torch.Generator().manual_seed(n)
-        src = torch.randint(3, len(tok), (n, int(info["max_src_len"])), generator=g)  # (n, S): no specials
-        tgt_in = torch.randint(3, len(tok), (n, int(info["max_tgt_len"]) + 1), generator=g)  # (n, T)
-        tgt_in[:, 0] = tok.bos_id
-        return src, tgt_in
-
-    @staticmethod
-    @torch.no_grad()
-    def serve(verb: str, loaded: Any, body: PredictRequest) -> dict[str, Any]:
-        """``predict``: sources -> decoded strings and their scores."""
-        from dlzoo.inference import InputError  # serving-side error type (422)
-
-        if verb != "predict":
-            raise InputError(f"{loaded.spec.name} serves 'predict', not {verb!r}")
-        tok, info = run_tokenizer(loaded), loaded.config.info
-        max_src = int(info["max_src_len"])
-        for i, text in enumerate(body.inputs):
-            try:
-                ids = tok.encode(text)
-            except TokenizerError as e:
-                raise InputError(f"inputs[{i}]: {e}") from None
-            if not ids:
-                raise InputError(f"inputs[{i}]: empty source; send at least one symbol of {tok.alphabet!r}")
-            if len(ids) > max_src:
-                raise InputError(
-                    f"inputs[{i}]: {len(ids)} symbols, over the longest source the model was trained "
-                    f"on ({max_src}); send at most {max_src}"
-                )
-        src = tok.batch(body.inputs)  # (B, S), right-padded with <pad>
-        limit = loaded.model.max_len - 1  # <bos> + generated tokens must fit the position table
-        steps = body.max_new_tokens or int(info["max_tgt_len"]) + 1
-        if steps > limit:
-            raise InputError(f"max_new_tokens={steps} is over the model's limit of {limit}")
-        tokens, scores = generate(
-            loaded.model,
-            src,
-            max_new_tokens=steps,
-            bos_id=tok.bos_id,
-            eos_id=tok.eos_id,
-            pad_id=tok.pad_id,
-            beam_size=body.beam_size,
-            alpha=body.alpha,
-        )
-        return {
-            "outputs": [tok.decode(t) for t in tokens],
-            "scores": scores.tolist(),
-            "decoding": "greedy" if body.beam_size == 1 else f"beam search, K={body.beam_size}",
-        }
-
-
-def run_tokenizer(loaded: Any) -> CharTokenizer:
-    """The tokenizer a run was trained with, from ``info.vocabulary`` in its config.yaml."""
-    vocab = loaded.config.info.get("vocabulary")
-    if not vocab:
-        raise ValueError(f"{loaded.run.path}: config.yaml has no info.vocabulary (not a seq2seq run?)")
-    return CharTokenizer.from_vocabulary(vocab)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dlzoo.families.transformer.classifier import EncoderClassifier
 from dlzoo.families.transformer.seq2seq import Seq2SeqTransformer
 from dlzoo.families.transformer.seq2seq_objective import Seq2SeqObjective
+from dlzoo.families.transformer.seq2seq_pipeline import Seq2SeqPipeline
 from dlzoo.registry import register_model
 
 
@@ -129,7 +130,12 @@ SEQ2SEQ_PRESETS = {
 
 
 @register_model(
-    family="transformer", task="generate", paradigm="seq2seq", objective=Seq2SeqObjective, presets=SEQ2SEQ_PRESETS
+    family="transformer",
+    task="generate",
+    paradigm="seq2seq",
+    objective=Seq2SeqObjective,
+    pipeline=Seq2SeqPipeline,
+    presets=SEQ2SEQ_PRESETS,
 )
 def seq2seq(
     *,

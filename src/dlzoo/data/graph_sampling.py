@@ -1,4 +1,6 @@
-"""Neighbour sampling for mini-batch training on graphs too large for full batches (Hamilton et al. 2017).
+"""Sampling on graphs: neighbourhoods, non-edges (link prediction) and example graphs (tests, export).
+
+Neighbour sampling for mini-batch training on graphs too large for full batches (Hamilton et al. 2017).
 
 GraphSAGE's Algorithm 2 draws, for a mini-batch of target nodes B, a fixed-size sample of
 ``fanouts[0]`` neighbours of each target, then ``fanouts[1]`` neighbours of each of those, and so
@@ -61,3 +63,36 @@ class NeighborSampler:
             frontier = new
         src, dst = torch.cat(srcs), torch.cat(dsts)
         return nodes, torch.stack([local[src], local[dst]])  # (M,), (2, E')
+
+
+def negative_pairs(num_nodes: int, count: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``count`` uniformly random node pairs (2, count) with u != v; a few may be true edges, as in PyG."""
+    u = torch.randint(0, num_nodes, (count,), generator=generator)
+    v = (u + torch.randint(1, num_nodes, (count,), generator=generator)) % num_nodes  # v != u
+    return torch.stack([u, v])
+
+
+# -- example graphs (contract tests, export) ----------------------------------------------------
+
+
+def example_graph(num_nodes: int, num_features: int, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A ring with chords, both directions, and Gaussian features: x (n, F), edge_index (2, E)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(num_nodes, num_features, generator=g).abs()  # (n, F) non-negative, like word counts
+    i = torch.arange(num_nodes)
+    pairs = torch.cat([torch.stack([i, (i + 1) % num_nodes]), torch.stack([i, (i + 3) % num_nodes])], 1)
+    pairs = pairs[:, pairs[0] != pairs[1]]  # (2, E/2) no self-loops for tiny n
+    return x, torch.cat([pairs, pairs.flip(0)], 1)  # (2, E)
+
+
+def example_graphs(num_graphs: int, num_features: int, *, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """``num_graphs`` small graphs of 3..7 nodes, batched: x (N, F), edge_index (2, E), batch (N,)."""
+    xs, edges, batch, offset = [], [], [], 0
+    for k in range(num_graphs):
+        n = 3 + (k * 2 + seed) % 5
+        x, ei = example_graph(n, num_features, seed=seed * 1000 + k)
+        xs.append(x)
+        edges.append(ei + offset)
+        batch.append(torch.full((n,), k, dtype=torch.long))
+        offset += n
+    return torch.cat(xs), torch.cat(edges, 1), torch.cat(batch)

@@ -1,0 +1,201 @@
+"""The one list of paradigms: how each trains, which ``train:`` fields it reads, and its base configs.
+
+A paradigm is a module in ``dlzoo.tasks`` (how batches are drawn, one step, evaluation) that families
+plug into through an objective (``dlzoo.protocols``). ``PARADIGMS[name]`` says
+
+- ``task``: the "module:Class" of its Task, imported when a run starts (paradigms are heavy);
+- ``objective``: the protocol its families' objectives implement (checked at registration);
+- ``reads``: the ``train:`` fields it reads besides the loop's own (``LOOP_FIELDS``);
+- ``ignores``: every other ``train:`` field, with what to set instead. Setting one of them in a
+  preset or an override is a ConfigError that says so (``dlzoo.config.check_train_fields``);
+- ``data``: what its ``data:`` section names, a dataset or a gymnasium environment.
+
+A new paradigm is one module in ``dlzoo/tasks`` and one entry here; a new ``train:`` field is read
+or ignored, with a hint, by every paradigm (``tests/test_layers.py`` checks that the table covers it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from dlzoo import protocols
+
+#: ``train:`` fields the loop reads for every paradigm (seeding, devices, cadence, logging)
+LOOP_FIELDS = (
+    "seed",
+    "accelerator",
+    "devices",
+    "num_nodes",
+    "strategy",
+    "precision",
+    "log_every",
+    "eval_every",
+    "checkpoint_every",
+    "tensorboard",
+    "progress",
+)
+#: the epoch loop's fields: one optimizer from train: (make_optimizer), a per-epoch scheduler, epochs
+EPOCHS = (
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "weight_decay",
+    "momentum",
+    "scheduler",
+    "step_gamma",
+    "step_every",
+    "grad_clip",
+)
+
+
+@dataclass(frozen=True)
+class Paradigm:
+    name: str
+    task: str  # "module:Class" (or "module:function") that builds its Task from a Context
+    objective: type  # the protocol of dlzoo.protocols its objectives implement
+    reads: tuple[str, ...]  # train: fields read besides LOOP_FIELDS
+    ignores: dict[str, str] = field(default_factory=dict)  # train: field -> what to set instead
+    data: Literal["dataset", "environment"] = "dataset"
+
+
+_LM_SCHEDULE = "set task.warmup_iters / task.decay_lr / task.lr_decay_iters / task.min_lr (the language lr schedule)"
+_RL_SCHEDULE = "set task.lr_schedule (the learning rate is scheduled per environment step)"
+_GAN_ADAM = "set task.betas_g / task.betas_d (the generator and the critic use Adam)"
+
+PARADIGMS: dict[str, Paradigm] = {
+    p.name: p
+    for p in (
+        Paradigm("supervised", "dlzoo.tasks.supervised:SupervisedTask", protocols.SupervisedObjective, EPOCHS),
+        Paradigm("generative", "dlzoo.tasks.generative:GenerativeTask", protocols.GenerativeObjective, EPOCHS),
+        Paradigm("seq2seq", "dlzoo.tasks.seq2seq:Seq2SeqTask", protocols.Seq2SeqObjective, EPOCHS),
+        Paradigm("graph", "dlzoo.tasks.graph:graph_task", protocols.GraphObjective, EPOCHS),
+        Paradigm(
+            "language",
+            "dlzoo.tasks.language:LanguageTask",
+            protocols.LanguageObjective,
+            ("batch_size", "optimizer", "lr", "weight_decay", "grad_clip"),
+            {
+                "epochs": "set task.max_iters (optimizer steps; a round is task.eval_interval of them)",
+                "momentum": "set task.beta1 (also SGD's momentum here)",
+                "scheduler": _LM_SCHEDULE,
+                "step_gamma": _LM_SCHEDULE,
+                "step_every": _LM_SCHEDULE,
+            },
+        ),
+        Paradigm(
+            "reinforcement",
+            "dlzoo.tasks.reinforcement:ReinforcementTask",
+            protocols.ReinforcementObjective,
+            ("batch_size", "optimizer", "lr", "weight_decay", "momentum", "grad_clip"),
+            {
+                "epochs": "set task.total_steps (environment steps; a round is task.eval_every_steps of them)",
+                "scheduler": _RL_SCHEDULE,
+                "step_gamma": _RL_SCHEDULE,
+                "step_every": _RL_SCHEDULE,
+            },
+            data="environment",
+        ),
+        Paradigm(
+            "adversarial",
+            "dlzoo.tasks.adversarial:AdversarialTask",
+            protocols.AdversarialObjective,
+            ("epochs", "batch_size", "scheduler", "step_gamma", "step_every", "grad_clip"),
+            {
+                "lr": "set task.lr_g / task.lr_d",
+                "optimizer": _GAN_ADAM,
+                "momentum": _GAN_ADAM,
+                "weight_decay": "the generator and the critic use Adam without weight decay; remove it",
+            },
+        ),
+    )
+}
+
+#: evaluation draws of the adversarial paradigm (z) come from a generator with this seed; the GAN's
+#: figures show the same samples
+ADVERSARIAL_EVAL_SEED = 0
+
+
+# -- base configs of the task: section, extended by the families' objectives -----------------------
+
+
+class RLConfig(BaseModel):
+    """The ``task:`` section of every reinforcement-learning objective (its own fields added)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    total_steps: int = Field(50_000, ge=1, description="environment steps to train for")
+    eval_every_steps: int = Field(5_000, ge=1, description="environment steps per round (then evaluate)")
+    eval_episodes: int = Field(10, ge=1, description="greedy episodes per evaluation")
+    final_eval_episodes: int = Field(20, ge=1, description="greedy episodes of the final test evaluation")
+    buffer_size: int = Field(100_000, ge=1, description="replay capacity (transitions)")
+    gamma: float = Field(0.99, gt=0, le=1, description="discount factor")
+    keep_best: bool = Field(False, description="test and save the weights of the best validation round, not the last")
+
+
+class LanguageConfig(BaseModel):
+    """The ``task:`` section of a language-model run (nanoGPT's names and defaults where it has them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    block_size: int = Field(64, ge=1, description="tokens per training example (the context length trained on)")
+    max_iters: int = Field(2000, ge=1, description="optimizer steps in the whole run")
+    eval_interval: int = Field(250, ge=1, description="steps per round; the val loss is estimated after each")
+    eval_iters: int = Field(20, ge=1, description="random batches averaged into each val/test loss estimate")
+    eval_batch_size: int | None = Field(None, ge=1, description="blocks per eval batch (default train.batch_size)")
+    warmup_iters: int = Field(100, ge=0, description="linear learning-rate warmup steps")
+    decay_lr: bool = Field(True, description="cosine decay from train.lr to min_lr")
+    lr_decay_iters: int | None = Field(
+        None, ge=1, description="step at which the decay reaches min_lr (default max_iters)"
+    )
+    min_lr: float = Field(1e-4, ge=0, description="learning rate after the decay")
+    beta1: float = Field(0.9, ge=0, lt=1, description="Adam beta1")
+    beta2: float = Field(0.99, ge=0, lt=1, description="Adam beta2 (nanoGPT's char models: 0.99)")
+    full_eval: bool = Field(
+        True,
+        description="final test also reports loss_full: every token of the split once, "
+        "in non-overlapping blocks (the exact expectation of the estimate)",
+    )
+    compile: bool = Field(False, description="torch.compile the model (its compile time counts in the wall time)")
+    microbatch_threads: int = Field(
+        1,
+        ge=1,
+        description="run each step's batch as this many equal micro-batches "
+        "in parallel threads with one torch thread each (CPU, one process): the same "
+        "full-batch gradient, without per-op OpenMP fork/join on small models",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> LanguageConfig:
+        if self.lr_decay_iters is not None and self.lr_decay_iters < self.warmup_iters:
+            raise ValueError(f"lr_decay_iters ({self.lr_decay_iters}) must be >= warmup_iters ({self.warmup_iters})")
+        if self.microbatch_threads > 1 and self.compile:
+            raise ValueError("task.microbatch_threads > 1 and task.compile=true do not combine: choose one")
+        return self
+
+
+def validate_data(paradigm: str, data: dict[str, Any]) -> None:
+    """Check the ``data:`` section before training starts: a dataset and its arguments, or an environment."""
+    from dlzoo.registry import choices_error
+
+    name = str(data["name"])
+    if PARADIGMS[paradigm].data == "environment":
+        import gymnasium as gym
+
+        if name not in gym.envs.registry:
+            raise ValueError(choices_error("environment", name, [k for k in gym.envs.registry if "-v" in k]))
+        extra = sorted(set(data) - {"name"})
+        if extra:
+            raise ValueError(f"data: environments take no arguments here, got {extra}")
+        return
+    from dlzoo.data import dataset_params, list_datasets
+
+    if name not in list_datasets():
+        raise ValueError(choices_error("dataset", name, list_datasets()))
+    valid = dataset_params(name)
+    bad = sorted(set(data) - {"name"} - set(valid))
+    if bad:
+        raise ValueError(f"data: unknown argument(s) {bad} for {name}; valid: {', '.join(valid)}")
