@@ -151,17 +151,23 @@ def test_pacgan_forward_scores_each_sample_for_any_batch_size() -> None:
 
 
 # -- learning: each loss moves a generator onto a shifted Gaussian ----------------------------------
+#
+# Neither game converges to a point: the generator circles the target (WGAN-GP with Adam beta1 = 0
+# with an amplitude of 1-2 data std, see Mescheder et al. 2018), so its last iterate lands anywhere on
+# that orbit, and which point depends on float summation order (it differs between AVX2 and AVX-512
+# kernels). The statistic is the mean of the generator's sample means over the second half of training
+# (iterate averaging, Yazici et al. 2019), which cancels the orbit. Measured over seeds 0-9 under
+# ATEN_CPU_CAPABILITY=default (AVX-512) and avx2: distance <= 0.04 (GAN) and <= 0.19 (WGAN-GP),
+# average std 0.33-0.49 and 0.48-0.90; with the critic's loss sign flipped (the control below):
+# distance >= 3.8 (GAN: G drifts past the target, about 5; WGAN-GP: G also collapses, std <= 0.07).
+
+TARGET = torch.tensor([3.0, -2.0])  # N((3, -2), 0.5^2 I); z ~ N(0, I) starts G 3.6 away
+MEAN_BOUND = 0.5  # one data std
+STD_RANGE = (0.2, 1.5)  # the data's std is 0.5: a collapse (std -> 0) fails
 
 
-@pytest.mark.parametrize(
-    "objective",
-    [
-        GANObjective(AdversarialConfig(lr_g=2e-3, lr_d=2e-3)),
-        WGANGPObjective(WGANGPObjective.Config(lr_g=2e-3, lr_d=2e-3, n_critic=2)),
-    ],
-)
-def test_each_loss_learns_a_shifted_gaussian(objective: GANObjective) -> None:
-    """Target N((3, -2), 0.5^2 I) from z ~ N(0, I); a sign error in either loss leaves G far away."""
+def train_shifted_gaussian(objective: GANObjective, *, flip_critic: bool = False, steps: int = 1000):
+    """Train on N((3, -2), 0.5^2 I); the distance of the averaged sample mean from (3, -2), the average std."""
     torch.manual_seed(0)
     c = objective.cfg
     model = create_model(
@@ -169,11 +175,12 @@ def test_each_loss_learns_a_shifted_gaussian(objective: GANObjective) -> None:
     )
     opt_g = torch.optim.Adam(model.generator.parameters(), lr=c.lr_g, betas=c.betas_g)
     opt_d = torch.optim.Adam(model.critic.parameters(), lr=c.lr_d, betas=c.betas_d)
-    target = torch.tensor([3.0, -2.0])
     g = torch.Generator().manual_seed(0)
-    for step in range(600):
-        x = target + 0.5 * torch.randn(64, 2, generator=g)
+    means, stds = [], []
+    for step in range(steps):
+        x = TARGET + 0.5 * torch.randn(64, 2, generator=g)
         loss_d, _ = objective.critic_loss(model.generator, model.critic, x, torch.randn(64, 2, generator=g), g)
+        loss_d = -loss_d if flip_critic else loss_d
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
@@ -182,9 +189,32 @@ def test_each_loss_learns_a_shifted_gaussian(objective: GANObjective) -> None:
             opt_g.zero_grad()
             loss_g.backward()
             opt_g.step()
-    samples = GANObjective.sample(model, 2000, torch.Generator().manual_seed(1))
-    assert float((samples.mean(0) - target).norm()) < 0.3, samples.mean(0)
-    assert 0.25 < float(samples.std(0).mean()) < 1.0, samples.std(0)
+        if step >= steps // 2 and (step + 1) % 20 == 0:  # 25 snapshots of the second half
+            samples = GANObjective.sample(model, 200, torch.Generator().manual_seed(step))  # (200, 2)
+            means.append(samples.mean(0))
+            stds.append(samples.std(0).mean())
+    distance = float((torch.stack(means).mean(0) - TARGET).norm())
+    return distance, float(torch.stack(stds).mean())
+
+
+OBJECTIVES = {
+    "gan": GANObjective(AdversarialConfig(lr_g=2e-3, lr_d=2e-3)),
+    "wgan_gp": WGANGPObjective(WGANGPObjective.Config(lr_g=2e-3, lr_d=2e-3, n_critic=2)),
+}
+
+
+@pytest.mark.parametrize("loss", list(OBJECTIVES))
+def test_each_loss_learns_a_shifted_gaussian(loss: str) -> None:
+    distance, std = train_shifted_gaussian(OBJECTIVES[loss])
+    assert distance < MEAN_BOUND, f"{loss}: averaged sample mean {distance:.3f} from the target"
+    assert STD_RANGE[0] < std < STD_RANGE[1], f"{loss}: average sample std {std:.3f}"
+
+
+@pytest.mark.parametrize("loss", list(OBJECTIVES))
+def test_a_critic_with_its_loss_sign_flipped_fails_the_learning_criterion(loss: str) -> None:
+    """The control: the critic rewards fakes, so G never settles on the data; the criterion must say so."""
+    distance, _ = train_shifted_gaussian(OBJECTIVES[loss], flip_critic=True)
+    assert distance > 3 * MEAN_BOUND, f"{loss}: a sign-flipped critic came within {distance:.3f} of the target"
 
 
 @pytest.mark.parametrize(

@@ -153,9 +153,14 @@ def test_link_prediction_fits_its_training_edges(train_tiny) -> None:
     from dlzoo.runs import load_run
     from dlzoo.tasks.graph import split_edges
 
-    path = train_tiny("gcn_link")
+    # karate's held-out split (16 edges) cannot tell a trained GCN from an untrained one (test AUROC
+    # 0.61-0.69 against 0.57-0.61 over seeds 0-2), so the learning claim is on the training edges, after
+    # 200 epochs: AUROC 0.905-0.925 over seeds 0-2 (60 epochs: 0.858-0.894, too close to the bound);
+    # the control, the untrained GCN, scores 0.64-0.77 (message passing alone already smooths).
+    path = train_tiny("gcn_link", "train.epochs=200")
     loaded = load_run(path)
-    assert 0.0 <= json.loads((path / "eval.json").read_text())["test/auroc"] <= 1.0
+    # held out: better than a constant score (0.5) or a GCN trained on random edges (0.47)
+    assert json.loads((train_tiny("gcn_link") / "eval.json").read_text())["test/auroc"] > 0.5
     from dlzoo.data import load_dataset
 
     g = load_dataset("karate").graph
@@ -166,7 +171,7 @@ def test_link_prediction_fits_its_training_edges(train_tiny) -> None:
     neg = negative_pairs(34, 4 * train.shape[1], generator=torch.Generator().manual_seed(5))
     scores = torch.cat([link_logits(z, train), link_logits(z, neg)])
     target = torch.cat([torch.ones(train.shape[1]), torch.zeros(neg.shape[1])]).long()
-    assert float(binary_auroc(scores, target)) > 0.85  # an untrained or broken decoder sits near 0.5
+    assert float(binary_auroc(scores, target)) > 0.85  # untrained: 0.64-0.77
     assert evaluate_run(path, split="test")["test/auroc"] == pytest.approx(
         json.loads((path / "eval.json").read_text())["test/auroc"]
     )

@@ -52,10 +52,11 @@ def test_tiny_classifier_loss_decreases(classifier_run: tuple[RunDir, dict]) -> 
 
 def test_tiny_regressor_beats_the_mean(regressor_run: tuple[RunDir, dict]) -> None:
     # on this split: predicting the training mean gives r2 = -0.001 (mse 5135), linear regression r2 = 0.33;
-    # the tiny MLP gets 0.31-0.33 over seeds 0-2
+    # the tiny MLP gets 0.31-0.33 over seeds 0-2 (the same under ATEN_CPU_CAPABILITY=avx2). Controls that
+    # must fail: the untrained MLP -0.02, the MLP trained on shuffled targets -0.14. (An mse bound would
+    # add nothing: r2 > 0.25 already means mse < 0.75 * 5135.)
     _, result = regressor_run
     assert result["test/r2"] > 0.25
-    assert result["test/mse"] < 0.8 * 5135
     assert result["test/rmse"] == pytest.approx(result["test/mse"] ** 0.5, rel=1e-4)
 
 

@@ -286,9 +286,11 @@ def test_keep_best_tests_the_best_validation_round() -> None:
 
 
 def test_tiny_preset_learns_cartpole(tiny_run: tuple[RunDir, dict]) -> None:
-    # a uniformly random policy averages ~22 on CartPole-v1; the tiny preset reaches ~120-210 (seeds 0-3)
+    # the tiny preset reaches 115-208 over seeds 0-2 (default kernels) and 132-253 (ATEN_CPU_CAPABILITY=avx2:
+    # seed 1 moves by 18, so a bound of 100 sat on the edge); controls: the untrained greedy Q-network
+    # scores 9.1-9.4, a uniformly random policy ~22. The bound sits a factor ~2.3 from both.
     run, result = tiny_run
-    assert result["test/return_mean"] >= 100
+    assert result["test/return_mean"] >= 50
     rows = run.read_metrics()
     episode_returns = [r["train/episode_return"] for r in rows if "train/episode_return" in r]
     assert episode_returns[-1] > 3 * episode_returns[0]  # ε-greedy training episodes lengthen too

@@ -186,10 +186,21 @@ def test_unrolled_path_reproduces_a_fused_run(train_tiny) -> None:
         torch.testing.assert_close(teaching(x), loaded.model(x))
 
 
-def test_forecaster_reports_mase_and_beats_the_mean(train_tiny) -> None:
+def test_forecaster_beats_the_mean_and_the_persistence_forecast(train_tiny) -> None:
+    """Seeds 0-4 (default and avx2 kernels): r2 0.84-0.87, MASE 0.86-0.93, i.e. 0.60-0.65 of persistence's.
+
+    Controls that must fail: untrained r2 -0.22, MASE 2.64; trained on shuffled targets r2 -0.10, MASE
+    1.05 (a near-constant forecast: r2 catches it, MASE alone would not).
+    """
+    from dlzoo.data import load_dataset
+
     result = json.loads((train_tiny("rnn_forecaster") / "eval.json").read_text())
     assert {"test/mase", "test/smape", "test/r2"} <= set(result)
-    assert result["test/r2"] > 0.3 and 0 < result["test/mase"] < 2.0
+    data = load_dataset("sunspots", window=12)
+    persistence = data.test.x[:, -1].reshape(data.test.y.shape)  # y_t = y_{t-1}: MASE 1.44 on the test split
+    persistence_mase = mase(persistence, data.test.y, scale=naive_scale(data.train.y, m=1))
+    assert result["test/r2"] > 0.7, result
+    assert result["test/mase"] < 0.8 * persistence_mase, (result, persistence_mase)
 
 
 def test_serving_predict_and_ragged_input(train_tiny) -> None:
