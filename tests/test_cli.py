@@ -48,7 +48,13 @@ def test_bad_input_is_one_clear_line_without_traceback(args: list[str], needle: 
 
 
 @pytest.mark.parametrize(
-    ("args", "blocked", "extra"), [(["serve"], "uvicorn", "serve"), (["serve"], "fastapi", "serve")]
+    ("args", "blocked", "extra"),
+    [
+        (["serve"], "uvicorn", "serve"),
+        (["serve"], "fastapi", "serve"),
+        (["export", "runs/any", "--format", "onnx"], "onnxruntime", "export"),
+        (["export", "runs/any", "--format", "onnx"], "onnxscript", "export"),
+    ],
 )
 def test_a_missing_extra_is_one_line_naming_the_extra(args: list[str], blocked: str, extra: str) -> None:
     """As on a base install: the optional module cannot be imported (None in sys.modules blocks it)."""

@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
+from dlzoo.extras import require
 from dlzoo.registry import choices_error
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.pt"}  # format -> default file name in <run>/export/
@@ -192,8 +193,12 @@ def _check_inputs(example: Inputs) -> list[Inputs]:
 
 
 def _check_fmt(fmt: str) -> None:
+    """A known format whose tools are installed (ONNX: the exporter's onnx/onnxscript and onnxruntime)."""
     if fmt not in FORMATS:
         raise ExportError(choices_error("export format", fmt, list(FORMATS)))
+    if fmt == "onnx":
+        for module in ("onnx", "onnxscript", "onnxruntime"):
+            require(module, extra="export", feature="ONNX export")
 
 
 def _outputs(out: Any) -> tuple[torch.Tensor, ...]:
@@ -311,10 +316,7 @@ def _first_line(e: BaseException) -> str:
 
 
 def _onnx_runner(path: Path) -> Callable[[torch.Tensor], tuple[torch.Tensor, ...]]:
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise ExportError("the ONNX parity check needs onnxruntime: pip install 'dlzoo[export]'") from None
+    ort = require("onnxruntime", extra="export", feature="the ONNX parity check")
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
