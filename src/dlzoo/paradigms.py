@@ -36,6 +36,7 @@ LOOP_FIELDS = (
     "checkpoint_every",
     "tensorboard",
     "progress",
+    "retain_freed_memory",
 )
 #: the epoch loop's fields: one optimizer from train: (make_optimizer), a per-epoch scheduler, epochs
 EPOCHS = (
