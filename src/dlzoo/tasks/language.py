@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from dlzoo.objectives import cross_entropy_lm
 from dlzoo.optim import decay_groups, make_optimizer
 from dlzoo.paradigms import LanguageConfig
 from dlzoo.tasks.base import Context, Logs, build_model, load_data
+from dlzoo.tasks.microbatch import Microbatches
 
 __all__ = ["LanguageConfig", "LanguageTask", "blocks_at", "cross_entropy_lm", "learning_rate"]
 
@@ -95,7 +94,14 @@ class LanguageTask:
         if t.batch_size % fabric.world_size:
             raise ValueError(f"batch_size {t.batch_size} must be divisible by the {fabric.world_size} processes")
         self.local_batch = t.batch_size // fabric.world_size
-        self.pool = self._microbatch_pool(c.microbatch_threads)
+        # CPU execution setting (off by default): the step's batch as micro-batches in threads
+        self.micro = Microbatches(
+            c.microbatch_threads,
+            model=self.model,
+            batch=self.local_batch,
+            world_size=fabric.world_size,
+            device=fabric.device,
+        )
         # nanoGPT's AdamW: decay on matrices only, betas from task:, the fused kernel; SGD's momentum is beta1
         optimizer = make_optimizer(
             decay_groups(self.model, t.weight_decay), t, betas=(c.beta1, c.beta2), momentum=c.beta1, fused=True
@@ -103,51 +109,9 @@ class LanguageTask:
         self.fmodel, self.optimizer = fabric.setup(self.model, optimizer)
         self.forward = torch.compile(self.fmodel) if c.compile else self.fmodel
 
-    def _microbatch_pool(self, n: int) -> ThreadPoolExecutor | None:
-        """n > 1: a pool of n threads and torch.set_num_threads(1) for this process (see microbatch_threads)."""
-        if n == 1:
-            return None
-        fabric = self.ctx.fabric
-        if fabric.world_size > 1 or fabric.device.type != "cpu":
-            raise ValueError(
-                f"task.microbatch_threads={n} splits a step over CPU threads of one process; this run "
-                f"has {fabric.world_size} process(es) on {fabric.device.type}: set it to 1"
-            )
-        if self.local_batch % n:
-            raise ValueError(
-                f"train.batch_size ({self.local_batch}) must be divisible by task.microbatch_threads ({n})"
-            )
-        if any(
-            (isinstance(m, nn.Dropout) and m.p > 0) or (isinstance(m, nn.RNNBase) and m.dropout > 0)
-            for m in self.model.modules()
-        ):
-            raise ValueError(
-                f"task.microbatch_threads={n} with dropout: the threads would draw their masks from the "
-                "one global generator in a varying order, and the run could not be reproduced or "
-                "resumed exactly; set model.dropout=0 or task.microbatch_threads=1"
-            )
-        torch.set_num_threads(1)  # the threads are the parallelism: no OpenMP team inside each op
-        return ThreadPoolExecutor(n, thread_name_prefix="dlzoo-microbatch")
-
-    def _backward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Loss of the batch x, y (B, T) and its gradient in the parameters' .grad; -> the loss (detached).
-
-        With a pool, the n micro-batches run forward and backward concurrently; each loss is scaled
-        by 1/n, so the accumulated gradient is the full batch's mean. Autograd accumulates .grad under a
-        lock; for n = 2 the sum does not depend on which part finishes first, so runs stay reproducible
-        (for n > 2 the order of the float additions, and so the last bits, may vary).
-        """
-        n = self.cfg.microbatch_threads
-
-        def part(xy: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-            loss = self.objective.loss(self.forward, *xy)
-            loss = loss / n if n > 1 else loss
-            self.ctx.fabric.backward(loss)
-            return loss.detach()
-
-        if self.pool is None:
-            return part((x, y))
-        return torch.stack(list(self.pool.map(part, zip(x.chunk(n), y.chunk(n), strict=True)))).sum()
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The objective's next-token loss of a batch x, y (B, T) through the (compiled) wrapped model."""
+        return self.objective.loss(self.forward, x, y)
 
     def num_rounds(self) -> int:
         return math.ceil(self.cfg.max_iters / self.cfg.eval_interval)
@@ -168,7 +132,7 @@ class LanguageTask:
                 group["lr"] = lr
             block = blocks_at(train, starts[i], c.block_size + 1)  # (B, T + 1)
             self.optimizer.zero_grad(set_to_none=True)
-            loss = self._backward(block[:, :-1], block[:, 1:])
+            loss = self.micro.backward(self.loss, block[:, :-1], block[:, 1:], backward=fabric.backward)
             if t.grad_clip is not None:
                 fabric.clip_gradients(self.fmodel, self.optimizer, max_norm=t.grad_clip)
             self.optimizer.step()
@@ -182,9 +146,7 @@ class LanguageTask:
             with torch.no_grad():  # grad mode is per thread
                 return cross_entropy_lm(self.model(chunk[:, :-1]), chunk[:, 1:], reduction="sum").double()
 
-        # at most EVAL_CHUNK blocks per forward, and at least one chunk per micro-batch thread
-        chunks = blocks.split(min(EVAL_CHUNK, math.ceil(len(blocks) / self.cfg.microbatch_threads)))
-        parts = list(self.pool.map(summed, chunks) if self.pool is not None else map(summed, chunks))
+        parts = self.micro.map(summed, blocks.split(self.micro.chunk_size(len(blocks), at_most=EVAL_CHUNK)))
         return float(torch.stack(parts).sum()) / (blocks.shape[0] * (blocks.shape[1] - 1))  # sum in a fixed order
 
     def estimate_loss(self, split: str) -> float:
