@@ -34,24 +34,8 @@ def tiny_task(name: str):
 
 
 def example_batch(task, n: int = 4) -> tuple[torch.Tensor, ...]:
-    """forward's positional inputs for n examples: the task's own (tokens, graphs), else n training inputs."""
-    if hasattr(task, "example_inputs"):
-        return tuple(task.example_inputs(n))
-    return (_tensor_batch(task, n),)
-
-
-def _tensor_batch(task, n: int) -> torch.Tensor:
-    if hasattr(task, "data"):
-        return task.data.train.x[:n].clone()
-    space = task.env.observation_space  # reinforcement: observations from the environment's space
-    space.seed(0)
-    return torch.as_tensor(np_stack([space.sample() for _ in range(n)]), dtype=torch.float32)
-
-
-def np_stack(items):
-    import numpy as np
-
-    return np.stack(items)
+    """forward's positional inputs for n examples, from the paradigm (tokens, graphs, observations, rows)."""
+    return tuple(task.example_inputs(n))
 
 
 def outputs(model: torch.nn.Module, x: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
@@ -120,14 +104,14 @@ def test_export_parity(built, tmp_path, fmt: str) -> None:
     export = pytest.importorskip("dlzoo.export")
     name, task, _ = built
     x = example_batch(task, n=3)
-    check = [example_batch(task, n=5), example_batch(task, n=1)] if hasattr(task, "example_inputs") else None
+    check = [example_batch(task, n=5), example_batch(task, n=1)]
     report = export.export_model(
         task.model.eval(),
         x,
         tmp_path / f"{name}.{fmt}",
         fmt=fmt,
         check=check,
-        dynamic=getattr(task, "dynamic_dims", None),
+        dynamic=task.dynamic_dims,
     )  # raises on disagreement
     with torch.no_grad():
         scale = max(float(o.abs().max()) for o in outputs(task.model, x))

@@ -52,6 +52,14 @@ class Task(Protocol):
     def plots(self, folder: Path) -> list[Path]:
         """Family/paradigm plots beside the learning curves; returns the files written."""
 
+    def example_inputs(self, n: int) -> tuple[torch.Tensor, ...]:
+        """forward's positional inputs for n examples of the run's data (n rows of each output).
+
+        What the registry-wide contract tests feed every model, and export's parity batches."""
+
+    #: per input of forward, {dim: name} of the dims that vary between calls (None: dim 0, "batch")
+    dynamic_dims: tuple[dict[int, str], ...] | None
+
 
 @dataclass
 class Context:

@@ -82,6 +82,13 @@ class GenerativeTask:
         out.update({f"{split}/{k}": v for k, v in more.items()})
         return out
 
+    # -- contract / export ---------------------------------------------------------------------
+    dynamic_dims = None  # one input, the batch dimension varies
+
+    def example_inputs(self, n: int) -> tuple[torch.Tensor]:
+        """The first n training inputs (n, *input_shape)."""
+        return (self.data.train.x[:n].clone(),)
+
     def state_dict(self) -> dict[str, Any]:
         return self.opt.state_dict()
 

@@ -115,6 +115,15 @@ class ReinforcementTask:
             self.best = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         return {f"{split}/{k}": v for k, v in stats.items()}
 
+    # -- contract / export ---------------------------------------------------------------------
+    dynamic_dims = None  # observations (batch, *obs_shape)
+
+    def example_inputs(self, n: int) -> tuple[torch.Tensor]:
+        """n observations drawn from the environment's observation space (seeded)."""
+        space = self.env.observation_space
+        space.seed(n)
+        return (torch.as_tensor(np.stack([space.sample() for _ in range(n)]), dtype=torch.float32),)
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "algo": self.algo.state_dict(),
