@@ -70,7 +70,14 @@ MNIST_TASK = {"dynamic_binarize": False, "eval_iw_samples": 1000}
 def vae_mlp(
     *, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (400,), latent_dim: int = 40, activation: str = "relu"
 ) -> VAE:
-    """Variational autoencoder, MLP encoder/decoder, Bernoulli pixels (Kingma & Welling 2014)."""
+    """Variational autoencoder, MLP encoder/decoder, Bernoulli pixels (Kingma & Welling 2014).
+
+    Args:
+        input_shape: shape of one example, e.g. (1, 28, 28), flattened by the encoder; filled from the data when unset.
+        hidden: widths of the encoder's hidden layers, input to latent; the decoder uses them in reverse order.
+        latent_dim: D, the dimension of z; the encoder outputs its mean and log-variance, the prior is N(0, I).
+        activation: nonlinearity after every hidden layer: relu | tanh | softplus | gelu.
+    """
     input_shape, hidden = tuple(input_shape), tuple(hidden)
     return VAE(
         encoder=MLPEncoder(
@@ -117,7 +124,14 @@ def vae_conv(
     latent_dim: int = 16,
     activation: str = "relu",
 ) -> VAE:
-    """Variational autoencoder, stride-2 conv encoder / transposed-conv decoder, Bernoulli pixels."""
+    """Variational autoencoder, stride-2 conv encoder / transposed-conv decoder, Bernoulli pixels.
+
+    Args:
+        input_shape: image shape (C, H, W) with H, W >= 2 ** len(channels); filled from the data when unset.
+        channels: output channels of the encoder's stride-2 convs (kernel 4, each halves H, W), mirrored by the decoder.
+        latent_dim: D, the dimension of z; the encoder outputs its mean and log-variance, the prior is N(0, I).
+        activation: nonlinearity between the layers (none on the latent or the output): relu | tanh | softplus | gelu.
+    """
     input_shape, channels = tuple(input_shape), tuple(channels)
     check_conv_shape(input_shape, channels)
     return VAE(
@@ -231,7 +245,15 @@ def ae_mlp(
     activation: str = "relu",
     code_activation: str = "sigmoid",
 ) -> Autoencoder:
-    """Autoencoder, MLP encoder h = s(Wx + b) (optional hidden layers), mirrored decoder, plain reconstruction."""
+    """Autoencoder, MLP encoder h = s(Wx + b) (optional hidden layers), mirrored decoder, plain reconstruction.
+
+    Args:
+        input_shape: shape of one example, e.g. (1, 28, 28), flattened by the encoder; filled from the data when unset.
+        hidden: widths of the encoder's layers before the code, mirrored by the decoder; () gives h = s(Wx + b).
+        code_dim: width of the code h (500 in Vincent et al. 2008 on MNIST).
+        activation: nonlinearity of the hidden layers (unused when hidden is empty): relu | tanh | softplus | gelu.
+        code_activation: s, applied to the code layer: sigmoid | relu | tanh | linear.
+    """
     return _mlp(input_shape, hidden, code_dim, activation, code_activation)
 
 
@@ -253,7 +275,16 @@ def ae_conv(
     code_activation: str = "linear",
     block: str = "transpose",
 ) -> Autoencoder:
-    """Autoencoder, stride-2 conv encoder, upsample-block decoder (transpose | resize | shuffle)."""
+    """Autoencoder, stride-2 conv encoder, upsample-block decoder (transpose | resize | shuffle).
+
+    Args:
+        input_shape: image shape (C, H, W) with H, W >= 2 ** len(channels); filled from the data when unset.
+        channels: output channels of the encoder's stride-2 convs (kernel 4, each halves H, W), mirrored by the decoder.
+        code_dim: width of the code h, a linear layer on the flattened conv features.
+        activation: nonlinearity between the layers (none on the code or the output): relu | tanh | softplus | gelu.
+        code_activation: s, applied to the code layer: sigmoid | relu | tanh | linear.
+        block: the decoder's x2 upsampling: transpose (transposed conv) | resize (nearest + conv) | shuffle (sub-pixel).
+    """
     return _conv(input_shape, channels, code_dim, activation, code_activation, block)
 
 
@@ -274,7 +305,15 @@ def dae_mlp(
     activation: str = "relu",
     code_activation: str = "sigmoid",
 ) -> Autoencoder:
-    """Denoising autoencoder (Vincent et al. 2008), MLP: reconstructs x from a masked or noisy copy."""
+    """Denoising autoencoder (Vincent et al. 2008), MLP: reconstructs x from a masked or noisy copy.
+
+    Args:
+        input_shape: shape of one example, e.g. (1, 28, 28), flattened by the encoder; filled from the data when unset.
+        hidden: widths of the encoder's layers before the code, mirrored by the decoder; () gives h = s(Wx + b).
+        code_dim: width of the code h (500 in Vincent et al. 2008 on MNIST).
+        activation: nonlinearity of the hidden layers (unused when hidden is empty): relu | tanh | softplus | gelu.
+        code_activation: s, applied to the code layer: sigmoid | relu | tanh | linear.
+    """
     return _mlp(input_shape, hidden, code_dim, activation, code_activation)
 
 
@@ -296,7 +335,16 @@ def dae_conv(
     code_activation: str = "linear",
     block: str = "transpose",
 ) -> Autoencoder:
-    """Denoising autoencoder (Vincent et al. 2008), convolutional encoder and upsample-block decoder."""
+    """Denoising autoencoder (Vincent et al. 2008), convolutional encoder and upsample-block decoder.
+
+    Args:
+        input_shape: image shape (C, H, W) with H, W >= 2 ** len(channels); filled from the data when unset.
+        channels: output channels of the encoder's stride-2 convs (kernel 4, each halves H, W), mirrored by the decoder.
+        code_dim: width of the code h, a linear layer on the flattened conv features.
+        activation: nonlinearity between the layers (none on the code or the output): relu | tanh | softplus | gelu.
+        code_activation: s, applied to the code layer: sigmoid | relu | tanh | linear.
+        block: the decoder's x2 upsampling: transpose (transposed conv) | resize (nearest + conv) | shuffle (sub-pixel).
+    """
     return _conv(input_shape, channels, code_dim, activation, code_activation, block)
 
 
@@ -317,7 +365,15 @@ def sparse_ae_mlp(
     activation: str = "relu",
     code_activation: str = "sigmoid",
 ) -> Autoencoder:
-    """Sparse autoencoder, MLP: KL(rho || mean activation) or L1 penalty on the sigmoid codes."""
+    """Sparse autoencoder, MLP: KL(rho || mean activation) or L1 penalty on the sigmoid codes.
+
+    Args:
+        input_shape: shape of one example, e.g. (1, 28, 28), flattened by the encoder; filled from the data when unset.
+        hidden: widths of the encoder's layers before the code, mirrored by the decoder; () gives h = s(Wx + b).
+        code_dim: width of the code h (500 in Vincent et al. 2008 on MNIST).
+        activation: nonlinearity of the hidden layers (unused when hidden is empty): relu | tanh | softplus | gelu.
+        code_activation: s, applied to the code layer: sigmoid | relu | tanh | linear (the KL penalty needs sigmoid).
+    """
     return _mlp(input_shape, hidden, code_dim, activation, code_activation)
 
 
@@ -339,7 +395,16 @@ def sparse_ae_conv(
     code_activation: str = "sigmoid",
     block: str = "transpose",
 ) -> Autoencoder:
-    """Sparse autoencoder, convolutional: KL or L1 sparsity penalty on the codes."""
+    """Sparse autoencoder, convolutional: KL or L1 sparsity penalty on the codes.
+
+    Args:
+        input_shape: image shape (C, H, W) with H, W >= 2 ** len(channels); filled from the data when unset.
+        channels: output channels of the encoder's stride-2 convs (kernel 4, each halves H, W), mirrored by the decoder.
+        code_dim: width of the code h, a linear layer on the flattened conv features.
+        activation: nonlinearity between the layers (none on the code or the output): relu | tanh | softplus | gelu.
+        code_activation: s, applied to the code layer: sigmoid | relu | tanh | linear (the KL penalty needs sigmoid).
+        block: the decoder's x2 upsampling: transpose (transposed conv) | resize (nearest + conv) | shuffle (sub-pixel).
+    """
     return _conv(input_shape, channels, code_dim, activation, code_activation, block)
 
 
@@ -360,7 +425,15 @@ def cae_mlp(
     activation: str = "relu",
     code_activation: str = "sigmoid",
 ) -> Autoencoder:
-    """Contractive autoencoder (Rifai et al. 2011), MLP: exact encoder-Jacobian Frobenius penalty."""
+    """Contractive autoencoder (Rifai et al. 2011), MLP: exact encoder-Jacobian Frobenius penalty.
+
+    Args:
+        input_shape: shape of one example, e.g. (1, 28, 28), flattened by the encoder; filled from the data when unset.
+        hidden: encoder widths before the code, mirrored by the decoder; () gives h = s(Wx + b), closed-form Jacobian.
+        code_dim: width of the code h (500 in Vincent et al. 2008 on MNIST).
+        activation: nonlinearity of the hidden layers (unused when hidden is empty): relu | tanh | softplus | gelu.
+        code_activation: s, applied to the code layer: sigmoid | relu | tanh | linear.
+    """
     return _mlp(input_shape, hidden, code_dim, activation, code_activation)
 
 
@@ -382,5 +455,14 @@ def cae_conv(
     code_activation: str = "linear",
     block: str = "transpose",
 ) -> Autoencoder:
-    """Contractive autoencoder (Rifai et al. 2011), convolutional: Hutchinson estimate of the Jacobian penalty."""
+    """Contractive autoencoder (Rifai et al. 2011), convolutional: Hutchinson estimate of the Jacobian penalty.
+
+    Args:
+        input_shape: image shape (C, H, W) with H, W >= 2 ** len(channels); filled from the data when unset.
+        channels: output channels of the encoder's stride-2 convs (kernel 4, each halves H, W), mirrored by the decoder.
+        code_dim: width of the code h, a linear layer on the flattened conv features.
+        activation: nonlinearity between the layers (none on the code or the output): relu | tanh | softplus | gelu.
+        code_activation: s, applied to the code layer: sigmoid | relu | tanh | linear.
+        block: the decoder's x2 upsampling: transpose (transposed conv) | resize (nearest + conv) | shuffle (sub-pixel).
+    """
     return _conv(input_shape, channels, code_dim, activation, code_activation, block)

@@ -68,7 +68,14 @@ class GAPHead(nn.Module):
 
 
 class FCN(nn.Module):
-    """Fully convolutional network (Wang et al. 2017). Shapes: x (B, C, L) -> logits (B, K)."""
+    """Fully convolutional network (Wang et al. 2017). Shapes: x (B, C, L) -> logits (B, K).
+
+    Args:
+        in_channels: C, variables of the series (first axis of input_shape); filled from the data when unset.
+        num_classes: K, number of classes (logits of the head); filled from the data when unset.
+        filters: output channels of the conv -> BN -> ReLU blocks, input to output (paper: 128, 256, 128).
+        kernel_sizes: kernel length of each block, same length as filters (paper: 8, 5, 3).
+    """
 
     def __init__(
         self,
@@ -109,7 +116,14 @@ class ResidualBlock1d(nn.Module):
 
 
 class ResNet1d(nn.Module):
-    """ResNet for time series (Wang et al. 2017). Shapes: x (B, C, L) -> logits (B, K)."""
+    """ResNet for time series (Wang et al. 2017). Shapes: x (B, C, L) -> logits (B, K).
+
+    Args:
+        in_channels: C, variables of the series (first axis of input_shape); filled from the data when unset.
+        num_classes: K, number of classes (logits of the head); filled from the data when unset.
+        filters: output channels of each residual block, one block per entry (paper: 64, 128, 128).
+        kernel_sizes: kernel lengths of the convs inside every block, one conv per entry (paper: 8, 5, 3).
+    """
 
     def __init__(
         self,
@@ -157,7 +171,17 @@ class InceptionModule(nn.Module):
 
 
 class InceptionTime(nn.Module):
-    """One InceptionTime network (Fawaz et al. 2020; the paper ensembles five). x (B, C, L) -> (B, K)."""
+    """One InceptionTime network (Fawaz et al. 2020; the paper ensembles five). x (B, C, L) -> (B, K).
+
+    Args:
+        in_channels: C, variables of the series (first axis of input_shape); filled from the data when unset.
+        num_classes: K, number of classes (logits of the head); filled from the data when unset.
+        depth: number of stacked Inception modules (paper: 6).
+        filters: output channels of each parallel conv; a module outputs filters * (len(kernel_sizes) + 1).
+        bottleneck: channels of the 1x1 conv before the wide convs (0: none; the first module skips it when C = 1).
+        kernel_sizes: kernel lengths of the parallel convs of every module (paper: 40, 20, 10).
+        residual_every: a shortcut (1x1 conv + BN) around every group of this many modules (0: none; paper: 3).
+    """
 
     def __init__(
         self,
@@ -204,6 +228,14 @@ class LeNet(nn.Module):
     """LeNet-style CNN. Shapes: x (B, C, H, W) -> logits (B, K); H and W must be divisible by 4.
 
     conv(k, "same") -> BN -> ReLU -> maxpool 2  (twice)  -> flatten -> FC -> ReLU -> dropout -> FC
+
+    Args:
+        input_shape: image shape (C, H, W), H and W divisible by 4; filled from the data when unset.
+        num_classes: K, number of classes (logits of the head); filled from the data when unset.
+        channels: output channels of the two conv stages.
+        kernel_size: odd side length k of both convs' square kernels ("same" padding).
+        hidden: width of the fully connected layer before the output layer.
+        dropout: drop probability before the output layer (training only).
     """
 
     def __init__(

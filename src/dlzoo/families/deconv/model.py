@@ -32,11 +32,11 @@ class Upsampler(nn.Module):
 
     Args:
         in_channels: image channels C (1 for MNIST).
-        block: upsampling kind, one of blocks.UPSAMPLE_KINDS.
+        block: upsampling kind: transpose (transposed conv) | resize (nearest resize then conv) | shuffle (sub-pixel).
         kernel_size: kernel of the upsampling blocks (None: the block's default, 4 / 3 / 3).
-        channels: feature width of every hidden layer.
+        channels: feature channels of every hidden conv and upsampling block.
         depth: convolutions on the low-resolution grid before upsampling (>= 1).
-        factor: total upscaling factor.
+        factor: total upscaling factor, must equal data.factor (log2(factor) x2 stages for a power of 2, else one).
         icnr: shuffle only; ICNR initialisation of the sub-pixel convs (Aitken et al. 2017).
     """
 

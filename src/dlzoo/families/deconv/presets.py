@@ -59,7 +59,13 @@ def upsampler(
     factor: int = 2,
     icnr: bool = True,
 ) -> Upsampler:
-    """Super-resolution decoder: conv features on the low-res grid, log2(factor) upsampling blocks, conv out."""
+    """Super-resolution decoder: conv features on the low-res grid, log2(factor) upsampling blocks, conv out.
+
+    Args:
+        input_shape: low-resolution image shape (C, h, w); only C is used; filled from the data when unset.
+
+    The other arguments are Upsampler's.
+    """
     return Upsampler(
         in_channels=int(input_shape[0]),
         block=block,

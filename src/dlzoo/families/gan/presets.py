@@ -85,7 +85,17 @@ def gan(
     critic_activation: str = "maxout",
     out_activation: str = "identity",
 ) -> GAN:
-    """GAN with MLP generator and discriminator, non-saturating loss (Goodfellow et al. 2014)."""
+    """GAN with MLP generator and discriminator, non-saturating loss (Goodfellow et al. 2014).
+
+    Args:
+        input_shape: shape of one sample, e.g. (2,) for the toy 2-D points; filled from the data when unset.
+        latent_dim: dimension of the generator's noise z ~ N(0, I).
+        hidden_g: widths of the generator's hidden layers, noise to sample (Linear -> BatchNorm -> ReLU each).
+        hidden_d: widths of the discriminator's hidden layers, input to score.
+        batchnorm_g: BatchNorm1d after every hidden linear layer of the generator.
+        critic_activation: discriminator nonlinearity: maxout (LinearMaxout, 5 pieces) | leaky_relu (slope 0.2) | relu.
+        out_activation: the generator's output: identity (2-D points) | sigmoid (images in [0, 1]).
+    """
     return _mlp_gan(
         input_shape=input_shape,
         latent_dim=latent_dim,
@@ -118,7 +128,18 @@ def pacgan(
     critic_activation: str = "maxout",
     out_activation: str = "identity",
 ) -> GAN:
-    """PacGAN: the GAN whose discriminator judges ``pack`` samples at once (Lin et al. 2018)."""
+    """PacGAN: the GAN whose discriminator judges ``pack`` samples at once (Lin et al. 2018).
+
+    Args:
+        input_shape: shape of one sample, e.g. (2,) for the toy 2-D points; filled from the data when unset.
+        latent_dim: dimension of the generator's noise z ~ N(0, I).
+        pack: m, samples concatenated into one discriminator input, all real or all fake; divides the batch size.
+        hidden_g: widths of the generator's hidden layers, noise to sample (Linear -> BatchNorm -> ReLU each).
+        hidden_d: widths of the discriminator's hidden layers, input to score.
+        batchnorm_g: BatchNorm1d after every hidden linear layer of the generator.
+        critic_activation: discriminator nonlinearity: maxout (LinearMaxout, 5 pieces) | leaky_relu (slope 0.2) | relu.
+        out_activation: the generator's output: identity (2-D points) | sigmoid (images in [0, 1]).
+    """
     return _mlp_gan(
         input_shape=input_shape,
         latent_dim=latent_dim,
@@ -169,7 +190,15 @@ def dcgan(
     channels_d: tuple[int, ...] = (64, 128),
     upsample: str = "transpose",
 ) -> GAN:
-    """DCGAN: transposed-conv generator with BatchNorm, strided-conv LeakyReLU discriminator (Radford et al. 2016)."""
+    """DCGAN: transposed-conv generator with BatchNorm, strided-conv LeakyReLU discriminator (Radford et al. 2016).
+
+    Args:
+        input_shape: square image shape (C, H, W), H divisible by 2 ** len(channels_g); filled from the data when unset.
+        latent_dim: dimension of the generator's noise z ~ N(0, I) (100 in Radford et al. 2016).
+        channels_g: generator feature channels, coarsest first (z is projected to the first); one x2 upsampling each.
+        channels_d: discriminator's stride-2 conv channels (kernel 4, LeakyReLU 0.2; BatchNorm on all but the first).
+        upsample: the generator's x2 upsampling: transpose (transposed conv) | resize (nearest + conv) | shuffle.
+    """
     input_shape = _image_shape(input_shape, "dcgan")
     return GAN(
         generator=ConvGenerator(
@@ -224,7 +253,18 @@ def wgan_gp(
     channels_d: tuple[int, ...] = (32, 64),
     upsample: str = "transpose",
 ) -> GAN:
-    """WGAN-GP: Wasserstein critic with gradient penalty (Gulrajani et al. 2017); arch "mlp" (2-D) or "conv"."""
+    """WGAN-GP: Wasserstein critic with gradient penalty (Gulrajani et al. 2017); arch "mlp" (2-D) or "conv".
+
+    Args:
+        input_shape: one sample: (2,) toy points or (C, H, W) images (arch=conv); filled from the data when unset.
+        arch: mlp (uses hidden_g, hidden_d) | conv (DCGAN-shaped, images only; uses channels_g, channels_d, upsample).
+        latent_dim: dimension of the generator's noise z ~ N(0, I).
+        hidden_g: arch=mlp; widths of the generator's hidden ReLU layers (no BatchNorm), noise to sample.
+        hidden_d: arch=mlp; widths of the critic's hidden ReLU layers, input to score.
+        channels_g: arch=conv; generator feature channels, coarsest first, one x2 upsampling per entry.
+        channels_d: arch=conv; output channels of the critic's stride-2 convs (kernel 4, LeakyReLU 0.2, no BatchNorm).
+        upsample: arch=conv; the generator's x2 upsampling: transpose | resize (nearest + conv) | shuffle (sub-pixel).
+    """
     if arch not in ARCHS:
         raise RegistryError(choices_error("wgan_gp arch", arch, ARCHS))
     if arch == "mlp":  # hidden_* are used; channels_* and upsample are not

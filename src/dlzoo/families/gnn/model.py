@@ -42,6 +42,12 @@ class GCN(nn.Module):
     """Kipf & Welling (2017), Eq. 9 for two layers: Z = softmax(Â ReLU(Â X W0) W1), here as logits.
 
     Dropout on the input of every layer (the paper's and PyG's example), ReLU between layers.
+
+    Args:
+        in_features: F, input features per node; filled from the data when unset.
+        out_features: outputs per node (class logits); filled from the data when unset.
+        hidden: widths of the hidden graph-convolution layers, input to output (paper: (16,)).
+        dropout: drop probability on the input of every layer (nonzero input features only on the first).
     """
 
     def __init__(
@@ -58,7 +64,16 @@ class GCN(nn.Module):
 
 class GAT(nn.Module):
     """Veličković et al. (2018), Sec. 3.3 (transductive): K heads of F' features, ELU, concatenated;
-    an output layer of ``out_heads`` heads averaged; dropout on every layer's input and on α."""
+    an output layer of ``out_heads`` heads averaged; dropout on every layer's input and on α.
+
+    Args:
+        in_features: F, input features per node; filled from the data when unset.
+        out_features: outputs per node (class logits); filled from the data when unset.
+        hidden: F', features per head of the hidden attention layer (its output is heads * F' wide).
+        heads: K, attention heads of the hidden layer, concatenated (paper: 8).
+        out_heads: attention heads of the output layer, averaged (paper: 1 on Cora, 8 on PubMed).
+        dropout: drop probability on every layer's input and on the attention coefficients α (paper: 0.6).
+    """
 
     def __init__(
         self,
@@ -88,6 +103,14 @@ class GraphSAGE(nn.Module):
     """Hamilton et al. (2017), Algorithm 1 with K = len(hidden) + 1 layers: SAGEConv, ReLU, dropout.
 
     Trained full-batch or on sampled neighbourhoods (``sampler.py``); the forward is the same.
+
+    Args:
+        in_features: F, input features per node; filled from the data when unset.
+        out_features: outputs per node (class logits); filled from the data when unset.
+        hidden: widths of the hidden SAGE layers, input to output; K = len(hidden) + 1 layers.
+        aggregator: mean (elementwise mean of the neighbours) | max (pooling: max_u ReLU(W_pool h_u + b)).
+        dropout: drop probability on the input of every layer.
+        normalize: L2-normalize every hidden layer's output h'_v / ||h'_v|| (Algorithm 1, line 7).
     """
 
     def __init__(
@@ -126,6 +149,15 @@ class GIN(nn.Module):
     Eq. 4.2: h_G = CONCAT( READOUT({h_v^(k) | v in G}) | k = 0..K ), READOUT = sum. As in the authors'
     code, the concatenation followed by one linear layer is written as a sum of per-depth linear
     scores: score(G) = sum_k Linear_k( dropout( sum_{v in G} h_v^(k) ) ).
+
+    Args:
+        in_features: F, input features per node; filled from the data when unset.
+        out_features: outputs per graph (class logits); filled from the data when unset.
+        hidden: width of every GIN layer's MLP (paper tunes 16 / 32 / 64).
+        num_layers: K + 1, the GIN layers plus the input layer, each read out (paper: 5).
+        mlp_layers: Linear -> BatchNorm -> ReLU layers in each GIN layer's MLP (paper: 2).
+        dropout: drop probability on each depth's pooled graph vector before its linear score.
+        train_eps: learn ε in h_v = MLP((1 + ε) h_v + sum of neighbours) (GIN-ε); False keeps ε = 0 (GIN-0).
     """
 
     def __init__(

@@ -212,5 +212,12 @@ def gin(
     },
 )
 def gcn_link(*, in_features: int, out_features: int = 16, hidden: tuple[int, ...] = (32,), dropout: float = 0.0) -> GCN:
-    """GCN link predictor: GCN node embeddings, edge probability σ(z_uᵀ z_v) (graph auto-encoder decoder)."""
+    """GCN link predictor: GCN node embeddings, edge probability σ(z_uᵀ z_v) (graph auto-encoder decoder).
+
+    Args:
+        in_features: F, input features per node; filled from the data when unset.
+        out_features: dimension of the node embeddings z scored by σ(z_uᵀ z_v) (not taken from the data).
+        hidden: widths of the hidden GCN layers of the encoder, input to embedding (Kipf & Welling 2016: (32,)).
+        dropout: drop probability on the input of every GCN layer.
+    """
     return GCN(in_features=in_features, out_features=out_features, hidden=hidden, dropout=dropout)

@@ -20,10 +20,10 @@ class MLP(nn.Module):
     """Shapes: x (B, *input_shape) -> (B, out_features). Inputs are flattened first.
 
     Args:
-        in_features: input dimension after flattening.
-        out_features: classes (logits) or regression outputs.
-        hidden: widths of the hidden layers, e.g. (800, 800).
-        activation: one of ACTIVATIONS.
+        in_features: input dimension after flattening; filled from the data when unset.
+        out_features: classes (logits) or regression targets; filled from the data when unset.
+        hidden: widths of the hidden layers, input to output, e.g. (800, 800).
+        activation: nonlinearity after every hidden layer: relu | gelu | tanh | silu.
         dropout: drop probability after every hidden activation.
         batch_norm: BatchNorm1d before every activation.
         standardize_input: fit per-feature mean/std on the training data (raw features in, always).

@@ -50,7 +50,13 @@ def mlp_classifier(
     batch_norm: bool = False,
     standardize_input: bool = True,
 ) -> MLP:
-    """MLP classifier: standardized features -> hidden ReLU layers -> class logits."""
+    """MLP classifier: standardized features -> hidden ReLU layers -> class logits.
+
+    Args:
+        num_classes: number of classes (logits of the output layer); filled from the data when unset.
+
+    The other arguments are MLP's.
+    """
     return MLP(
         in_features=in_features,
         out_features=num_classes,
@@ -84,7 +90,13 @@ def mlp_regressor(
     dropout: float = 0.0,
     batch_norm: bool = False,
 ) -> MLP:
-    """MLP regressor: standardized features in, target units out (targets standardized internally)."""
+    """MLP regressor: standardized features in, target units out (targets standardized internally).
+
+    Args:
+        out_features: regression targets per example; filled from the data when unset.
+
+    The other arguments are MLP's.
+    """
     return MLP(
         in_features=in_features,
         out_features=out_features,

@@ -58,13 +58,14 @@ class ResidualMLP(nn.Module):
     """Tabular ResNet (Gorishniy et al. 2021). Shapes: x (B, *input_shape) -> (B, out_features).
 
     Args:
-        in_features: input dimension after flattening.
-        out_features: classes (logits) or regression outputs.
+        in_features: input dimension after flattening; filled from the data when unset.
+        out_features: classes (logits) or regression targets; filled from the data when unset.
         d: width of the residual stream.
         d_hidden: width inside a block (Gorishniy et al. tune d_hidden = factor * d, factor in [1, 4]).
         n_blocks: residual blocks; the network has 2 * n_blocks + 2 linear layers.
-        norm: "batch" or "layer".
-        dropout_hidden / dropout_residual: the two dropouts of a block.
+        norm: normalization at the start of every block and before the head: "batch" or "layer".
+        dropout_hidden: drop probability after the ReLU inside every block.
+        dropout_residual: drop probability on a block's output before it is added to the residual stream.
         residual: keep the shortcut (False: the plain network of the same layers).
         target_norm: regression only; predict standardized targets (mapped back to target units).
     """
@@ -145,7 +146,8 @@ class ConvResNet(nn.Module):
     Shapes: x (B, C, *S) -> logits (B, K). Depth (weighted layers) = 6 * blocks + 2.
 
     Args:
-        in_channels, num_classes: from the data.
+        in_channels: C, channels of one example (first axis of input_shape); filled from the data when unset.
+        num_classes: K, number of classes (logits of the head); filled from the data when unset.
         dims: 1 (sequences) or 2 (images).
         blocks: basic blocks per stage (n in the paper: 3, 5, 7, 9, 18 for depth 20 ... 110).
         width: channels of the first stage; the stages have (width, 2 width, 4 width).

@@ -47,7 +47,13 @@ def resmlp_classifier(
     dropout_residual: float = 0.0,
     residual: bool = True,
 ) -> ResidualMLP:
-    """Residual MLP classifier (Gorishniy et al. 2021): Linear, n_blocks x (Norm-Linear-ReLU-Linear + x), head."""
+    """Residual MLP classifier (Gorishniy et al. 2021): Linear, n_blocks x (Norm-Linear-ReLU-Linear + x), head.
+
+    Args:
+        num_classes: number of classes (logits of the head); filled from the data when unset.
+
+    The other arguments are ResidualMLP's.
+    """
     return ResidualMLP(
         in_features=in_features,
         out_features=num_classes,
@@ -90,7 +96,13 @@ def resmlp_regressor(
     dropout_residual: float = 0.0,
     residual: bool = True,
 ) -> ResidualMLP:
-    """Residual MLP regressor (Gorishniy et al. 2021); targets standardized internally, target units out."""
+    """Residual MLP regressor (Gorishniy et al. 2021); targets standardized internally, target units out.
+
+    Args:
+        out_features: regression targets per example; filled from the data when unset.
+
+    The other arguments are ResidualMLP's.
+    """
     return ResidualMLP(
         in_features=in_features,
         out_features=out_features,

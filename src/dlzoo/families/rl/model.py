@@ -19,8 +19,8 @@ class QNetwork(nn.Module):
     """Shapes: obs (B, obs_dim) or (B, *obs_shape) -> Q-values (B, n_actions).
 
     Args:
-        obs_dim: observation size after flattening (4 for CartPole).
-        n_actions: number of discrete actions (2 for CartPole).
+        obs_dim: observation size after flattening (4 for CartPole); filled from the environment when unset.
+        n_actions: number of discrete actions (2 for CartPole); filled from the environment when unset.
         hidden: widths of the hidden ReLU layers, e.g. (256, 256).
     """
 

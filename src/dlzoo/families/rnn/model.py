@@ -181,6 +181,18 @@ class SequenceModel(nn.Module):
     Classification (logits) or regression/forecasting (target units) from the final hidden state of
     the top layer, both directions concatenated: feat = [h->_T ; h<-_1] (B, D*H).
 
+    Args:
+        cell: recurrent cell: "rnn" (Elman, tanh) | "lstm" (Hochreiter & Schmidhuber 1997) | "gru" (Cho et al. 2014).
+        in_features: F, features per time step.
+        out_features: classes (logits) or regression targets per sequence.
+        hidden: H, hidden state size per direction and layer.
+        num_layers: L, stacked recurrent layers (each reads the outputs of the one below).
+        bidirectional: also run every layer backwards in time and concatenate both final states (D = 2).
+        dropout: drop probability between stacked layers and on the final state before the head (training only).
+        fused: run torch's fused RNN kernels (True) or our cells step by step in Python (False); same weights.
+        standardize_input: standardize each input feature with mean / std fit on the training data (all steps).
+        target_norm: regression; predict standardized targets and map them back to target units.
+
     Shapes: x (B, T, F), lengths (B,) or None -> (B, out_features).
     """
 
@@ -229,6 +241,15 @@ class CharRNN(nn.Module):
 
     Unlike a Transformer there is no context window: the state carries the whole past, and sampling
     costs one step per new character.
+
+    Args:
+        vocab_size: V, distinct characters; filled from the data when unset.
+        cell: recurrent cell: "rnn" (Elman, tanh) | "lstm" | "gru".
+        n_embd: width of the learned character embedding fed to the first layer.
+        hidden: H, hidden state size of every layer.
+        num_layers: L, stacked recurrent layers.
+        dropout: drop probability between stacked layers and on the top layer's outputs (training only).
+        fused: run torch's fused RNN kernels (True) or our cells step by step in Python (False); same weights.
 
     Shapes: idx (B, T) int64 -> logits (B, T, V); ``step`` also takes and returns the recurrent state.
     """

@@ -62,7 +62,14 @@ def rnn_classifier(
     fused: bool = True,
     standardize_input: bool = True,
 ) -> SequenceModel:
-    """Sequence classifier: an RNN / LSTM / GRU read out at the last step -> class logits."""
+    """Sequence classifier: an RNN / LSTM / GRU read out at the last step -> class logits.
+
+    Args:
+        input_shape: (steps, features) of one sequence; filled from the data when unset.
+        num_classes: number of classes (logits of the head); filled from the data when unset.
+
+    The other arguments are SequenceModel's.
+    """
     return SequenceModel(
         cell=cell,
         in_features=_features(input_shape),
@@ -106,7 +113,14 @@ def rnn_regressor(
     fused: bool = True,
     standardize_input: bool = True,
 ) -> SequenceModel:
-    """Sequence regressor: an RNN / LSTM / GRU read out at the last step -> a value (target units)."""
+    """Sequence regressor: an RNN / LSTM / GRU read out at the last step -> a value (target units).
+
+    Args:
+        input_shape: (steps, features) of one sequence; filled from the data when unset.
+        out_features: regression targets per sequence; filled from the data when unset.
+
+    The other arguments are SequenceModel's; targets are standardized (target_norm).
+    """
     return SequenceModel(
         cell=cell,
         in_features=_features(input_shape),
@@ -159,7 +173,14 @@ def rnn_forecaster(
     dropout: float = 0.0,
     fused: bool = True,
 ) -> SequenceModel:
-    """One-step-ahead forecaster: past window -> next value; reports MASE and sMAPE."""
+    """One-step-ahead forecaster: past window -> next value; reports MASE and sMAPE.
+
+    Args:
+        input_shape: (window, features) of one past window; filled from the data when unset.
+        out_features: values predicted for the next step; filled from the data when unset.
+
+    The other arguments are SequenceModel's; targets are standardized (target_norm).
+    """
     return SequenceModel(
         cell=cell,
         in_features=_features(input_shape),

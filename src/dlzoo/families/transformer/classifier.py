@@ -31,9 +31,12 @@ class EncoderClassifier(nn.Module):
     """Transformer encoder + [CLS]/mean pooling + linear head.
 
     Args:
-        input_shape: per-example shape; the last dim is the token's features, the rest is the sequence.
-        num_classes: outputs of the head.
-        d_model, n_heads, n_layers, d_ff: width, heads, depth and MLP width of the encoder.
+        input_shape: one example, (tokens..., features per token), e.g. (28, 28); filled from the data when unset.
+        num_classes: outputs of the head (class logits); filled from the data when unset.
+        d_model: C, width of the token embeddings and of every encoder layer.
+        n_heads: attention heads per layer; d_model / n_heads per head.
+        n_layers: encoder blocks (pre-norm self-attention + MLP).
+        d_ff: hidden width of each block's MLP (None: 4 * d_model).
         dropout: on embeddings, attention weights, residual branches.
         pool: "cls" (a learned [CLS] token prepended) or "mean" (average of the output tokens).
         positions: "learned" or "sinusoidal".

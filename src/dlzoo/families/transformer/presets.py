@@ -97,7 +97,20 @@ def gpt(
     tie_weights: bool = True,
     fast: bool = True,
 ) -> GPT:
-    """Decoder-only Transformer language model (GPT; Radford et al. 2018/2019), nanoGPT-style."""
+    """Decoder-only Transformer language model (GPT; Radford et al. 2018/2019), nanoGPT-style.
+
+    Args:
+        vocab_size: V, number of token ids; filled from the data when unset.
+        block_size: context length, the most tokens attended over; filled from task.block_size when unset.
+        n_layer: L, Transformer blocks (pre-norm causal self-attention + MLP).
+        n_head: attention heads per block; n_embd / n_head per head.
+        n_embd: C, the model width (embeddings, residual stream); the MLP is 4 * C wide.
+        dropout: drop probability on the embeddings, attention weights and residual branches.
+        bias: biases in the Linear and LayerNorm layers (nanoGPT: False is a little better and faster).
+        positions: position information: learned (table) | sinusoidal | rope (rotary, on queries and keys) | none.
+        tie_weights: the output head reuses the token embedding matrix, transposed (Press & Wolf 2017).
+        fast: attention by torch's scaled_dot_product_attention kernel (True) or written out (False); same result.
+    """
     return GPT(
         GPTConfig(
             vocab_size=vocab_size,

@@ -53,15 +53,16 @@ class Seq2SeqTransformer(nn.Module):
     """Encoder-decoder Transformer with pre-norm blocks and tied embeddings.
 
     Args:
-        vocab_size: V, tokens including <pad> <bos> <eos>.
-        max_len: longest source or target (with <bos>/<eos>) the position encodings cover.
+        vocab_size: V, tokens including <pad> <bos> <eos>; filled from the data when unset.
+        max_len: longest source or target (with <bos>/<eos>) the positions cover; filled from the data when unset.
         d_model: C, the width of every layer (d_model in the paper).
         n_heads: attention heads h; d_model / h per head.
-        n_encoder_layers, n_decoder_layers: N of each stack (6 and 6 in the paper).
-        d_ff: hidden width of the position-wise MLP (paper: 4 * d_model).
+        n_encoder_layers: N of the encoder stack (6 in the paper).
+        n_decoder_layers: N of the decoder stack (6 in the paper).
+        d_ff: hidden width of the position-wise MLP (None: 4 * d_model, as the paper's 2048 for 512).
         dropout: P_drop, on attention weights, residual branches and embeddings (paper: 0.1).
         positions: "sinusoidal" (sec. 3.5) or "learned" (one table per stack).
-        pad_id: the padding token; source padding is masked out of every attention.
+        pad_id: the padding token; source padding is masked out of every attention; filled from the data when unset.
         activation: "relu" (paper) or "gelu".
     """
 
