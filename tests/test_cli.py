@@ -83,6 +83,14 @@ def test_version_prints_the_package_version() -> None:
     assert proc.stdout.strip() == f"dlzoo {__version__}"
 
 
+def test_info_marks_the_train_fields_the_paradigm_does_not_read() -> None:
+    proc = dlzoo("info", "dcgan", "--preset", "tiny")
+    assert proc.returncode == 0, proc.stderr
+    lines = [" ".join(line.split()) for line in proc.stdout.splitlines()]
+    assert "train.lr (not read) # adversarial: set task.lr_g / task.lr_d" in lines, proc.stdout
+    assert any(line.startswith("train.epochs = ") for line in lines)  # read by the adversarial paradigm
+
+
 def test_list_json_is_machine_readable_and_matches_the_registry() -> None:
     from dlzoo.registry import get_spec, list_models
 
@@ -107,7 +115,7 @@ def test_list_json_is_machine_readable_and_matches_the_registry() -> None:
 
 def test_info_prints_every_field_with_its_description() -> None:
     from dlzoo.config import TrainConfig
-    from dlzoo.tasks.supervised import ClassifyObjective
+    from dlzoo.objectives import ClassifyObjective
 
     proc = dlzoo("info", "mlp_classifier", "--preset", "default")
     assert proc.returncode == 0, proc.stderr

@@ -184,10 +184,9 @@ def info(
     """Show a model's presets and every setting of a preset, each with its description."""
     import inspect
 
-    from dlzoo.config import TrainConfig, resolve_config
+    from dlzoo.config import resolve_config
     from dlzoo.data import dataset_params, list_datasets
     from dlzoo.registry import get_spec
-    from dlzoo.tasks import objective_for
 
     spec = get_spec(name)
     cfg = resolve_config(name, preset=preset)
@@ -199,7 +198,7 @@ def info(
         else:
             shown = repr(cfg.model.get(arg, default))
         model_lines.append((f"model.{arg} = {shown}", docs.get(arg, "")))
-    objective = objective_for(spec)
+    objective = spec.objective
     data_args = cfg.data_args()
     if cfg.data["name"] in list_datasets():  # environments (RL) have no loader defaults
         data_args = {**dataset_params(cfg.data["name"]), **data_args}
@@ -207,7 +206,7 @@ def info(
         (f"model: arguments of {spec.name}()", model_lines),
         (f"data: {cfg.data['name']} (loader arguments)", [(f"data.{k} = {v!r}", "") for k, v in data_args.items()]),
         (f"task: {objective.__name__}.Config", _field_lines("task", objective.Config, cfg.task)),
-        ("train: TrainConfig", _field_lines("train", TrainConfig, cfg.train.model_dump())),
+        ("train: TrainConfig", _train_lines(spec.paradigm, cfg.train.model_dump())),
     ]
     out = [
         f"{spec.name} ({spec.family}, {spec.task}, {spec.paradigm}): {spec.description}",
@@ -218,6 +217,18 @@ def info(
         out += ["", title]
         out += [f"  {left:<{width}}  # {text}" if text else f"  {left}" for left, text in lines]
     print("\n".join(out))
+
+
+def _train_lines(paradigm: str, values: dict[str, Any]) -> list[tuple[str, str]]:
+    """The train: fields with their descriptions; a field this paradigm does not read says what to set instead."""
+    from dlzoo.config import TrainConfig
+    from dlzoo.paradigms import PARADIGMS
+
+    ignores = PARADIGMS[paradigm].ignores
+    return [
+        (f"train.{k} (not read)", f"{paradigm}: {ignores[k]}") if k in ignores else (left, text)
+        for (left, text), k in zip(_field_lines("train", TrainConfig, values), TrainConfig.model_fields, strict=True)
+    ]
 
 
 @app.command(context_settings={"allow_extra_args": False})
