@@ -13,8 +13,6 @@ wall_time_s (per seed, mean), hardware, command, date, config, notes. ``key`` na
 from __future__ import annotations
 
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -23,30 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from dlzoo.hardware import hardware
+
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def hardware() -> dict[str, Any]:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
 
 
 def mean_sd(values: list[float]) -> tuple[float, float]:

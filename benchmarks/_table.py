@@ -152,6 +152,8 @@ def hardware(rec: dict) -> str:
     hw = rec.get("hardware", {})
     threads = hw.get("torch_threads")
     text = f"{hw.get('cpu', '?')}, {threads} thread{'s' if threads != 1 else ''} of {hw.get('cores', '?')} cores"
+    if hw.get("torch_cpu_capability"):  # the kernels PyTorch dispatched (records since the hardware module)
+        text += f", {hw['torch_cpu_capability']} kernels"
     return text + (f", {hw['gpu']}" if hw.get("gpu") else "")
 
 

@@ -17,15 +17,13 @@ once per extra process (or run under ``torchrun``/``fabric run`` for many nodes)
 from __future__ import annotations
 
 import math
-import os
-import platform
 import time
 from typing import TYPE_CHECKING, Any
 
-import torch
 
 from dlzoo.config import RunConfig
 from dlzoo.registry import get_spec
+from dlzoo.hardware import hardware
 from dlzoo.runs import RunDir, RunExistsError, TrainingDiverged
 from dlzoo.tasks import make_task
 from dlzoo.tasks.base import Context
@@ -36,19 +34,6 @@ from dlzoo.training.logger import MetricsLogger, progress_bar
 if TYPE_CHECKING:  # Fabric costs seconds to import: a run imports it when it starts (make_fabric)
     from lightning_fabric import Fabric
 from dlzoo.training.seeding import rng_state, set_rng_state
-
-
-def hardware() -> dict[str, Any]:
-    info = {
-        "cpu": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
 
 
 def make_fabric(cfg: RunConfig) -> Fabric:
