@@ -1,10 +1,10 @@
 """Autoencoders on MNIST side by side: reconstruction error, denoising PSNR at 25% masking, mean code
 activation, encoder Jacobian norm and linear-probe accuracy of the codes, against PCA and raw pixels.
 
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/autoencoders_mnist.py
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock \
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/autoencoders_mnist.py
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock \
         python benchmarks/autoencoders_mnist.py --conv-only --conv-epochs 2
-    DLZOO_DATA=/work/shared/data python benchmarks/autoencoders_mnist.py --smoke        # minutes, records nothing
+    DLZOO_DATA=../shared/data python benchmarks/autoencoders_mnist.py --smoke        # minutes, records nothing
 
 Models (each through dlzoo's own loop, preset ``mnist``, ``--epochs`` epochs of Adam 1e-3, batch 100):
 ``ae_mlp``, ``dae_mlp`` (25% masking), ``sparse_ae_mlp`` (KL, rho = 0.05, beta = 0.1), ``cae_mlp``

@@ -1,8 +1,8 @@
 """The degradation study of He et al. (2016), small: plain vs residual networks of growing depth on MNIST.
 
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/degradation.py --seeds 1
-    DLZOO_DATA=/work/shared/data python benchmarks/degradation.py --depths 4 16 --no-record train.epochs=2  # a try
-    DLZOO_DATA=/work/shared/data python benchmarks/degradation.py --seeds 2 --unlocked   # what was recorded
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/degradation.py --seeds 1
+    DLZOO_DATA=../shared/data python benchmarks/degradation.py --depths 4 16 --no-record train.epochs=2  # a try
+    DLZOO_DATA=../shared/data python benchmarks/degradation.py --seeds 2 --unlocked   # what was recorded
 
 He, Zhang, Ren & Sun (2016), "Deep residual learning for image recognition", CVPR, Sec. 4.1 and
 Fig. 1 / Fig. 4 / Table 2: a deeper plain network has a *higher training error* than a shallower one

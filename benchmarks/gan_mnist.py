@@ -1,7 +1,7 @@
 """MNIST GANs: FID and KID of DCGAN and WGAN-GP samples, with a feature network trained here, against the real floor.
 
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/gan_mnist.py --seeds 1
-    DLZOO_DATA=/work/shared/data python benchmarks/gan_mnist.py --smoke --no-record     # a try: minutes
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/gan_mnist.py --seeds 1
+    DLZOO_DATA=../shared/data python benchmarks/gan_mnist.py --smoke --no-record     # a try: minutes
 
 1. Feature network: ``lenet --preset mnist`` with ``train.epochs=--feature-epochs`` (its test accuracy
    is recorded), trained once into ``--runs``/lenet/features and reused on later calls (or pass an
@@ -41,7 +41,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import RESULTS, record
 
-os.environ.setdefault("DLZOO_DATA", "/work/shared/data")
+os.environ.setdefault("DLZOO_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))  # ../shared/data
 
 from dlzoo.config import resolve_config
 from dlzoo.data import load_dataset

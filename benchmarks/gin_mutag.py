@@ -1,8 +1,8 @@
 """MUTAG graph classification with GIN-0: 10-fold stratified cross-validation through dlzoo's own loop.
 
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/gin_mutag.py
-    DLZOO_DATA=/work/shared/data python benchmarks/gin_mutag.py --unlocked                 # what was recorded
-    DLZOO_DATA=/work/shared/data python benchmarks/gin_mutag.py --folds 0 1 --no-record train.epochs=50   # a try
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/gin_mutag.py
+    DLZOO_DATA=../shared/data python benchmarks/gin_mutag.py --unlocked                 # what was recorded
+    DLZOO_DATA=../shared/data python benchmarks/gin_mutag.py --folds 0 1 --no-record train.epochs=50   # a try
 
 Reference: GIN-0 89.4 ± 5.6% on MUTAG (Xu et al. 2019, Table 1). The paper's protocol (Sec. 7) trains
 on 9 folds and reports, for the single epoch whose accuracy averaged over the 10 held-out folds is

@@ -1,8 +1,8 @@
 """Cora node classification, Planetoid public split: GCN, GAT and GraphSAGE through dlzoo's own loop.
 
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/gnn_cora.py --seeds 10
-    DLZOO_DATA=/work/shared/data python benchmarks/gnn_cora.py --seeds 10 --unlocked     # what was recorded
-    DLZOO_DATA=/work/shared/data python benchmarks/gnn_cora.py --models gcn --seeds 2 --no-record   # a try
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/gnn_cora.py --seeds 10
+    DLZOO_DATA=../shared/data python benchmarks/gnn_cora.py --seeds 10 --unlocked     # what was recorded
+    DLZOO_DATA=../shared/data python benchmarks/gnn_cora.py --models gcn --seeds 2 --no-record   # a try
 
 References (test accuracy on the same split): GCN 81.5% (Kipf & Welling 2017, Table 2), GAT 83.0 ± 0.7%
 (Veličković et al. 2018, Table 2). The issue author's PyTorch Geometric runs of the same settings

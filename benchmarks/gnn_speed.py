@@ -1,9 +1,9 @@
 """Time per training epoch on Cora: our GCN / GAT against PyTorch Geometric's GCNConv / GATConv.
 
-    /tmp/pyg-venv/bin/pip install -c constraints.txt torch_geometric     # the benchmark's environment only
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock /tmp/pyg-venv/bin/python benchmarks/gnn_speed.py
-    DLZOO_DATA=/work/shared/data /tmp/pyg-venv/bin/python benchmarks/gnn_speed.py --seeds 3 --unlocked   # recorded
-    DLZOO_DATA=/work/shared/data python benchmarks/gnn_speed.py --no-record   # without PyG: ours only
+    pip install -c constraints.txt -e ".[bench]"     # the benchmark's environment only
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/gnn_speed.py
+    DLZOO_DATA=../shared/data python benchmarks/gnn_speed.py --seeds 3 --unlocked   # recorded
+    DLZOO_DATA=../shared/data python benchmarks/gnn_speed.py --no-record   # without PyG: ours only
 
 Same data tensors (our Planetoid loader: row-normalized features, 10556 directed edges), same models
 and hyperparameters as the ``cora`` presets and PyG's examples/gcn.py and gat.py: GCN 1433-16-7,

@@ -1,7 +1,7 @@
 """MNIST with a LeNet-style CNN: ``lenet --preset mnist`` through dlzoo's own loop.
 
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/mnist_cnn.py --seeds 1
-    DLZOO_DATA=/work/shared/data python benchmarks/mnist_cnn.py --seeds 1 --no-record train.epochs=1   # a try
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/mnist_cnn.py --seeds 1
+    DLZOO_DATA=../shared/data python benchmarks/mnist_cnn.py --seeds 1 --no-record train.epochs=1   # a try
 
 Target: >= 99.2% test accuracy (issue 3). Reference: LeNet-5 0.95% test error, 0.8% with distorted
 training images (LeCun et al. 1998, "Gradient-based learning applied to document recognition", Fig. 9).

@@ -1,7 +1,7 @@
 """MNIST with the classic 2 x 800 MLP: ``mlp_classifier --preset mnist`` through dlzoo's own loop.
 
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/mnist_mlp.py --seeds 3 --threads 2
-    DLZOO_DATA=/work/shared/data python benchmarks/mnist_mlp.py --seeds 1 --no-record train.epochs=5   # a try
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/mnist_mlp.py --seeds 3 --threads 2
+    DLZOO_DATA=../shared/data python benchmarks/mnist_mlp.py --seeds 1 --no-record train.epochs=5   # a try
 
 Target: >= 98.4% test accuracy, the 1.6% error of a 2-layer MLP with 800 hidden units trained with
 cross-entropy and no distortions (Simard, Steinkraus & Platt 2003, "Best practices for convolutional

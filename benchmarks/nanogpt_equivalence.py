@@ -1,6 +1,6 @@
 """dlzoo's training loop given nanoGPT's own randomness: does it end where nanoGPT ends?
 
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/nanogpt_equivalence.py
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/nanogpt_equivalence.py
 
 Two runs with different seeds differ by about 0.01 in val loss here, which hides any small
 systematic difference between dlzoo's ``gpt --preset shakespeare_cpu`` and nanoGPT. This benchmark

@@ -1,6 +1,6 @@
 """nanoGPT's CPU run re-measured on this machine: the baseline for nanogpt_shakespeare.py.
 
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/nanogpt_reference.py \
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/nanogpt_reference.py \
         --seeds 1337 0 1 2
 
 nanoGPT (karpathy/nanoGPT) is a repository, not a package: it cannot be pip-installed here, and its

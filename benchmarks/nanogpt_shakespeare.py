@@ -1,10 +1,10 @@
 """Tiny Shakespeare, characters, nanoGPT's CPU configuration, through dlzoo's own pipeline.
 
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/nanogpt_shakespeare.py --seeds 3
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/nanogpt_shakespeare.py \
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/nanogpt_shakespeare.py --seeds 3
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/nanogpt_shakespeare.py \
         --preset best10min --seeds 1
-    DLZOO_DATA=/work/shared/data python benchmarks/nanogpt_shakespeare.py --seeds 1 --no-record task.max_iters=200
-    DLZOO_DATA=/work/shared/data python benchmarks/nanogpt_shakespeare.py --seeds 1 --first-seed 1 --no-record
+    DLZOO_DATA=../shared/data python benchmarks/nanogpt_shakespeare.py --seeds 1 --no-record task.max_iters=200
+    DLZOO_DATA=../shared/data python benchmarks/nanogpt_shakespeare.py --seeds 1 --first-seed 1 --no-record
 
 Each seed is ``train_run`` of ``gpt --preset shakespeare_cpu`` (what ``dlzoo train gpt --preset
 shakespeare_cpu`` runs): 4 layers, 4 heads, 128 wide, block 64, batch 12, 2000 iterations, AdamW

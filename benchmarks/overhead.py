@@ -1,6 +1,6 @@
 """Overhead of dlzoo's supervised loop: training samples/s of ``train_run`` against a plain PyTorch loop.
 
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/overhead.py
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/overhead.py
     python benchmarks/overhead.py --data random --reps 3        # MNIST-shaped random data, no files
 
 Both loops train the same model (``create_model("mlp_classifier", ...)`` with the same arguments and

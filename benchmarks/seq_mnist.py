@@ -1,7 +1,7 @@
 """Sequential MNIST, row by row (28 steps of 28 pixels): ``rnn_classifier --preset seq_mnist``, LSTM and GRU.
 
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/seq_mnist.py --cells lstm gru --seeds 1
-    DLZOO_DATA=/work/shared/data python benchmarks/seq_mnist.py --cells gru --no-record train.epochs=1   # a try
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/seq_mnist.py --cells lstm gru --seeds 1
+    DLZOO_DATA=../shared/data python benchmarks/seq_mnist.py --cells gru --no-record train.epochs=1   # a try
 
 Target: >= 98% test accuracy for a 128-unit LSTM / GRU reading one image row per step (row-wise
 sequential MNIST is the easy variant: the pixel-by-pixel one of Le, Jaitly & Hinton 2015 has 784

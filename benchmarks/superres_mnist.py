@@ -1,7 +1,7 @@
 """MNIST super-resolution with each upsampling block: test PSNR, SSIM and checkerboard score vs bicubic.
 
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/superres_mnist.py --seeds 2
-    DLZOO_DATA=/work/shared/data python benchmarks/superres_mnist.py --seeds 1 --limit 500 --no-record   # a try
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/superres_mnist.py --seeds 2
+    DLZOO_DATA=../shared/data python benchmarks/superres_mnist.py --seeds 1 --limit 500 --no-record   # a try
 
 ``upsampler --preset mnist`` (14x14 -> 28x28) and ``--preset mnist_x4`` (7x7 -> 28x28) with
 block = transpose k=3 (uneven overlap), transpose k=4 (even), resize k=3, shuffle k=3 + ICNR: the same

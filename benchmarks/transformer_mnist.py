@@ -1,7 +1,7 @@
 """Row-sequential MNIST with the encoder-only Transformer: ``transformer_classifier --preset mnist``.
 
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/transformer_mnist.py --seeds 1
-    DLZOO_DATA=/work/shared/data python benchmarks/transformer_mnist.py --no-record train.epochs=1   # a try
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/transformer_mnist.py --seeds 1
+    DLZOO_DATA=../shared/data python benchmarks/transformer_mnist.py --no-record train.epochs=1   # a try
 
 Each image is 28 tokens (its rows) of 28 pixels, a [CLS] token and learned positions, 3 pre-norm
 blocks of width 64. Reference: about 98% test accuracy, the figure issue 4 quotes for small

@@ -1,7 +1,7 @@
 """GPT throughput on this CPU: training tokens/s and MFU against the measured matmul peak; cached generation.
 
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/transformer_throughput.py
-    DLZOO_DATA=/work/shared/data python benchmarks/transformer_throughput.py --threads 2 --no-record
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/transformer_throughput.py
+    DLZOO_DATA=../shared/data python benchmarks/transformer_throughput.py --threads 2 --no-record
 
 - peak: the best fp32 ``torch.mm`` rate of square matrices (1024, 2048) with the same thread count,
   2 n^3 FLOP per product: the machine's practical matmul peak, measured, not read off a datasheet.

@@ -1,9 +1,9 @@
 """UCR archive: FCN and ResNet (Wang et al. 2017) through dlzoo's own loop, 5 seeds per dataset.
 
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/ucr.py --seeds 5 --models fcn_tsc
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock python benchmarks/ucr.py --seeds 3 --models resnet_tsc
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/ucr.py --seeds 5 --models fcn_tsc
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/ucr.py --seeds 3 --models resnet_tsc
     ... python benchmarks/ucr.py --models resnet_tsc --first-seed 3 --seeds 2 --append   # two more seeds
-    DLZOO_DATA=/work/shared/data python benchmarks/ucr.py --seeds 1 --models fcn_tsc --datasets Coffee --no-record
+    DLZOO_DATA=../shared/data python benchmarks/ucr.py --seeds 1 --models fcn_tsc --datasets Coffee --no-record
 
 Reference: Fawaz, Forestier, Weber, Idoumghar & Muller (2019), "Deep learning for time series
 classification: a review", DMKD 33, the accuracy table of the 85 UCR datasets (FCN / ResNet):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,42 @@ def test_a_frozen_sequence_length_fails_the_check(tmp_path: Path) -> None:
     longer = [(torch.randint(0, 11, (3, 9)), torch.ones(3, 9))]
     with pytest.raises(ExportError, match="fails on inputs of dim-0 sizes 3/3"):
         export_model(TokensAndMask(), (idx, mask), tmp_path / "m.onnx", fmt="onnx", check=longer)
+
+
+# -- metadata: what a consumer of the file needs to read its outputs ----------------------------
+
+
+def test_onnx_export_carries_class_names_input_shape_and_run_as_metadata(run_dir: Path) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    report = export_run(run_dir, fmt="onnx", out=run_dir / "export" / "meta.onnx")
+    props = {p.key: p.value for p in onnx.load(str(report.path)).metadata_props}
+    info = yaml.safe_load((run_dir / "config.yaml").read_text())["info"]
+    assert props["model"] == "mlp_classifier" and props["run"] == run_dir.name
+    assert json.loads(props["class_names"]) == info["class_names"] == [str(i) for i in range(10)]
+    assert json.loads(props["input_shape"]) == [64]
+    assert "vocab" not in props  # a classifier has no vocabulary
+    assert report.metadata == props
+    # the same through onnxruntime, which a deployment reads it with
+    meta = ort.InferenceSession(str(report.path), providers=["CPUExecutionProvider"]).get_modelmeta()
+    assert json.loads(meta.custom_metadata_map["class_names"]) == info["class_names"]
+
+
+def test_onnx_export_of_a_language_model_carries_its_vocabulary(train_tiny, tmp_path: Path) -> None:
+    import onnx
+
+    run = train_tiny("gpt")
+    report = export_run(run, fmt="onnx", out=tmp_path / "gpt.onnx")
+    props = {p.key: p.value for p in onnx.load(str(report.path)).metadata_props}
+    vocab = yaml.safe_load((run / "config.yaml").read_text())["info"]["vocab"]
+    assert json.loads(props["vocab"]) == (list(vocab) if isinstance(vocab, str) else vocab) and len(vocab) > 2
+    assert props["model"] == "gpt" and "class_names" not in props
+
+
+def test_torchscript_export_carries_the_same_metadata(run_dir: Path, tmp_path: Path) -> None:
+    report = export_run(run_dir, fmt="torchscript", out=tmp_path / "m.pt")
+    extra = {"metadata.json": ""}
+    torch.jit.load(str(report.path), _extra_files=extra)
+    meta = json.loads(extra["metadata.json"])
+    assert meta["model"] == "mlp_classifier" and json.loads(meta["class_names"])[3] == "3"

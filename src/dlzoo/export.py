@@ -28,11 +28,19 @@ indices: pass ``example`` as a tuple), and returns a tensor or a tuple/list of t
 ``dynamic`` names other varying dims (a graph's node and edge counts), and ``check`` supplies the
 parity inputs when they cannot be made from the example (integer inputs are drawn from the
 example's value range). The export is of the eval-mode model.
+
+Metadata. ``export_run`` writes what a consumer of the file needs to read its outputs, as strings
+(lists and shapes JSON-encoded): ``model`` (registry name), ``run`` (run directory name),
+``input_shape``, and where the run has them ``class_names`` (what each output index means) and
+``vocab`` (a language model's tokens as a list, token id order). ONNX: the model's ``metadata_props``
+(``onnx.load(path).metadata_props``; onnxruntime: ``session.get_modelmeta().custom_metadata_map``).
+TorchScript: the extra file ``metadata.json`` (``torch.jit.load(path, _extra_files={"metadata.json": ""})``).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import warnings
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
@@ -65,6 +73,7 @@ class ExportReport:
     max_abs_diff: float  # largest |exported - torch| over every output element of the parity batches
     outputs: int  # number of output tensors of forward
     exporter: str = ""  # which exporter produced the file: "dynamo" | "torchscript-onnx" | "script" | "trace"
+    metadata: dict[str, str] | None = None  # written into the file: ONNX metadata_props / TorchScript metadata.json
 
 
 Inputs = tuple[torch.Tensor, ...]  # the positional arguments of forward
@@ -94,7 +103,21 @@ def export_run(run_dir: Path | str, *, fmt: str, out: Path | None = None) -> Exp
         )
     except InputError as e:
         raise ExportError(f"cannot build an example input: {e}") from None
-    return export_model(loaded.model, example, path, fmt=fmt, check=check, dynamic=pipeline.dynamic_dims)
+    return export_model(
+        loaded.model, example, path, fmt=fmt, check=check, dynamic=pipeline.dynamic_dims, metadata=run_metadata(loaded)
+    )
+
+
+def run_metadata(loaded: Any) -> dict[str, str]:
+    """What an exported file carries about its run: model, run, input_shape, class_names, vocab (strings)."""
+    info = loaded.config.info
+    meta = {"model": loaded.spec.name, "run": loaded.run.path.name}
+    vocab = info.get("vocab", info.get("vocabulary"))  # language: a string of characters; seq2seq: a list
+    facts = {"input_shape": info.get("input_shape"), "class_names": info.get("class_names"), "vocab": vocab}
+    for key, value in facts.items():
+        if value is not None:
+            meta[key] = json.dumps(list(value))  # always a JSON list: token i / class i / dim i
+    return meta
 
 
 def export_model(
@@ -105,6 +128,7 @@ def export_model(
     fmt: str,
     check: list[Inputs] | None = None,
     dynamic: Dynamic | None = None,
+    metadata: dict[str, str] | None = None,
     atol: float = ATOL,
     rtol: float = RTOL,
 ) -> ExportReport:
@@ -112,7 +136,8 @@ def export_model(
 
     ``example``: a tensor (B, *input_shape) or a tuple of forward's inputs. ``check``: input tuples for
     the parity check (default: made from the example with batch sizes 5 and 1). ``dynamic``: per input,
-    {dim: name} of the varying dims (default: dim 0 of every input, "batch").
+    {dim: name} of the varying dims (default: dim 0 of every input, "batch"). ``metadata``: string
+    key/values written into the file before the check (ONNX metadata_props, TorchScript metadata.json).
     """
     _check_fmt(fmt)
     path = Path(path)
@@ -129,9 +154,11 @@ def export_model(
             expected = [_outputs(model(*x)) for x in batches]
         if fmt == "onnx":
             exporter = _export_onnx(model, example, path, n_outputs=len(expected[0]), dynamic=dynamic)
+            if metadata:
+                _set_onnx_metadata(path, metadata)
             run = _onnx_runner(path)
         else:
-            exporter = _export_torchscript(model, example, path)
+            exporter = _export_torchscript(model, example, path, metadata=metadata or {})
             run = _torchscript_runner(path)
         diff = 0.0
         for x, want in zip(batches, expected, strict=True):
@@ -161,7 +188,9 @@ def export_model(
                 )
     finally:
         model.train(was_training)
-    return ExportReport(path=path, fmt=fmt, max_abs_diff=diff, outputs=len(expected[0]), exporter=exporter)
+    return ExportReport(
+        path=path, fmt=fmt, max_abs_diff=diff, outputs=len(expected[0]), exporter=exporter, metadata=metadata
+    )
 
 
 def _as_inputs(x: torch.Tensor | Inputs) -> Inputs:
@@ -309,6 +338,14 @@ def _export_onnx(model: nn.Module, example: Inputs, path: Path, *, n_outputs: in
     return "torchscript-onnx"
 
 
+def _set_onnx_metadata(path: Path, metadata: dict[str, str]) -> None:
+    """Write string key/values into the model's metadata_props (the graph and weights are untouched)."""
+    onnx = require("onnx", extra="export", feature="ONNX export")
+    proto = onnx.load(str(path), load_external_data=False)  # external weights stay where they are
+    onnx.helper.set_model_props(proto, {**{p.key: p.value for p in proto.metadata_props}, **metadata})
+    onnx.save(proto, str(path))
+
+
 def _first_line(e: BaseException) -> str:
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
     summary = next((ln for ln in lines if ln.startswith("<class")), lines[0] if lines else "")
@@ -335,7 +372,7 @@ def _onnx_runner(path: Path) -> Callable[[torch.Tensor], tuple[torch.Tensor, ...
 # -- TorchScript --------------------------------------------------------------------------------
 
 
-def _export_torchscript(model: nn.Module, example: Inputs, path: Path) -> str:
+def _export_torchscript(model: nn.Module, example: Inputs, path: Path, *, metadata: dict[str, str]) -> str:
     with _quiet():
         try:
             module, how = torch.jit.script(model), "script"
@@ -346,7 +383,8 @@ def _export_torchscript(model: nn.Module, example: Inputs, path: Path) -> str:
                 raise ExportError(
                     f"TorchScript export of {type(model).__name__} failed (script and trace): {_first_line(e)}"
                 ) from None
-        torch.jit.save(module, str(path))
+        extra = {"metadata.json": json.dumps(metadata)} if metadata else None
+        torch.jit.save(module, str(path), _extra_files=extra)
     return how
 
 

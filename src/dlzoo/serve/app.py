@@ -6,7 +6,8 @@ latest run of that model (newest model.safetensors). ``GET /v1/models`` lists ea
 shortest unambiguous name and all its aliases.
 
     GET  /healthz                          liveness + number of models
-    GET  /v1/models                        models (+ runs that failed to load, under "skipped")
+    GET  /v1/models                        models (+ runs that failed to load, under "skipped"), and a version
+    POST /v1/reload                        scan the folder again: serve runs trained since the start
     GET  /v1/models/{name}                 one model: family, task, input_shape, metrics, verbs
     POST /v1/models/{name}/predict         classify | regress   {"inputs": [...]} -> labels/probabilities | predictions
     POST /v1/models/{name}/sample          generate             {"n": 16, "seed": 0} -> samples
@@ -20,6 +21,8 @@ Errors are JSON ``{"detail": "..."}`` saying what was expected: 404 unknown mode
 (checked on Content-Length and on the bytes actually received), 422 anything else about the input
 (not JSON, NaN/Infinity literals, strings or booleans, wrong shape, empty or too large a batch).
 Inference runs in worker threads (see batching.py), so the event loop keeps answering meanwhile.
+At start (and on each reload) the server logs one line per served run (``<model>@<run>``, its names,
+its verbs) and one per skipped run with the reason.
 This module imports the registry, runs and inference, never ``dlzoo.training``.
 """
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -55,6 +59,7 @@ from dlzoo.serve.schemas import (
     ModelList,
     PredictResponse,
     ReconstructResponse,
+    ReloadResponse,
     SampleRequest,
     SampleResponse,
     SkippedRun,
@@ -106,9 +111,18 @@ class Served:
             )
         return self.batchers[verb]
 
+    def close(self) -> None:
+        for b in self.batchers.values():
+            b.close()
+
 
 class ModelTable:
-    """Every finished run under ``root``, loaded once; broken ones are listed, never fatal."""
+    """Every finished run under ``root``, loaded once; broken ones are listed, never fatal.
+
+    ``reload()`` scans the folder again: runs trained since are loaded, runs whose weights changed are
+    reloaded, runs that are gone stop being served; the others keep their loaded model. ``version``
+    goes up by one each time a scan changes what is served (added, reloaded, removed) or skipped.
+    """
 
     def __init__(self, root: Path | str, *, batching: BatchConfig) -> None:
         self.root = Path(root)
@@ -118,43 +132,77 @@ class ModelTable:
         self.runs: dict[str, Served] = {}  # <model>@<run> -> served
         self.latest: dict[str, str] = {}  # <model> -> <model>@<run> of its newest run
         self.skipped: list[SkippedRun] = []
-        self._load()
+        self.version = 0
+        self._lock = threading.Lock()  # one scan at a time
+        self.reload()
 
-    def _load(self) -> None:
+    def reload(self) -> dict[str, Any]:
+        """Scan the folder again and swap in what it holds; returns the version and what changed."""
+        with self._lock:
+            known = {s.loaded.run.path: s for s in self.runs.values()}
+            runs, skipped = self._scan(known)
+            latest = _assign_names(runs)
+            added, removed = sorted(set(runs) - set(self.runs)), sorted(set(self.runs) - set(runs))
+            reloaded = sorted(n for n in set(runs) & set(self.runs) if runs[n] is not self.runs[n])
+            kept = {id(s) for s in runs.values()}
+            gone = [s for s in self.runs.values() if id(s) not in kept]  # removed, or replaced by new weights
+            was_skipped = [(s.path, s.error) for s in self.skipped]
+            self.runs, self.latest, self.skipped = runs, latest, skipped
+            if added or removed or reloaded or [(s.path, s.error) for s in skipped] != was_skipped:
+                self.version += 1
+            for s in gone:
+                s.close()
+            self._announce(added=added, removed=removed, reloaded=reloaded)
+            return {
+                "version": self.version,
+                "added": added,
+                "reloaded": reloaded,
+                "removed": removed,
+                "skipped": len(skipped),
+            }
+
+    def _scan(self, known: dict[Path, Served]) -> tuple[dict[str, Served], list[SkippedRun]]:
+        runs: dict[str, Served] = {}
+        skipped: list[SkippedRun] = []
         finished = list(find_runs(self.root))
         for run in finished:
             try:
-                served = self._load_one(run)
+                served = known.get(run.path)
+                if served is None or served.mtime != run.weights_path.stat().st_mtime:
+                    served = self._load_one(run)
             except Exception as e:  # any broken run: skip it, keep serving the others
-                self._skip(run.path, f"{type(e).__name__}: {e}")
+                skipped.append(self._skip(run.path, f"{type(e).__name__}: {e}"))
                 continue
-            if served.name in self.runs:
-                self._skip(
-                    run.path,
-                    f"duplicate name {served.name} (already served from "
-                    f"{self._rel(self.runs[served.name].loaded.run.path)})",
-                )
+            if served.name in runs:
+                first = self._rel(runs[served.name].loaded.run.path)
+                skipped.append(self._skip(run.path, f"duplicate name {served.name} (already served from {first})"))
                 continue
-            self.runs[served.name] = served
+            runs[served.name] = served
         done = {r.path for r in finished}
         for cfg in sorted(self.root.glob("**/config.yaml")):
             if cfg.parent not in done:
-                self._skip(cfg.parent, "not finished: no model.safetensors yet")
-        by_model: dict[str, list[Served]] = {}
-        for s in self.runs.values():
-            by_model.setdefault(s.loaded.spec.name, []).append(s)
-        for model, runs in by_model.items():
-            runs.sort(key=lambda s: (s.mtime, s.name))
-            self.latest[model] = runs[-1].name
-            for s in runs:
-                latest = s is runs[-1]
-                s.info = _model_info(
-                    s,
-                    short=model if len(runs) == 1 else s.name,
-                    aliases=[s.name, model] if latest else [s.name],
-                    latest=latest,
-                )
-        log.info("serving %d run(s) from %s; skipped %d", len(self.runs), self.root, len(self.skipped))
+                skipped.append(self._skip(cfg.parent, "not finished: no model.safetensors yet"))
+        return runs, skipped
+
+    def _announce(self, *, added: list[str], removed: list[str], reloaded: list[str]) -> None:
+        """Log lines: what is served (model@run, its names, its verbs), what was skipped and why."""
+        for name in [*added, *reloaded]:
+            s = self.runs[name]
+            verbs = ", ".join(s.verbs) or "no inference verb"
+            also = [a for a in (s.info.aliases if s.info else []) if a != name]
+            again = " (new weights)" if name in reloaded else ""
+            log.info("serving %s%s%s: %s", name, f" (also as {', '.join(also)})" if also else "", again, verbs)
+        for name in removed:
+            log.info("no longer serving %s (its run directory is gone or was replaced)", name)
+        for skip in self.skipped:
+            log.warning("skipped %s: %s", skip.path, skip.error)
+        log.info(
+            "version %d: serving %d run(s) from %s; skipped %d",
+            self.version,
+            len(self.runs),
+            self.root,
+            len(self.skipped),
+        )
 
     def _load_one(self, run: RunDir) -> Served:
         loaded = load_run(run.path)
@@ -182,17 +230,24 @@ class ModelTable:
         except ValueError:
             return str(path)
 
-    def _skip(self, path: Path, error: str) -> None:
-        log.warning("skipping run %s: %s", path, error)
-        self.skipped.append(SkippedRun(path=self._rel(path), error=error))
+    def _skip(self, path: Path, error: str) -> SkippedRun:
+        return SkippedRun(path=self._rel(path), error=error)
 
     def names(self) -> list[str]:
         return sorted(s.info.name for s in self.runs.values() if s.info is not None)
 
+    def find(self, name: str) -> Served | None:
+        return self.runs.get(self.latest.get(name, name))
+
     def resolve(self, name: str, verb: str | None = None) -> Served:
-        served = self.runs.get(self.latest.get(name, name))
+        served = self.find(name)
         if served is None:
-            hint = " (every run is also reachable as <model>@<run>)" if self.runs else f" (no runs under {self.root})"
+            hint = (
+                " (every run is also reachable as <model>@<run>; runs trained after the server started "
+                "are served after POST /v1/reload)"
+                if self.runs
+                else f" (no runs under {self.root}; after training one, POST /v1/reload)"
+            )
             raise APIError(404, choices_error("model", name, self.names()) + hint)
         if verb is not None and verb not in served.verbs:
             spec = served.loaded.spec
@@ -208,8 +263,27 @@ class ModelTable:
 
     def close(self) -> None:
         for s in self.runs.values():
-            for b in s.batchers.values():
-                b.close()
+            s.close()
+
+
+def _assign_names(runs: dict[str, Served]) -> dict[str, str]:
+    """Give every run its info (short name, aliases, latest flag); returns <model> -> its newest run."""
+    latest: dict[str, str] = {}
+    by_model: dict[str, list[Served]] = {}
+    for s in runs.values():
+        by_model.setdefault(s.loaded.spec.name, []).append(s)
+    for model, group in by_model.items():
+        group.sort(key=lambda s: (s.mtime, s.name))
+        latest[model] = group[-1].name
+        for s in group:
+            newest = s is group[-1]
+            s.info = _model_info(
+                s,
+                short=model if len(group) == 1 else s.name,
+                aliases=[s.name, model] if newest else [s.name],
+                latest=newest,
+            )
+    return latest
 
 
 def _model_info(s: Served, *, short: str, aliases: list[str], latest: bool) -> ModelInfo:
@@ -354,8 +428,66 @@ def describe_validation(errors: list[dict[str, Any]], *, expected: str = "") -> 
             parts.append(f"{loc}: unknown field")
         else:
             got = "" if e["type"] == "missing" else f", got {_short(e.get('input'))}"
-            parts.append(f"{loc or 'body'}: {e['msg']}{got}")
+            parts.append(f"{loc or 'body'}: {_CLASS_NAME.sub('a JSON object', e['msg'])}{got}")
     return "; ".join(dict.fromkeys(parts)) or "invalid request"
+
+
+# pydantic names the schema class ("a valid dictionary or instance of GraphIn"): say what JSON wants
+_CLASS_NAME = re.compile(r"a valid dictionary( or instance of \w+)?")
+
+
+def expected_body(schema: type[BaseModel], *, shape: list[int] | None = None) -> str:
+    """The body a verb takes, in words: its fields (required, or their default) and an example.
+
+    ``expected body {"nodes": [...]}: nodes (required), e.g. {"nodes": [0, 1, 2]}``
+    """
+    fields, example = [], {}
+    optional_only = not any(f.is_required() for f in schema.model_fields.values())
+    for name, f in schema.model_fields.items():
+        if f.is_required():
+            need = "required"
+            if name == "inputs" and shape:
+                dims = ", ".join(map(str, shape))
+                need += f": numbers of shape (batch, {dims}) or ({dims})"
+            fields.append(f"{name} ({need})")
+        else:
+            fields.append(f"{name} (default {json.dumps(f.get_default(call_default_factory=True))})")
+        if f.is_required() or (optional_only and f.get_default() is not None):
+            example[name] = _example_value(name, f, shape)
+    return f"expected a JSON object with {', '.join(fields)}, e.g. {_abridged(example)}"
+
+
+def _abridged(value: Any) -> str:
+    """JSON, with lists longer than 4 items shown as their first 3 and a count (a 64-pixel example)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {_abridged(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        if len(value) > 4:
+            return "[" + ", ".join(_abridged(v) for v in value[:3]) + f", ... ({len(value)} items)]"
+        return "[" + ", ".join(_abridged(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _example_value(name: str, f: Any, shape: list[int] | None) -> Any:
+    """An example value of a field: one of the model's input shape, its declared example, its default,
+    or one built from its type (nested objects with their required fields and those with examples)."""
+    if name == "inputs" and shape:
+        value: Any = 0.0
+        for d in reversed(shape):
+            value = [value] * d
+        return [value]
+    if f.examples:
+        return f.examples[0]
+    if not f.is_required():
+        return f.get_default(call_default_factory=True)
+    annotation, args = f.annotation, getattr(f.annotation, "__args__", ())
+    item = args[0] if getattr(annotation, "__origin__", None) is list and args else None
+    for cls, wrap in ((annotation, False), (item, True)):
+        if isinstance(cls, type) and issubclass(cls, BaseModel):
+            fields = cls.model_fields.items()
+            inner = {k: _example_value(k, g, None) for k, g in fields if g.is_required() or g.examples}
+            return [inner] if wrap else inner
+    return "..."
 
 
 _UNION_TAGS = {"InputsRequest", "SampleRequest", "dict[str,any]"}
@@ -368,6 +500,14 @@ def _depth(e: dict[str, Any]) -> int:
 def _short(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_TENSOR_BODIES: dict[str, type[BaseModel]] = {
+    "predict": InputsRequest,
+    "reconstruct": InputsRequest,
+    "act": InputsRequest,
+    "sample": SampleRequest,
+}
 
 
 # -- the app ------------------------------------------------------------------------------------
@@ -384,6 +524,7 @@ def create_app(
         max_batch: examples per forward pass when concurrent requests are batched (1 = no batching).
         max_wait_ms: how long the first request of a batch waits for others (0 = only what is queued).
     """
+    _show_logs()
     table = ModelTable(runs, batching=BatchConfig(max_batch=max_batch, max_wait_ms=max_wait_ms))
 
     @asynccontextmanager
@@ -411,13 +552,20 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, e: RequestValidationError) -> JSONResponse:
-        expected = ""
+        expected, body = "", ""
         name = request.path_params.get("name")
-        served = table.runs.get(table.latest.get(name, name)) if name else None
-        if served is not None and served.info is not None and served.info.input_shape:
-            shape = ", ".join(map(str, served.info.input_shape))
-            expected = f" of shape (batch, {shape}) or ({shape})"
-        return JSONResponse({"detail": describe_validation(list(e.errors()), expected=expected)}, status_code=422)
+        served = table.find(name) if name else None
+        shape = served.info.input_shape if served is not None and served.info is not None else None
+        if shape:
+            dims = ", ".join(map(str, shape))
+            expected = f" of shape (batch, {dims}) or ({dims})"
+        if served is not None:
+            verb = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+            schema = inference.requests_of(served.loaded.spec).get(verb) or _TENSOR_BODIES.get(verb)
+            if schema is not None:
+                body = f"; {expected_body(schema, shape=shape)}"
+        detail = describe_validation(list(e.errors()), expected=expected) + body
+        return JSONResponse({"detail": detail}, status_code=422)
 
     async def guarded(work: Awaitable[Any]) -> Any:
         """Await inference; errors that are not about the input become a 500 with the reason."""
@@ -436,7 +584,12 @@ def create_app(
     @app.get("/v1/models", response_model=ModelList)
     async def list_models() -> ModelList:
         infos = sorted((s.info for s in table.runs.values() if s.info), key=lambda i: (i.model, i.run))
-        return ModelList(models=infos, skipped=table.skipped)
+        return ModelList(version=table.version, models=infos, skipped=table.skipped)
+
+    @app.post("/v1/reload", response_model=ReloadResponse)
+    async def reload() -> ReloadResponse:
+        """Scan the runs folder again: serve runs trained (or retrained) since, drop runs that are gone."""
+        return ReloadResponse(**await anyio.to_thread.run_sync(table.reload))
 
     @app.get("/v1/models/{name}", response_model=ModelInfo, responses=ERRORS)
     async def get_model(name: str) -> ModelInfo:
@@ -521,6 +674,18 @@ def create_app(
         return await own_request(served, verb, body)
 
     return app
+
+
+def _show_logs() -> None:
+    """Make the start-up lines visible when nothing configured logging (``dlzoo serve`` under uvicorn,
+    which sets up only its own loggers): INFO and above of ``dlzoo.serve`` go to stderr."""
+    if log.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+    log.addHandler(handler)
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.INFO)
 
 
 def _json_lines(items: Any, name: str) -> Any:

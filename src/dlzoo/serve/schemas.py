@@ -98,8 +98,19 @@ class SkippedRun(BaseModel):
 
 
 class ModelList(BaseModel):
+    version: int = Field(
+        description="version of this list: goes up by one each time POST /v1/reload changes what is served"
+    )
     models: list[ModelInfo]
     skipped: list[SkippedRun] = Field(description="run directories that could not be loaded, and why")
+
+
+class ReloadResponse(BaseModel):
+    version: int = Field(description="version of the model list after the reload (unchanged if nothing changed)")
+    added: list[str] = Field(description="runs served since this reload, as <model>@<run>")
+    reloaded: list[str] = Field(description="runs whose weights changed (trained again in place), loaded again")
+    removed: list[str] = Field(description="runs no longer served (their folder is gone or no longer loads)")
+    skipped: int = Field(description="run directories that could not be loaded (listed by GET /v1/models)")
 
 
 class Health(BaseModel):
