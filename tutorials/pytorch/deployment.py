@@ -57,7 +57,7 @@ RUNS = Path("runs")
 # first layer standardizes them with statistics saved with the weights.
 
 # %%
-overrides = ["model.hidden=[256,256]", "train.epochs=10", "train.progress=false", "train.seed=0"]
+overrides = ["model.hidden=[256,256]", "train.epochs=6", "train.progress=false", "train.seed=0"]
 t0 = time.perf_counter()
 run = dlzoo.train("mlp_classifier", preset="tiny", overrides=overrides, runs_dir=RUNS)
 print(f"trained in {time.perf_counter() - t0:.1f} s: test accuracy {run.metrics['test/accuracy']:.4f}, run {run.path}")
