@@ -60,7 +60,7 @@ print(f"bicubic PSNR {bicubic:.2f} dB, nearest PSNR {nearest:.2f} dB")
 
 # %%
 run = dlzoo.train(MODEL, preset="tiny", overrides=["train.progress=false"], runs_dir=RUNS)
-print(run.path, "upsampling block:", dlzoo.load_run(run.path).config.model.get("kind"))
+print(run.path, "model settings:", dlzoo.load_run(run.path).config.model)
 print({k: round(v, 4) for k, v in run.metrics.items() if k.startswith("test/")})
 
 # %% [markdown]
