@@ -255,7 +255,7 @@ def main() -> None:
         )
         notes = (
             f"{epochs[name]} epochs (a CPU budget: the papers train far longer), 1 seed, {args.threads} torch "
-            f"thread(s) on a 2-core machine shared with other engineers' jobs (wall times are inflated); "
+            f"thread(s) on a 2-core machine shared with other jobs (wall times are inflated); "
             f"probe = softmax regression, L-BFGS {args.probe_steps} iterations on the frozen train codes."
         )
         record(

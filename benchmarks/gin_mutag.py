@@ -107,7 +107,7 @@ def main() -> None:
     )
     notes = (
         f"values are per fold (folds {args.folds}), model seed {args.seed}; {args.threads} torch thread(s), "
-        f"{os.cpu_count()} cores shared with other engineers' jobs; wall_time_s = the loop's time per fold"
+        f"{os.cpu_count()} cores shared with other jobs; wall_time_s = the loop's time per fold"
         + ("" if args.locked else "; NOT run under /tmp/dlzoo-bench.lock: wall times include waiting for cores")
     )
     record(

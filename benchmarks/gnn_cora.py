@@ -5,7 +5,7 @@
     DLZOO_DATA=../shared/data python benchmarks/gnn_cora.py --models gcn --seeds 2 --no-record   # a try
 
 References (test accuracy on the same split): GCN 81.5% (Kipf & Welling 2017, Table 2), GAT 83.0 ± 0.7%
-(Veličković et al. 2018, Table 2). The issue author's PyTorch Geometric runs of the same settings
+(Veličković et al. 2018, Table 2). PyTorch Geometric runs of the same settings on another machine
 (200 epochs, last epoch): GCN 81.7 ± 0.7%, GAT 81.8 ± 0.6% (83.0 at the best-validation epoch).
 Each model runs its ``cora`` preset (GAT also ``cora_best``: test at the best val/accuracy epoch)
 with seeds 0..seeds-1; the split is fixed (140 train / 500 val / 1000 test nodes).
@@ -29,13 +29,13 @@ from dlzoo.config import resolve_config  # noqa: E402
 from dlzoo.runs import RunDir  # noqa: E402
 from dlzoo.training.loop import train_run  # noqa: E402
 
-# key -> (model, preset, reference, PyG baseline measured by the issue author)
+# key -> (model, preset, reference, PyG baseline measured on another machine)
 RUNS = {
     "gcn": (
         "gcn",
         "cora",
         {"value": 0.815, "source": "Kipf & Welling 2017, Table 2 (Cora, public split)"},
-        [{"name": "PyG GCNConv, 200 epochs (issue author)", "value": 0.817, "sd": 0.007, "wall_time_s": None}],
+        [{"name": "PyG GCNConv, 200 epochs, measured on another machine", "value": 0.817, "sd": 0.007, "wall_time_s": None}],
     ),
     "gat": (
         "gat",
@@ -43,7 +43,7 @@ RUNS = {
         {"value": 0.830, "source": "Veličković et al. 2018, Table 2 (Cora, 83.0 ± 0.7%)"},
         [
             {
-                "name": "PyG GATConv, 200 epochs, last epoch (issue author)",
+                "name": "PyG GATConv, 200 epochs, last epoch, measured on another machine",
                 "value": 0.818,
                 "sd": 0.006,
                 "wall_time_s": None,
@@ -56,7 +56,7 @@ RUNS = {
         {"value": 0.830, "source": "Veličković et al. 2018, Table 2 (Cora, 83.0 ± 0.7%)"},
         [
             {
-                "name": "PyG GATConv, best-validation epoch (issue author)",
+                "name": "PyG GATConv, best-validation epoch, measured on another machine",
                 "value": 0.830,
                 "sd": None,
                 "wall_time_s": None,
@@ -127,9 +127,9 @@ def main() -> None:
             baselines=baselines,
             config=cfg.model_dump(mode="json"),
             notes=f"preset {preset}; {args.threads} torch thread(s), {os.cpu_count()} cores shared with other "
-            "engineers' jobs (wall times are upper bounds); wall_time_s = the loop's time per seed "
-            "(200 epochs incl. per-epoch val evaluation and checkpoints). Baseline numbers are the issue "
-            "author's PyG measurements on another machine."
+            "jobs (wall times are upper bounds); wall_time_s = the loop's time per seed "
+            "(200 epochs incl. per-epoch val evaluation and checkpoints). Baseline numbers are PyTorch "
+            "Geometric measurements on another machine."
             + (
                 ""
                 if args.locked

@@ -13,7 +13,7 @@ One epoch = one full-batch forward, backward and Adam step in train mode (no eva
 implementations alternate in blocks of ``--block`` epochs, so a busy machine slows both alike; the
 median over ``--epochs`` epochs is reported, and the test accuracy after them as a sanity check.
 
-Reference (issue 5, the issue author's machine, PyG, 200 epochs): GCN 47.4 ms/epoch, GAT 57.8 ms/epoch.
+Reference (PyTorch Geometric on another machine, 200 epochs): GCN 47.4 ms/epoch, GAT 57.8 ms/epoch.
 """
 
 from __future__ import annotations
@@ -170,11 +170,11 @@ def main() -> None:
             seeds=list(range(args.seeds)),
             higher_is_better=False,
             wall_time_s=statistics.fmean(ms["dlzoo"]) * args.epochs / 1000,
-            reference={"value": REFERENCE_MS[kind], "source": "issue 5: PyG on the issue author's machine, 200 epochs"},
+            reference={"value": REFERENCE_MS[kind], "source": "PyTorch Geometric (pyg-team/pytorch_geometric), 200 epochs, measured on another machine"},
             baselines=baselines,
             notes=f"median ms per full-batch training epoch (forward+backward+Adam), {args.epochs} epochs after 3 "
             f"warm-up, implementations interleaved every {args.block} epochs; {args.threads} torch thread(s) on "
-            f"{os.cpu_count()} cores shared with other engineers' jobs (absolute times inflated; the ratio is "
+            f"{os.cpu_count()} cores shared with other jobs (absolute times inflated; the ratio is "
             "the comparison). Our input dropout draws only for nonzero features (same distribution as "
             "F.dropout, which PyG's example uses)."
             + (

@@ -3,7 +3,7 @@
     flock /tmp/dlzoo-bench.lock python benchmarks/seq2seq_tasks.py --tasks sort addition copy reverse --seeds 1
     python benchmarks/seq2seq_tasks.py --tasks sort --seeds 1 --no-record train.epochs=1   # a try
 
-Targets (issue 4): sort (6 numbers from {0, 1, 2}, as in minGPT's demo, Karpathy 2020,
+Targets: sort (6 numbers from {0, 1, 2}, as in minGPT's demo, Karpathy 2020,
 ``projects/demo.ipynb``, which reaches 100% on held-out sequences) 100% exact match on held-out
 test sequences; 3-digit addition >= 99% exact match. Copy and reverse (1..10 digits) are recorded
 beside them. Per task and seed the script records the test exact match (greedy decoding) and the
@@ -36,10 +36,10 @@ TARGETS = {
         1.0,
         (
             "minGPT demo (Karpathy 2020, mingpt projects/demo.ipynb): sort 6 numbers from {0,1,2}, "
-            "100% on held-out sequences; issue 4 target"
+            "100% on held-out sequences"
         ),
     ),
-    "addition": (0.99, "issue 4 target: >= 99% exact match on held-out 3-digit additions"),
+    "addition": (0.99, "target >= 99% exact match on held-out 3-digit additions (cf. karpathy/minGPT projects/adder: a GPT trained from scratch to add n-digit numbers)"),
     "copy": (1.0, "a solved task: 100% expected"),
     "reverse": (1.0, "a solved task: 100% expected"),
 }

@@ -4,7 +4,7 @@
     DLZOO_DATA=../shared/data python benchmarks/transformer_mnist.py --no-record train.epochs=1   # a try
 
 Each image is 28 tokens (its rows) of 28 pixels, a [CLS] token and learned positions, 3 pre-norm
-blocks of width 64. Reference: about 98% test accuracy, the figure issue 4 quotes for small
+blocks of width 64. Reference: about 98% test accuracy, the level quoted for small
 Transformers on row-wise sequential MNIST (not a specific paper table), and the 98% target of the
 LSTM/GRU in benchmarks/seq_mnist.py (same setting). Trained on the first 55000 training images,
 val = last 5000, test = the published 10000.
@@ -56,7 +56,7 @@ def main() -> None:
         reference={
             "value": TARGET,
             "source": "row-wise sequential MNIST: ~98% for small Transformers and for the "
-            "128-unit LSTM/GRU (issue 3/4 targets)",
+            "128-unit LSTM/GRU",
         },
         config=cfg.model_dump(mode="json"),
         notes=f"{args.threads} torch thread(s) on a {os.cpu_count()}-core machine shared with other jobs "
