@@ -35,7 +35,14 @@ RUNS = {
         "gcn",
         "cora",
         {"value": 0.815, "source": "Kipf & Welling 2017, Table 2 (Cora, public split)"},
-        [{"name": "PyG GCNConv, 200 epochs, measured on another machine", "value": 0.817, "sd": 0.007, "wall_time_s": None}],
+        [
+            {
+                "name": "PyG GCNConv, 200 epochs, measured on another machine",
+                "value": 0.817,
+                "sd": 0.007,
+                "wall_time_s": None,
+            }
+        ],
     ),
     "gat": (
         "gat",

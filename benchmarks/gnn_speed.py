@@ -170,7 +170,10 @@ def main() -> None:
             seeds=list(range(args.seeds)),
             higher_is_better=False,
             wall_time_s=statistics.fmean(ms["dlzoo"]) * args.epochs / 1000,
-            reference={"value": REFERENCE_MS[kind], "source": "PyTorch Geometric (pyg-team/pytorch_geometric), 200 epochs, measured on another machine"},
+            reference={
+                "value": REFERENCE_MS[kind],
+                "source": "PyTorch Geometric (pyg-team/pytorch_geometric), 200 epochs, measured on another machine",
+            },
             baselines=baselines,
             notes=f"median ms per full-batch training epoch (forward+backward+Adam), {args.epochs} epochs after 3 "
             f"warm-up, implementations interleaved every {args.block} epochs; {args.threads} torch thread(s) on "

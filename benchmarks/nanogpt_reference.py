@@ -224,7 +224,12 @@ def main() -> None:
         seeds=args.seeds,
         higher_is_better=False,
         wall_time_s=wall,
-        reference={"value": 1.886, "wall_time_s": 80.0, "source": "karpathy/nanoGPT README, the CPU command: val loss 1.88 (1.886 in a run of that command on a 2-core CPU machine)"},
+        reference={
+            "value": 1.886,
+            "wall_time_s": 80.0,
+            "source": "karpathy/nanoGPT README, the CPU command: val loss 1.88 "
+            "(1.886 in a run of that command on a 2-core CPU machine)",
+        },
         notes=f"{torch.get_num_threads()} torch thread(s); glibc malloc "
         f"{'settings of dlzoo.training.allocator' if args.retain_freed_memory else 'defaults'}; "
         "value = nanoGPT's final estimate_loss (20 fresh random val batches of 12x64); "

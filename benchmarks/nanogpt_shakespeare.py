@@ -15,7 +15,8 @@ estimated after every 250 iterations.
 Reference: nanoGPT's README ("I only have a macbook"): ``python train.py config/train_shakespeare_char.py
 --device=cpu --compile=False --eval_iters=20 --log_interval=1 --block_size=64 --batch_size=12
 --n_layer=4 --n_head=4 --n_embd=128 --max_iters=2000 --lr_decay_iters=2000 --dropout=0.0`` reaches
-val loss 1.88; a run of that command on a 2-core CPU machine gave 1.886 in 80 s wall (36 ms/iteration) on a 2-core machine. With
+val loss 1.88; a run of that command on a 2-core CPU machine gave 1.886 in 80 s wall (36 ms/iteration).
+With
 ``--paired``, each seed first runs that command's re-implementation (``nanogpt_reference.py``, which
 reproduces the 1.8857 of seed 1337) in a fresh process with PyTorch's default threads and glibc's malloc
 defaults (as nanoGPT runs), then dlzoo's run, which keeps freed memory (dlzoo.training.allocator): the wall
@@ -121,7 +122,12 @@ def main() -> None:
         f"= {ms_per_iter:.1f} ms/iteration (target <= {TARGET_WALL_S:.0f} s)"
     )
     baselines = [
-        {"name": "karpathy/nanoGPT, README CPU command (a reported run on a 2-core CPU machine, not this one)", "value": NANOGPT_VAL_LOSS, "sd": None, "wall_time_s": NANOGPT_WALL_S}
+        {
+            "name": "karpathy/nanoGPT, README CPU command (a reported run on a 2-core CPU machine, not this one)",
+            "value": NANOGPT_VAL_LOSS,
+            "sd": None,
+            "wall_time_s": NANOGPT_WALL_S,
+        }
     ]
     paired = {}
     if ref:

@@ -39,7 +39,11 @@ TARGETS = {
             "100% on held-out sequences"
         ),
     ),
-    "addition": (0.99, "target >= 99% exact match on held-out 3-digit additions (cf. karpathy/minGPT projects/adder: a GPT trained from scratch to add n-digit numbers)"),
+    "addition": (
+        0.99,
+        "target >= 99% exact match on held-out 3-digit additions (cf. karpathy/minGPT projects/adder: "
+        "a GPT trained from scratch to add n-digit numbers)",
+    ),
     "copy": (1.0, "a solved task: 100% expected"),
     "reverse": (1.0, "a solved task: 100% expected"),
 }

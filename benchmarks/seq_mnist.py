@@ -73,7 +73,11 @@ def main() -> None:
             values=test,
             seeds=list(range(args.seeds)),
             wall_time_s=statistics.fmean(loop_s),
-            reference={"value": TARGET, "source": "target >= 98% for a 128-unit LSTM/GRU reading MNIST row by row (28 steps of 28 pixels); no single published number for this setting"},
+            reference={
+                "value": TARGET,
+                "source": "target >= 98% for a 128-unit LSTM/GRU reading MNIST row by row (28 steps of 28 "
+                "pixels); no single published number for this setting",
+            },
             config=cfg.model_dump(mode="json"),
             notes=f"{cell}; {args.threads} torch thread(s) on a {os.cpu_count()}-core machine shared with other jobs; "
             "fused torch kernels (model.fused=true); wall_time_s = the loop's training time"

@@ -55,8 +55,7 @@ def main() -> None:
         wall_time_s=statistics.fmean(loop_s),
         reference={
             "value": TARGET,
-            "source": "row-wise sequential MNIST: ~98% for small Transformers and for the "
-            "128-unit LSTM/GRU",
+            "source": "row-wise sequential MNIST: ~98% for small Transformers and for the 128-unit LSTM/GRU",
         },
         config=cfg.model_dump(mode="json"),
         notes=f"{args.threads} torch thread(s) on a {os.cpu_count()}-core machine shared with other jobs "
