@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -64,7 +64,14 @@ class TrainConfig(BaseModel):
     eval_every: int = Field(1, ge=1, description="rounds between validation evaluations")
     checkpoint_every: int = Field(1, ge=1, description="rounds between checkpoints")
     tensorboard: bool = Field(False, description="also write TensorBoard event files")
-    progress: bool = Field(True, description="show a rich progress bar")
+    progress: bool = Field(
+        True, description="show progress on stderr: a bar on a terminal, one line per evaluation in a pipe or log"
+    )
+    threads: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        "auto",
+        description="torch's CPU threads: a number, or auto (1 for a small model, else the free cores; "
+        "never more than OMP_NUM_THREADS); the count used is in config.yaml's info.threads",
+    )
     retain_freed_memory: bool = Field(
         False,
         description="CPU runs on glibc: keep freed memory for the next step (mallopt) instead of faulting "
