@@ -501,7 +501,6 @@ def bench(
 
 
 def main() -> None:
-    known = _known_errors()
     try:
         code = app(standalone_mode=False)  # click returns the exit code of typer.Exit here
         sys.exit(code if isinstance(code, int) else 0)
@@ -510,12 +509,15 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         err.print("[red]aborted[/]")
         sys.exit(130)
-    except known as e:
-        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        sys.exit(2)
     except _usage_errors() as e:  # a wrong option or argument: click's message and usage line
         e.show()
         sys.exit(e.exit_code)
+    except Exception as e:
+        # imported here, not before the command runs: --help, --version and usage errors stay instant
+        if not isinstance(e, _known_errors()):
+            raise
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        sys.exit(2)
 
 
 def _usage_errors() -> type[Exception]:
