@@ -35,6 +35,7 @@ def dlzoo(
         (["train", "mlp_classifier", "--data", "imagenet"], "unknown dataset 'imagenet'; valid: "),
         (["train", "mlp_classifier", "train.lrr=3"], "train.lrr: unknown key; valid: epochs"),
         (["train", "mlp_classifier", "train.optimizer=adagrad"], "'adam', 'adamw' or 'sgd'"),
+        (["train", "mlp_classifier", "train.threads=0"], "train.threads: Value error, expected auto or a whole number"),
         (["info", "nope"], "unknown model 'nope'"),
         (["eval", "/nonexistent/run"], "not a run directory"),
         (["list", "--family", "vision"], "unknown family 'vision'; valid: "),

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import copy
 import inspect
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from dlzoo.paradigms import PARADIGMS, validate_data
 from dlzoo.registry import ModelSpec, get_spec
@@ -67,7 +67,7 @@ class TrainConfig(BaseModel):
     progress: bool = Field(
         True, description="show progress on stderr: a bar on a terminal, one line per evaluation in a pipe or log"
     )
-    threads: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+    threads: int | Literal["auto"] = Field(
         "auto",
         description="torch's CPU threads: a number, or auto (1 for a small model, else the free cores; "
         "never more than OMP_NUM_THREADS); the count used is in config.yaml's info.threads",
@@ -77,6 +77,13 @@ class TrainConfig(BaseModel):
         description="CPU runs on glibc: keep freed memory for the next step (mallopt) instead of faulting "
         "fresh pages in every step; faster for small models, the process keeps up to 1 GiB of freed memory",
     )
+
+    @field_validator("threads", mode="before")
+    @classmethod
+    def _threads(cls, value: Any) -> int | str:
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        raise ValueError("expected auto or a whole number >= 1")
 
 
 class RunConfig(BaseModel):
