@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 
 def dlzoo(
-    *args: str, cwd: Path | None = None, stdin: str | None = None, timeout: int = 300
+    *args: str, cwd: Path | None = None, stdin: str | None = None, timeout: int = 300, env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DLZOO_OFFLINE": "1", "COLUMNS": "200"}
+    env = {**os.environ, "DLZOO_OFFLINE": "1", "COLUMNS": "200", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "dlzoo", *args],
         capture_output=True,
@@ -34,6 +35,7 @@ def dlzoo(
         (["train", "mlp_classifier", "--data", "imagenet"], "unknown dataset 'imagenet'; valid: "),
         (["train", "mlp_classifier", "train.lrr=3"], "train.lrr: unknown key; valid: epochs"),
         (["train", "mlp_classifier", "train.optimizer=adagrad"], "'adam', 'adamw' or 'sgd'"),
+        (["train", "mlp_classifier", "train.threads=0"], "train.threads: Value error, expected auto or a whole number"),
         (["info", "nope"], "unknown model 'nope'"),
         (["eval", "/nonexistent/run"], "not a run directory"),
         (["list", "--family", "vision"], "unknown family 'vision'; valid: "),
@@ -66,9 +68,34 @@ def test_a_missing_extra_is_one_line_naming_the_extra(args: list[str], blocked: 
     assert f"needs the [{extra}] extra ({blocked} is not installed)" in " ".join(proc.stderr.split()), proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["trian"], "No such command 'trian'"),
+        (["train"], "Missing argument 'name'"),
+        (["train", "mlp_classifier", "--epochs", "3"], "No such option: --epochs"),
+    ],
+)
+def test_a_usage_error_is_clicks_message_and_the_usage_line(args: list[str], needle: str) -> None:
+    proc = dlzoo(*args)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert needle in proc.stderr and proc.stderr.startswith("Usage: "), proc.stderr
+    assert proc.stdout == ""
+
+
 def test_list_and_info() -> None:
-    proc = dlzoo("list")
+    from dlzoo.registry import list_models
+
+    proc = dlzoo("list", env={"COLUMNS": "80"})
     assert proc.returncode == 0 and "mlp_classifier" in proc.stdout
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["model", "family", "paradigm", "presets"]
+    assert all(len(line) <= 80 for line in lines)
+    assert len(lines) < 1.5 * len(list_models())  # one line a model (long preset lists wrap once)
+    mlp = next(line for line in lines if line.startswith("mlp_classifier "))
+    assert mlp.split()[:4] == ["mlp_classifier", "mlp", "supervised", "tiny,"] and "standardized" not in proc.stdout
+    long = dlzoo("list", "--long", "--family", "mlp", env={"COLUMNS": "80"}).stdout
+    assert "    MLP classifier: standardized features" in long
     proc = dlzoo("info", "mlp_classifier", "--preset", "tiny")
     assert proc.returncode == 0, proc.stderr
     assert "model.in_features = required (filled from the data)" in proc.stdout
@@ -162,8 +189,14 @@ def test_train_predict_eval_export_pipeline(tmp_path: Path) -> None:
     x = load_digits().data[:3].tolist()
     proc = dlzoo("predict", str(run), "-", stdin=json.dumps({"inputs": x}))
     assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
-    assert len(out["labels"]) == 3 and all(abs(sum(p) - 1) < 1e-5 for p in out["probabilities"])
+    head, *rows = [json.loads(line) for line in proc.stdout.splitlines()]  # JSON lines: the class list, then examples
+    assert head == {"class_names": [str(i) for i in range(10)]}
+    assert len(rows) == 3 and all(set(r) == {"label", "class_name", "probabilities"} for r in rows)
+    assert all(abs(sum(r["probabilities"]) - 1) < 1e-5 and r["class_name"] == str(r["label"]) for r in rows)
+
+    config = yaml.safe_load((run / "config.yaml").read_text())  # train.threads=auto, and the count it chose
+    assert config["train"]["threads"] == "auto" and config["info"]["threads"]["count"] == 1
+    assert saved["hardware"]["threads_setting"] == "auto" and saved["hardware"]["torch_threads"] == 1
 
     bad = dlzoo("predict", str(run), "-", stdin=json.dumps({"inputs": [[1.0, 2.0]]}))
     assert bad.returncode == 2 and "expected inputs of shape (batch, 64)" in " ".join(bad.stderr.split())
@@ -235,3 +268,91 @@ def test_results_page_and_family_table_are_generated_from_the_records(tmp_path: 
 
     assert inside.count("\n| [") == len(families()) and "**0.9869** ± 0.00025 (3)" in inside
     assert readme.split(table.BEGIN)[0] == (repo / "README.md").read_text().split(table.BEGIN)[0]
+
+
+def test_progress_in_a_pipe_is_one_plain_line_per_evaluation(tmp_path: Path) -> None:
+    proc = dlzoo(
+        "train", "mlp_classifier", "--preset", "tiny", "--runs", str(tmp_path), "train.epochs=4", "train.eval_every=2"
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert [line.split()[2:4] for line in lines] == [["4", "round(s)"], ["round", "2/4"], ["round", "4/4"]], lines
+    assert all(line.startswith("mlp_classifier 00:00:") for line in lines) and "\x1b" not in proc.stderr
+    assert proc.stdout.startswith("done ") and "test/accuracy=" in proc.stdout
+
+
+def test_the_bar_fits_an_80_column_terminal() -> None:
+    """On a terminal (a pty here) the bar keeps the count and the time whole; the metrics are cut to fit."""
+    import pty
+    import re
+
+    code = (
+        "from dlzoo.training.logger import progress_bar\n"
+        "with progress_bar(enabled=True, total=200, done=0, title='transformer_classifier') as bar:\n"
+        "    for r in range(200):\n"
+        "        bar.describe({'val/loss': 2.34567, 'val/accuracy': 0.91234, 'val/nll': 1.2})\n"
+        "        bar.advance()\n"
+    )
+    leader, follower = pty.openpty()
+    env = {**os.environ, "COLUMNS": "80", "TERM": "xterm"}
+    proc = subprocess.run([sys.executable, "-c", code], stderr=follower, env=env, timeout=60)
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the pty closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(leader)
+    assert proc.returncode == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", out.decode())
+    lines = [line for line in re.split(r"[\r\n]+", text) if line.strip()]
+    assert lines and all(len(line) <= 80 for line in lines), lines
+    assert "200/200 0:00:0" in lines[-1] and lines[-1].rstrip().endswith("…"), lines[-1]
+
+
+def test_threads_auto_is_one_thread_for_a_small_step_else_the_free_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from dlzoo.training import threads
+
+    assert 0 <= threads.idle_cores(sample_s=0.05) <= threads.usable_cores() + 1e-9
+    assert threads.choose_threads(3, n_params=10**9, batch_size=128)[0] == 3
+    assert threads.choose_threads("auto", n_params=20_000, batch_size=64)[0] == 1
+    monkeypatch.setattr(threads, "idle_cores", lambda: 1.9)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(4)
+        assert threads.choose_threads("auto", n_params=10**6, batch_size=128)[0] == 2  # two free cores
+        assert threads.choose_threads("auto", n_params=10**6, batch_size=128, local_processes=2)[0] == 1
+        torch.set_num_threads(1)  # never more than the process allowed (OMP_NUM_THREADS, set_num_threads)
+        assert threads.choose_threads("auto", n_params=10**6, batch_size=128)[0] == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    run = tmp_path / "mlp_classifier" / "r"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dlzoo", "train", "mlp_classifier", "--preset", "tiny", "--runs", str(tmp_path)]
+        + ["--name", "r", "train.epochs=100000", "train.progress=false"],
+        env={**os.environ, "DLZOO_OFFLINE": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (run / "checkpoints" / "last.ckpt").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else ""
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    resume = f"dlzoo train mlp_classifier --resume --name r --runs {tmp_path}"
+    assert stderr.strip() == f"interrupted; resume with `{resume}`", stderr

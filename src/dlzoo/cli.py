@@ -11,7 +11,6 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 app = typer.Typer(
     add_completion=False,
@@ -19,8 +18,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="dlzoo: every core family of deep learning, trained, evaluated, exported and served the same way.",
 )
-console = Console()
-err = Console(stderr=True)
+
+
+err = Console(stderr=True)  # messages only; what a program reads goes through print, never a wrapping console
 
 
 def _fail(message: str) -> None:
@@ -71,11 +71,15 @@ def _root(
 def list_cmd(
     family: str | None = typer.Option(None, help="only this family"),
     task: str | None = typer.Option(None, help="classify | regress | generate | control"),
+    long: bool = typer.Option(False, "--long", "-l", help="add each model's description"),
     as_json: bool = typer.Option(
         False, "--json", help="a JSON list of {name, family, task, paradigm, presets, description}"
     ),
 ) -> None:
-    """List registered models."""
+    """List registered models: one line each (name, family, paradigm, presets)."""
+    import shutil
+    import textwrap
+
     from dlzoo.registry import get_spec, list_models
 
     specs = [get_spec(name) for name in list_models(family=family, task=task)]
@@ -93,10 +97,21 @@ def list_cmd(
         ]
         print(json.dumps(rows, indent=2))
         return
-    table = Table("model", "family", "task", "paradigm", "presets", "description")
-    for s in specs:
-        table.add_row(s.name, s.family, s.task, s.paradigm, ", ".join(s.presets), s.description)
-    console.print(table)
+    # plain text, never a console that wraps: the width of the terminal (80 in a pipe)
+    width = shutil.get_terminal_size((80, 24)).columns
+    rows = [("model", "family", "paradigm", "presets")]
+    rows += [(s.name, s.family, s.paradigm, ", ".join(s.presets)) for s in specs]
+    w = [max(len(row[i]) for row in rows) for i in range(3)]
+    indent = sum(w) + 6
+    lines = []
+    for row in rows:
+        head = f"{row[0]:<{w[0]}}  {row[1]:<{w[1]}}  {row[2]:<{w[2]}}  "
+        presets = textwrap.wrap(row[3], max(20, width - indent - 1), break_on_hyphens=False) or [""]
+        lines += [head + presets[0], *(" " * indent + more for more in presets[1:])]
+        if long and row[0] != "model":
+            spec = next(s for s in specs if s.name == row[0])
+            lines += textwrap.wrap(spec.description, width - 1, initial_indent="    ", subsequent_indent="    ")
+    print("\n".join(lines))
 
 
 def _docstring_args(obj: Any) -> dict[str, str]:
@@ -258,9 +273,18 @@ def train(
         cfg = run.read_config()
     else:
         cfg = resolve_config(name, preset=preset, overrides=overrides or [], data=data)
-    result = train_run(cfg, run, resume=resume)
+    try:
+        result = train_run(cfg, run, resume=resume)
+    except KeyboardInterrupt:
+        if run.checkpoint_path.is_file():
+            where = "" if runs == Path("runs") else f" --runs {runs}"
+            hint = f"resume with `dlzoo train {name} --resume --name {run_name}{where}`"
+        else:
+            hint = "no checkpoint was written yet, so there is nothing to resume"
+        print(f"interrupted; {hint}", file=sys.stderr)
+        raise typer.Exit(130) from None
     if int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0:
-        console.print(f"[green]done[/] {run.path}: {summarize(result)}", highlight=False)
+        print(f"done {run.path}: {summarize(result)}")
 
 
 @app.command("eval")
@@ -272,7 +296,7 @@ def eval_cmd(
 
     if split not in ("test", "val"):
         _fail(f"unknown split {split!r}; valid: test, val")
-    console.print_json(json.dumps(evaluate_run(run, split=split)))
+    print(json.dumps(evaluate_run(run, split=split), indent=2))
 
 
 def _read_input(source: str, *, whole_body: bool = False) -> Any:
@@ -304,12 +328,19 @@ def _read_input(source: str, *, whole_body: bool = False) -> Any:
     return data["inputs"] if isinstance(data, dict) and "inputs" in data and not whole_body else data
 
 
-@app.command()
+PREDICT_HELP = """Predict (classify/regress) or act (control) on inputs; prints JSON lines.
+
+One compact JSON object per line. classify: first {"class_names": [...]} (the class list, once;
+the label indices as text when the data has no names), then one {"label": i, "class_name": name,
+"probabilities": [...]} per example. regress: {"prediction": value} per example. control:
+{"action": a} per example. Models with requests of their own (graphs, text): their JSON answer, one line."""
+
+
+@app.command(help=PREDICT_HELP)
 def predict(
     run: Path = typer.Argument(..., help="run directory"),
     inputs: str = typer.Argument(..., help="a .json/.npy/.csv file of examples, or - for JSON on stdin"),
 ) -> None:
-    """Predict (classify/regress) or act (control) on inputs; prints JSON."""
     from dlzoo import inference
     from dlzoo.runs import load_run
 
@@ -317,12 +348,30 @@ def predict(
     own = "predict" in inference.requests_of(loaded.spec)  # a body of the family's own (strings, graphs)
     data = _read_input(inputs, whole_body=own)
     if own:
-        result = inference.handle(loaded, "predict", data)
+        lines = _answer_lines(inference.handle(loaded, "predict", data))
     elif loaded.spec.task == "control":
-        result = {"actions": inference.act(loaded, data)}
+        lines = [{"action": a} for a in inference.act(loaded, data)]
+    elif loaded.spec.task == "regress":
+        lines = [{"prediction": y} for y in inference.predict(loaded, data)["predictions"]]
     else:
         result = inference.predict(loaded, data)
-    console.print_json(json.dumps(result))
+        n_classes = len(result["probabilities"][0]) if result["probabilities"] else 0
+        names = loaded.config.info.get("class_names") or [str(i) for i in range(n_classes)]
+        lines = [{"class_names": list(names)}]
+        lines += [
+            {"label": label, "class_name": names[label], "probabilities": [round(p, 6) for p in probs]}
+            for label, probs in zip(result["labels"], result["probabilities"], strict=True)
+        ]
+    for line in lines:
+        print(json.dumps(line), flush=True)
+
+
+def _answer_lines(answer: Any) -> Any:
+    """A family's answer as JSON-line objects: a dict is one line; a stream gives one per item
+    (a string item is {"text": item}, as the server sends it)."""
+    if isinstance(answer, dict):
+        return [answer]
+    return ({"text": item} if isinstance(item, str) else item for item in answer)
 
 
 @app.command()
@@ -336,8 +385,14 @@ def sample(
     request: str | None = typer.Option(
         None, help='language models etc.: the JSON request body (e.g. \'{"prompt": "ROMEO:", "max_new_tokens": 200}\')'
     ),
+    as_json: bool = typer.Option(
+        False, "--json", help="language models etc.: print the JSON answer (one object per line) instead of text"
+    ),
 ) -> None:
-    """Draw samples from a generative model into a PNG grid or an .npy file (language models: print text)."""
+    """Draw samples from a generative model into a PNG grid or an .npy file.
+
+    Language models print text to stdout: the prompt and each completion (several separated by a
+    line of dashes), streamed as it is generated with "stream": true; --json prints the JSON answer."""
     from dlzoo import inference
     from dlzoo.runs import load_run
 
@@ -346,12 +401,15 @@ def sample(
         try:
             body = json.loads(request) if request else {}
         except json.JSONDecodeError as e:
-            raise typer.BadParameter(f"--request is not valid JSON: {e}") from None
-        result = inference.handle(loaded, "sample", body)
-        for item in [result] if isinstance(result, dict) else result:
-            text = item if isinstance(item, str) else item.get("text") if "text" in item else json.dumps(item)
-            console.print(text, end="" if isinstance(item, str) else "\n", markup=False, highlight=False)
-        console.print()
+            raise typer.BadParameter(f"is not valid JSON: {e}", param_hint="--request") from None
+        answer = inference.handle(loaded, "sample", body)
+        if as_json:
+            for line in _answer_lines(answer):
+                print(json.dumps(line), flush=True)
+        else:
+            schema = inference.requests_of(loaded.spec)["sample"]
+            default = schema.model_fields["prompt"].default if "prompt" in schema.model_fields else ""
+            _print_text(answer, prompt=str(body.get("prompt", default) if isinstance(body, dict) else default))
         return
     x = inference.sample(loaded, n=n, seed=seed)
     if out.suffix == ".npy":
@@ -365,7 +423,30 @@ def sample(
             samples_plot(x, out, title=f"{n} samples, seed {seed}")
         except ValueError as e:
             raise typer.BadParameter(str(e), param_hint="--out") from None
-    console.print(f"wrote {out}")
+    print(f"wrote {out}")
+
+
+def _print_text(answer: Any, *, prompt: str) -> None:
+    """A language model's answer as plain text on stdout: the prompt and each completion.
+
+    One streamed sample is written character by character as it is generated; several streamed
+    samples ({"sample": i, "text": c}, interleaved) are collected and written when they are done."""
+    out, rule = sys.stdout, "\n" + "-" * 40 + "\n"
+    if isinstance(answer, dict):
+        texts = answer.get("completions")
+        out.write(rule.join(prompt + c for c in texts) + "\n" if texts is not None else json.dumps(answer) + "\n")
+        return
+    out.write(prompt)
+    parts: dict[int, list[str]] = {}
+    for item in answer:
+        if isinstance(item, str):
+            out.write(item)
+            out.flush()
+        else:
+            parts.setdefault(int(item.get("sample", 0)), []).append(str(item.get("text", "")))
+    if parts:
+        out.write(rule.join(("" if i == 0 else prompt) + "".join(chars) for i, chars in sorted(parts.items())))
+    out.write("\n")
 
 
 @app.command()
@@ -378,7 +459,7 @@ def export(
     from dlzoo.export import export_run
 
     report = export_run(run, fmt=fmt, out=out)
-    console.print(f"wrote {report.path} (max |diff| vs PyTorch = {report.max_abs_diff:.2e})")
+    print(f"wrote {report.path} (max |diff| vs PyTorch = {report.max_abs_diff:.2e})")
 
 
 @app.command()
@@ -420,7 +501,6 @@ def bench(
 
 
 def main() -> None:
-    known = _known_errors()
     try:
         code = app(standalone_mode=False)  # click returns the exit code of typer.Exit here
         sys.exit(code if isinstance(code, int) else 0)
@@ -429,12 +509,15 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         err.print("[red]aborted[/]")
         sys.exit(130)
-    except known as e:
-        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        sys.exit(2)
     except _usage_errors() as e:  # a wrong option or argument: click's message and usage line
         e.show()
         sys.exit(e.exit_code)
+    except Exception as e:
+        # imported here, not before the command runs: --help, --version and usage errors stay instant
+        if not isinstance(e, _known_errors()):
+            raise
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        sys.exit(2)
 
 
 def _usage_errors() -> type[Exception]:

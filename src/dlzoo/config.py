@@ -19,7 +19,7 @@ import inspect
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from dlzoo.paradigms import PARADIGMS, validate_data
 from dlzoo.registry import ModelSpec, get_spec
@@ -64,12 +64,26 @@ class TrainConfig(BaseModel):
     eval_every: int = Field(1, ge=1, description="rounds between validation evaluations")
     checkpoint_every: int = Field(1, ge=1, description="rounds between checkpoints")
     tensorboard: bool = Field(False, description="also write TensorBoard event files")
-    progress: bool = Field(True, description="show a rich progress bar")
+    progress: bool = Field(
+        True, description="show progress on stderr: a bar on a terminal, one line per evaluation in a pipe or log"
+    )
+    threads: int | Literal["auto"] = Field(
+        "auto",
+        description="torch's CPU threads: a number, or auto (1 for a small model, else the free cores; "
+        "never more than OMP_NUM_THREADS); the count used is in config.yaml's info.threads",
+    )
     retain_freed_memory: bool = Field(
         False,
         description="CPU runs on glibc: keep freed memory for the next step (mallopt) instead of faulting "
         "fresh pages in every step; faster for small models, the process keeps up to 1 GiB of freed memory",
     )
+
+    @field_validator("threads", mode="before")
+    @classmethod
+    def _threads(cls, value: Any) -> int | str:
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        raise ValueError("expected auto or a whole number >= 1")
 
 
 class RunConfig(BaseModel):

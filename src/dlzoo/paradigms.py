@@ -37,6 +37,7 @@ LOOP_FIELDS = (
     "tensorboard",
     "progress",
     "retain_freed_memory",
+    "threads",
 )
 #: the epoch loop's fields: one optimizer from train: (make_optimizer), a per-epoch scheduler, epochs
 EPOCHS = (

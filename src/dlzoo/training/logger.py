@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
+import time
 from typing import Any
 from collections.abc import Iterator
 
@@ -72,33 +74,64 @@ class MetricsLogger:
 
 
 class _Bar:
-    def __init__(self, progress: Any, task_id: Any) -> None:
-        self.progress, self.task_id = progress, task_id
+    """Progress of a run on stderr: a rich bar on a terminal, one plain line per evaluation otherwise."""
+
+    def __init__(
+        self, *, title: str, total: int, done: int, progress: Any = None, plain: bool = False, bar_width: int = 0
+    ) -> None:
+        self.title, self.total, self.done, self.bar_width = title, total, done, bar_width
+        self.progress, self.plain = progress, plain
+        self.task_id = progress.add_task(title, total=total, completed=done, info="") if progress else None
+        self.start, self.metrics = time.perf_counter(), None
+        if plain:
+            self._line(f"{total - done} round(s) to go" if done else f"{total} round(s)")
 
     def advance(self) -> None:
+        self.done += 1
         if self.progress is not None:
             self.progress.advance(self.task_id)
+        elif self.plain and self.metrics is not None:  # an evaluation in this round: one line
+            self._line(f"round {self.done}/{self.total}  {_metrics_text(self.metrics)}".rstrip())
+        self.metrics = None
 
     def describe(self, metrics: dict[str, float]) -> None:
-        if self.progress is not None:
-            text = "  ".join(f"{k}={v:.4g}" for k, v in list(metrics.items())[:3])
-            self.progress.update(self.task_id, info=text)
+        """The round's validation metrics (empty when the task has none): shown after the bar, or one line."""
+        self.metrics = metrics
+        if self.progress is not None and metrics:
+            # what is left of the terminal's width after name, bar, count and time (resizes included)
+            used = len(self.title) + self.bar_width + 2 * len(str(self.total)) + 1 + 7 + 4
+            room = self.progress.console.width - used - 1
+            text = _metrics_text(metrics)
+            self.progress.update(self.task_id, info=text if len(text) <= room else text[: max(0, room - 1)] + "…")
+
+    def _line(self, text: str) -> None:
+        elapsed = time.strftime("%H:%M:%S", time.gmtime(time.perf_counter() - self.start))
+        print(f"{self.title} {elapsed} {text}", file=sys.stderr, flush=True)
+
+
+def _metrics_text(metrics: dict[str, float]) -> str:
+    return "  ".join(f"{k}={v:.4g}" for k, v in list(metrics.items())[:3])
 
 
 @contextlib.contextmanager
 def progress_bar(*, enabled: bool, total: int, done: int, title: str) -> Iterator[_Bar]:
-    if not enabled:
-        yield _Bar(None, None)
+    """A bar when stderr is a terminal (fits its width, 80 columns included), plain lines when it is not."""
+    if not enabled or not sys.stderr.isatty():
+        yield _Bar(title=title, total=total, done=done, plain=enabled)
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Column
 
+    console = Console(stderr=True)
+    # name, bar, count and time keep their width; the metrics are cut to what is left (_Bar.describe)
+    bar_width = max(10, min(30, console.width - len(title) - 50))
     columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[info]}"),
+        TextColumn("[bold]{task.description}", table_column=Column(no_wrap=True)),
+        BarColumn(bar_width=bar_width),
+        MofNCompleteColumn(table_column=Column(no_wrap=True)),
+        TimeElapsedColumn(table_column=Column(no_wrap=True)),
+        TextColumn("{task.fields[info]}", table_column=Column(no_wrap=True)),
     )
-    with Progress(*columns, transient=False) as progress:
-        task_id = progress.add_task(title, total=total, completed=done, info="")
-        yield _Bar(progress, task_id)
+    with Progress(*columns, console=console, transient=False) as progress:
+        yield _Bar(title=title, total=total, done=done, progress=progress, bar_width=bar_width)

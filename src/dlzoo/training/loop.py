@@ -34,6 +34,7 @@ from dlzoo.training.logger import MetricsLogger, progress_bar
 if TYPE_CHECKING:  # Fabric costs seconds to import: a run imports it when it starts (make_fabric)
     from lightning_fabric import Fabric
 from dlzoo.training.seeding import rng_state, set_rng_state
+from dlzoo.training.threads import choose_threads
 
 
 def make_fabric(cfg: RunConfig) -> Fabric:
@@ -46,7 +47,19 @@ def make_fabric(cfg: RunConfig) -> Fabric:
 
 
 def train_run(cfg: RunConfig, run: RunDir, *, resume: bool = False, fabric: Fabric | None = None) -> dict[str, Any]:
-    """Train ``cfg`` into ``run``; with ``resume`` continue from its last checkpoint. Returns eval.json."""
+    """Train ``cfg`` into ``run``; with ``resume`` continue from its last checkpoint. Returns eval.json.
+
+    torch's thread count is set from ``train.threads`` for the run and restored afterwards."""
+    import torch
+
+    threads_before = torch.get_num_threads()
+    try:
+        return _train_run(cfg, run, resume=resume, fabric=fabric)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train_run(cfg: RunConfig, run: RunDir, *, resume: bool, fabric: Fabric | None) -> dict[str, Any]:
     fabric = fabric or make_fabric(cfg)
     fabric.launch()
     rank0 = fabric.global_rank == 0
@@ -61,6 +74,7 @@ def train_run(cfg: RunConfig, run: RunDir, *, resume: bool = False, fabric: Fabr
     spec = get_spec(cfg.model_name)
     task = make_task(Context(spec, cfg, fabric))
     task.setup()
+    set_threads(cfg, task.model, local_processes=max(1, fabric.world_size // cfg.train.num_nodes))
     start_round, step, wall_before = 0, 0, 0.0
     if state is not None:
         task.model.load_state_dict(state["model"])
@@ -95,7 +109,7 @@ def train_run(cfg: RunConfig, run: RunDir, *, resume: bool = False, fabric: Fabr
                 val = task.evaluate("val")
                 if val:
                     logger.write({**val, "step": step, "round": r, "time": time.perf_counter() - t0})
-                    bar.describe(val)
+                bar.describe(val)
             if ((r + 1) % t.checkpoint_every == 0 or last) and rank0:
                 run.save_checkpoint(
                     {
@@ -127,7 +141,7 @@ def train_run(cfg: RunConfig, run: RunDir, *, resume: bool = False, fabric: Fabr
         steps=step,
         wall_time_s=round(wall, 3),
         world_size=fabric.world_size,
-        hardware={**hardware(), "malloc_retains_freed": retained},
+        hardware={**hardware(), "malloc_retains_freed": retained, "threads_setting": t.threads},
     )
     if rank0:
         run.write_eval(result)
@@ -140,6 +154,24 @@ def train_run(cfg: RunConfig, run: RunDir, *, resume: bool = False, fabric: Fabr
         write_card(run, spec, cfg, result)
     logger.close()
     return result
+
+
+def set_threads(cfg: RunConfig, model: Any, *, local_processes: int) -> None:
+    """torch's intra-op threads from train.threads (training/threads.py), recorded in ``cfg.info.threads``.
+
+    The language paradigm's ``task.microbatch_threads > 1`` has set one torch thread per micro-batch
+    thread in setup: that count is kept."""
+    import torch
+
+    if int(cfg.task.get("microbatch_threads", 1)) > 1:
+        n, why = 1, f"task.microbatch_threads={cfg.task['microbatch_threads']}: one torch thread per micro-batch thread"
+    else:
+        n_params = sum(p.numel() for p in model.parameters())
+        n, why = choose_threads(
+            cfg.train.threads, n_params=n_params, batch_size=cfg.train.batch_size, local_processes=local_processes
+        )
+    torch.set_num_threads(n)
+    cfg.info["threads"] = {"count": n, "why": why}
 
 
 def check_finite(row: dict[str, float], *, step: int, round_idx: int, run: RunDir, last_good: int | None) -> None:

@@ -49,7 +49,7 @@ MNIST_TASK = {"dynamic_binarize": False, "eval_iw_samples": 1000}
             "model": {"hidden": [128], "latent_dim": 8},
             "data": DIGITS,
             "task": DIGITS_TASK,
-            "train": {"epochs": 30, "batch_size": 64, "lr": 3e-3, "log_every": 10, "progress": False},
+            "train": {"epochs": 30, "batch_size": 64, "lr": 3e-3, "log_every": 10},
         },
         "default": {
             "model": {"hidden": [400], "latent_dim": 16},
@@ -101,7 +101,7 @@ def vae_mlp(
             "model": {"channels": [16, 32], "latent_dim": 8},
             "data": DIGITS,
             "task": {**DIGITS_TASK, "eval_iw_samples": 100},  # conv decodes are slow on CPU
-            "train": {"epochs": 15, "batch_size": 64, "lr": 3e-3, "log_every": 10, "progress": False},
+            "train": {"epochs": 15, "batch_size": 64, "lr": 3e-3, "log_every": 10},
         },
         "default": {
             "model": {"channels": [32, 64], "latent_dim": 16},
@@ -147,7 +147,7 @@ def vae_conv(
 # Every preset trains on grey levels in [0, 1] (no binarization) with the cross-entropy loss.
 
 AE_MNIST = {"name": "mnist", "val_size": 10000}  # grey levels; 50000 / 10000 / 10000
-AE_TINY_TRAIN = {"epochs": 20, "batch_size": 64, "lr": 3e-3, "log_every": 10, "progress": False}
+AE_TINY_TRAIN = {"epochs": 20, "batch_size": 64, "lr": 3e-3, "log_every": 10}
 AE_DEFAULT_TRAIN = {"epochs": 100, "batch_size": 64, "lr": 1e-3, "log_every": 50}
 # benchmarks/autoencoders_mnist.py: 20 epochs of Adam (a CPU budget; Vincent et al. and Rifai et al. ran SGD longer)
 AE_MNIST_TRAIN = {"epochs": 20, "batch_size": 100, "lr": 1e-3, "log_every": 100, "checkpoint_every": 5}

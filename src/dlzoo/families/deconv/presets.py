@@ -28,7 +28,7 @@ MNIST = {"name": "superres", "source": "mnist", "val_size": 5000}  # last 5000 t
         "tiny": {
             "model": {"channels": 16, "depth": 1, "factor": 2},
             "data": DIGITS,
-            "train": {"epochs": 15, "batch_size": 64, "lr": 3e-3, "log_every": 10, "progress": False},
+            "train": {"epochs": 15, "batch_size": 64, "lr": 3e-3, "log_every": 10},
         },
         "default": {
             "model": {"channels": 32, "depth": 2, "factor": 2},

@@ -34,7 +34,7 @@ TOY_MODEL = {
     "critic_activation": "leaky_relu",
 }
 TINY_MODEL = {"latent_dim": 2, "hidden_g": [64, 64], "hidden_d": [64, 64], "critic_activation": "leaky_relu"}
-TINY_TRAIN = {"epochs": 3, "batch_size": 100, "log_every": 10, "progress": False}
+TINY_TRAIN = {"epochs": 3, "batch_size": 100, "log_every": 10}
 TOY_TRAIN = {"epochs": 25, "batch_size": 100, "scheduler": "cosine", "log_every": 100, "eval_every": 5}
 # PacGAN's critic sees 100 packs of m = 4 per step (the authors' code draws m batches of 100): batch 400,
 # and 4x the epochs, so that both models take the same 2500 generator steps
@@ -164,7 +164,7 @@ def pacgan(
             "model": {"latent_dim": 16, "channels_g": [32, 16], "channels_d": [16, 32]},
             "data": DIGITS,
             "task": {"eval_samples": 200},
-            "train": {"epochs": 2, "batch_size": 64, "log_every": 5, "progress": False},
+            "train": {"epochs": 2, "batch_size": 64, "log_every": 5},
         },
         "default": {
             "model": {"latent_dim": 32, "channels_g": [64, 32], "channels_d": [32, 64]},

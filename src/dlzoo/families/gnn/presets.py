@@ -19,7 +19,6 @@ TINY_TRAIN = {
     "weight_decay": 5e-4,
     "log_every": 10,
     "checkpoint_every": 20,
-    "progress": False,
 }
 # Kipf & Welling (2017), Sec. 5.2 / PyG examples/gcn.py: Adam lr 0.01, weight decay 5e-4, 200 epochs
 KIPF_TRAIN = {"epochs": 200, "lr": 0.01, "weight_decay": 5e-4, "log_every": 10, "checkpoint_every": 50}
@@ -162,7 +161,7 @@ GIN_MUTAG = {
         "tiny": {
             "model": {"hidden": 16, "num_layers": 3, "dropout": 0.0},
             "data": {"name": "graph_shapes"},
-            "train": {"epochs": 15, "batch_size": 16, "lr": 0.01, "log_every": 10, "progress": False},
+            "train": {"epochs": 15, "batch_size": 16, "lr": 0.01, "log_every": 10},
         },
         "default": GIN_MUTAG,
         "mutag": GIN_MUTAG,
@@ -201,7 +200,7 @@ def gin(
             "model": {"hidden": [16], "out_features": 8, "dropout": 0.0},
             "data": KARATE,
             "task": {"val_fraction": 0.1, "test_fraction": 0.2},
-            "train": {"epochs": 60, "lr": 0.01, "log_every": 10, "progress": False},
+            "train": {"epochs": 60, "lr": 0.01, "log_every": 10},
         },
         # graph auto-encoder setting (Kipf & Welling 2016): 32-16 GCN encoder, Adam lr 0.01, 200 epochs
         "default": {

@@ -53,7 +53,7 @@ RL_ZOO_TRAIN = {"lr": 2.3e-3, "batch_size": 64, "grad_clip": 10.0, "log_every": 
                 "exploration_fraction": 0.2,
                 "exploration_final_eps": 0.04,
             },
-            "train": {"lr": 2.3e-3, "batch_size": 64, "grad_clip": 10.0, "log_every": 200, "progress": False},
+            "train": {"lr": 2.3e-3, "batch_size": 64, "grad_clip": 10.0, "log_every": 200},
         },
         # the RL Zoo's tuned CartPole-v1 hyperparameters, as Stable-Baselines3 runs them
         "default": {"model": {"hidden": [256, 256]}, "data": CARTPOLE, "task": RL_ZOO_TASK, "train": RL_ZOO_TRAIN},

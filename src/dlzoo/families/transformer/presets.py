@@ -72,7 +72,6 @@ NANOGPT_CPU = {
                 "weight_decay": 0.1,
                 "grad_clip": 1.0,
                 "log_every": 10,
-                "progress": False,
             },
         },
         "default": NANOGPT_CPU,
