@@ -1,6 +1,6 @@
 """Train one registered model over several seeds through dlzoo's own loop (shared by the benchmarks).
 
-runs = train_seeds("lenet", preset="mnist", overrides=["train.epochs=12"], seeds=3)
+runs = train_seeds("lenet", preset="mnist", overrides=["train.epochs=12"], seeds=3, threads=1)
 runs.test, runs.val, runs.loop_s, runs.total_s, runs.cfg   # per seed; cfg of the last seed
 """
 
@@ -25,13 +25,18 @@ class SeedRuns:
     cfg: Any = None  # the resolved config of the last seed (data facts under cfg.info)
 
 
-def train_seeds(model: str, *, preset: str, overrides: list[str], seeds: int, metric: str = "accuracy") -> SeedRuns:
-    """``train_run`` of ``model --preset preset`` with train.seed = 0..seeds-1 in a temporary folder."""
+def train_seeds(
+    model: str, *, preset: str, overrides: list[str], seeds: int, threads: int, metric: str = "accuracy"
+) -> SeedRuns:
+    """``train_run`` of ``model --preset preset`` with train.seed = 0..seeds-1 and train.threads = ``threads``
+    (the caller's torch.set_num_threads) in a temporary folder."""
     runs = SeedRuns()
     with tempfile.TemporaryDirectory(prefix=f"dlzoo-{model}-") as tmp:
         for seed in range(seeds):
             runs.cfg = resolve_config(
-                model, preset=preset, overrides=[*overrides, f"train.seed={seed}", "train.progress=false"]
+                model,
+                preset=preset,
+                overrides=[*overrides, f"train.seed={seed}", f"train.threads={threads}", "train.progress=false"],
             )
             run = RunDir.create(tmp, model, f"seed{seed}")
             t0 = time.perf_counter()

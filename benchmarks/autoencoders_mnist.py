@@ -193,6 +193,7 @@ def main() -> None:
         overrides = [
             f"train.epochs={epochs[name]}",
             f"train.seed={args.seed}",
+            f"train.threads={args.threads}",
             "train.progress=false",
             *limit,
             *(VAE_GREY if name.startswith("vae") else ["task.probe=false", "task.jacobian_examples=0"]),

@@ -78,6 +78,7 @@ def main() -> None:
                             f"model.n_blocks={(depth - 2) // 2}",
                             f"model.residual={variant == 'residual'}",
                             f"train.seed={seed}",
+                            f"train.threads={args.threads}",
                             "train.progress=false",
                         ],
                     )

@@ -207,7 +207,7 @@ def main() -> None:
     cfg = resolve_config("dqn", preset="default", overrides=args.overrides)  # SB3 takes the numbers it knows
     ours, sb3 = [], []
     for seed in args.seeds:
-        ours.append(run_ours(seed, args.overrides))
+        ours.append(run_ours(seed, [*args.overrides, f"train.threads={args.threads}"]))
         o = ours[-1]
         print(
             f"seed {seed} ours: {[(e['step'], e['return']) for e in o['evals']]} last {o['final_last']:.1f} "

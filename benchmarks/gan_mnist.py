@@ -70,7 +70,12 @@ def train_features(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
     if run.weights_path.is_file() and run.eval_path.is_file():
         print(f"feature network: reusing {run.path}")
         return run.path, run.read_eval()
-    overrides = [f"train.epochs={args.feature_epochs}", "train.progress=false", "train.checkpoint_every=100"]
+    overrides = [
+        f"train.epochs={args.feature_epochs}",
+        f"train.threads={args.threads}",
+        "train.progress=false",
+        "train.checkpoint_every=100",
+    ]
     overrides += ["data.limit=5000"] if args.smoke else []
     cfg = resolve_config("lenet", preset="mnist", overrides=overrides)
     result = train_run(cfg, run)
@@ -193,6 +198,7 @@ def main() -> None:
                 overrides=[
                     *model_overrides(args.overrides, model),
                     f"train.seed={seed}",
+                    f"train.threads={args.threads}",
                     "train.progress=false",
                     f"task.fid_features={features_path}",
                     f"task.fid_samples={args.n}",

@@ -80,7 +80,7 @@ def main() -> None:
             rows, t0 = [], time.perf_counter()
             for seed in range(args.seeds):
                 fig = FIGURES / f"{model}-{data}{args.suffix}.png" if seed == 0 and not args.no_record else None
-                rows.append(run_seed(model, data, seed, args.overrides, fig))
+                rows.append(run_seed(model, data, seed, [*args.overrides, f"train.threads={args.threads}"], fig))
                 r = rows[-1]
                 print(
                     f"{model} {data} seed {seed}: modes {r['modes']:.0f}  high quality {r['hq']:.1f}%  "

@@ -69,6 +69,7 @@ def main() -> None:
                     f"data.fold={fold}",
                     "data.val_is_test=true",
                     f"train.seed={args.seed}",
+                    f"train.threads={args.threads}",
                     "train.progress=false",
                 ],
             )

@@ -97,7 +97,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="dlzoo-cora-") as tmp:
             for seed in range(args.seeds):
                 cfg = resolve_config(
-                    model, preset=preset, overrides=[*args.overrides, f"train.seed={seed}", "train.progress=false"]
+                    model,
+                    preset=preset,
+                    overrides=[
+                        *args.overrides,
+                        f"train.seed={seed}",
+                        f"train.threads={args.threads}",
+                        "train.progress=false",
+                    ],
                 )
                 run = RunDir.create(tmp, model, f"seed{seed}")
                 result = train_run(cfg, run)

@@ -49,7 +49,7 @@ def main() -> None:
     )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    runs = train_seeds("lenet", preset=args.preset, overrides=args.overrides, seeds=args.seeds)
+    runs = train_seeds("lenet", preset=args.preset, overrides=args.overrides, seeds=args.seeds, threads=args.threads)
     test, val, loop_s, total_s, cfg = runs.test, runs.val, runs.loop_s, runs.total_s, runs.cfg
     print(f"test/accuracy {statistics.fmean(test):.4f} (target {TARGET}); loop {statistics.fmean(loop_s):.0f} s/seed")
     if args.no_record:

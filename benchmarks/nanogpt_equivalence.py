@@ -76,7 +76,9 @@ def main() -> None:
         flush=True,
     )
     weights, offsets = nanogpt_randomness(train_ids, val_ids, vocab)
-    cfg = resolve_config("gpt", preset="shakespeare_cpu", overrides=["train.progress=false"])
+    cfg = resolve_config(
+        "gpt", preset="shakespeare_cpu", overrides=["train.progress=false", f"train.threads={torch.get_num_threads()}"]
+    )
     per_round = cfg.task["eval_interval"]
     setup, randint = language.LanguageTask.setup, torch.randint
 

@@ -98,7 +98,14 @@ def main() -> None:
                 )
             torch.set_num_threads(args.threads or default_threads)
             cfg = resolve_config(
-                "gpt", preset=args.preset, overrides=[*args.overrides, f"train.seed={seed}", "train.progress=false"]
+                "gpt",
+                preset=args.preset,
+                overrides=[
+                    *args.overrides,
+                    f"train.seed={seed}",
+                    f"train.threads={args.threads or default_threads}",
+                    "train.progress=false",
+                ],
             )
             run = RunDir.create(tmp, "gpt", f"seed{seed}")
             t0, c0 = time.perf_counter(), time.process_time()

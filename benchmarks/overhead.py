@@ -108,6 +108,7 @@ def run_dlzoo(
             "train.scheduler=none",
             "train.progress=false",
             "train.seed=0",
+            f"train.threads={args.threads}",
         ],
     )
     ROUND_TIMES.clear()

@@ -74,7 +74,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix=f"dlzoo-{task}-") as tmp:
             for seed in range(args.seeds):
                 cfg = resolve_config(
-                    "seq2seq", preset=task, overrides=[*args.overrides, f"train.seed={seed}", "train.progress=false"]
+                    "seq2seq",
+                    preset=task,
+                    overrides=[
+                        *args.overrides,
+                        f"train.seed={seed}",
+                        f"train.threads={args.threads}",
+                        "train.progress=false",
+                    ],
                 )
                 run = RunDir.create(tmp, "seq2seq", f"{task}-seed{seed}")
                 t0 = time.perf_counter()

@@ -46,7 +46,13 @@ def main() -> None:
                 cfg = resolve_config(
                     "rnn_classifier",
                     preset="seq_mnist",
-                    overrides=[f"model.cell={cell}", *args.overrides, f"train.seed={seed}", "train.progress=false"],
+                    overrides=[
+                        f"model.cell={cell}",
+                        *args.overrides,
+                        f"train.seed={seed}",
+                        f"train.threads={args.threads}",
+                        "train.progress=false",
+                    ],
                 )
                 run = RunDir.create(tmp, "rnn_classifier", f"{cell}-seed{seed}")
                 result = train_run(cfg, run)

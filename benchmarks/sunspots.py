@@ -101,7 +101,12 @@ def main() -> None:
             cfg = resolve_config(
                 "rnn_forecaster",
                 preset=args.preset,
-                overrides=[*args.overrides, f"train.seed={seed}", "train.progress=false"],
+                overrides=[
+                    *args.overrides,
+                    f"train.seed={seed}",
+                    f"train.threads={args.threads}",
+                    "train.progress=false",
+                ],
             )
             run = RunDir.create(tmp, "rnn_forecaster", f"seed{seed}")
             result = train_run(cfg, run)

@@ -111,6 +111,7 @@ def main() -> None:
                             f"train.epochs={args.epochs}",
                             f"data.limit={args.limit}",
                             f"train.seed={seed}",
+                            f"train.threads={args.threads}",
                             f"train.eval_every={args.epochs}",
                             "train.progress=false",
                         ],

@@ -190,7 +190,7 @@ def main() -> None:
                 name,
                 seeds,
                 preset=args.preset,
-                overrides=args.overrides,
+                overrides=[*args.overrides, f"train.threads={args.threads}"],
                 cv=args.cv,
                 root=Path(tmp),
                 baselines=not args.no_baselines,

@@ -36,7 +36,9 @@ def main() -> None:
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    runs = train_seeds("transformer_classifier", preset="mnist", overrides=args.overrides, seeds=args.seeds)
+    runs = train_seeds(
+        "transformer_classifier", preset="mnist", overrides=args.overrides, seeds=args.seeds, threads=args.threads
+    )
     test, val, loop_s, cfg = runs.test, runs.val, runs.loop_s, runs.cfg
     print(f"test/accuracy {statistics.fmean(test):.4f} (reference {TARGET})")
     if args.no_record:

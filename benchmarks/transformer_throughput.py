@@ -152,7 +152,9 @@ def main() -> None:
     print(f"matmul peak: {peak:.1f} GFLOP/s ({args.threads} thread(s))", flush=True)
     tps, mfu = [], []
     for seed in range(args.seeds):
-        rate, fpt, config = train_tokens_per_s(args.iters, [*args.overrides, f"train.seed={seed}"])
+        rate, fpt, config = train_tokens_per_s(
+            args.iters, [*args.overrides, f"train.seed={seed}", f"train.threads={args.threads}"]
+        )
         torch.set_num_threads(args.threads)  # micro-batch threads set 1 for the process
         tps.append(rate)
         mfu.append(100 * rate * fpt / (peak * 1e9))

@@ -94,7 +94,9 @@ def run_one(model: str, dataset: str, overrides: list[str], args: argparse.Names
     with tempfile.TemporaryDirectory(prefix="dlzoo-ucr-") as tmp:
         seeds = list(range(args.first_seed, args.first_seed + args.seeds))
         for seed in seeds:
-            cfg = resolve_config(model, preset="ucr", overrides=[*overrides, f"train.seed={seed}"])
+            cfg = resolve_config(
+                model, preset="ucr", overrides=[*overrides, f"train.seed={seed}", f"train.threads={args.threads}"]
+            )
             run = RunDir.create(tmp, model, f"{dataset}-seed{seed}")
             t0 = time.perf_counter()
             result = train_run(cfg, run)

@@ -115,6 +115,7 @@ def main() -> None:
     overrides = [
         f"train.epochs={args.epochs}",
         f"train.seed={args.seed}",
+        f"train.threads={args.threads}",
         f"task.eval_iw_samples={args.k}",
         "train.progress=false",
         f"train.checkpoint_every={max(1, args.epochs // 6)}",
