@@ -218,7 +218,12 @@ def main() -> None:
                         "note": "scikit-learn defaults; fit time = .fit() on the same 2 cores",
                     }
                 )
-            cfg = resolve_config("mlp_classifier", preset=args.preset, data=name, overrides=args.overrides)
+            cfg = resolve_config(
+                "mlp_classifier",
+                preset=args.preset,
+                data=name,
+                overrides=[*args.overrides, f"train.threads={args.threads}"],
+            )
             record(
                 "tabular",
                 key=name,
