@@ -243,6 +243,6 @@ def write_serving(
     """Write ``path/serving.yaml`` (the keys above) and return its path; checked by loading it back."""
     path = Path(path)
     raw = {"name": name, "task": task, "input_shape": [int(d) for d in input_shape], **fields}
-    (path / SERVING_FILE).write_text(yaml.safe_dump(raw, sort_keys=False))
+    (path / SERVING_FILE).write_text(yaml.safe_dump(raw, sort_keys=False, default_flow_style=None))
     load_onnx_run(path)
     return path / SERVING_FILE
