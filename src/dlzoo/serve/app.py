@@ -3,7 +3,8 @@
 Names. Every finished run under the folder is served under ``<model>@<run>`` (registry name @ run
 directory name, e.g. ``mlp_classifier@20250101-120000``), and ``<model>`` alone resolves to the
 latest run of that model (newest model.safetensors). ``GET /v1/models`` lists each run under its
-shortest unambiguous name and all its aliases.
+shortest unambiguous name and all its aliases. A folder with a ``serving.yaml`` beside an ONNX file is
+served too, by onnxruntime without PyTorch, under ``<name>@<folder>`` (see onnx_runs.py).
 
     GET  /healthz                          liveness + number of models
     GET  /v1/models                        models (+ runs that failed to load, under "skipped"), and a version
@@ -49,6 +50,7 @@ from dlzoo import __version__, inference
 from dlzoo.inference import InputError
 from dlzoo.registry import ModelSpec, choices_error
 from dlzoo.runs import LoadedRun, RunDir, RunError, find_runs, load_run
+from dlzoo.serve import onnx_runs
 from dlzoo.serve.batching import BatchConfig, MicroBatcher
 from dlzoo.serve.schemas import (
     ActResponse,
@@ -91,7 +93,7 @@ class Served:
     """One loaded run, its names and its batchers (one per input verb)."""
 
     name: str  # canonical: <model>@<run>
-    loaded: LoadedRun
+    loaded: LoadedRun | onnx_runs.OnnxRun  # an OnnxRun: a folder with serving.yaml, run by onnxruntime
     verbs: tuple[str, ...]
     metrics: dict[str, float | None]
     mtime: float
@@ -99,6 +101,8 @@ class Served:
     batchers: dict[str, MicroBatcher] = field(default_factory=dict)
 
     def batcher(self, verb: str, config: BatchConfig) -> MicroBatcher:
+        if verb not in self.batchers and isinstance(self.loaded, onnx_runs.OnnxRun):
+            self.batchers[verb] = self.loaded.batcher(config, name=f"{self.name}/{verb}")
         if verb not in self.batchers:
             loaded = self.loaded
             run = {
@@ -165,17 +169,23 @@ class ModelTable:
         runs: dict[str, Served] = {}
         skipped: list[SkippedRun] = []
         finished = list(find_runs(self.root))
-        for run in finished:
+        # (run folder, the file whose change means "load again", loader)
+        loaders = [(run.path, run.weights_path, partial(self._load_one, run)) for run in finished]
+        loaders += [
+            (path, path / onnx_runs.SERVING_FILE, partial(self._load_onnx, path))
+            for path in onnx_runs.find_onnx_runs(self.root)
+        ]
+        for path, stamp, load in loaders:
             try:
-                served = known.get(run.path)
-                if served is None or served.mtime != run.weights_path.stat().st_mtime:
-                    served = self._load_one(run)
+                served = known.get(path)
+                if served is None or served.mtime != stamp.stat().st_mtime:
+                    served = load()
             except Exception as e:  # any broken run: skip it, keep serving the others
-                skipped.append(self._skip(run.path, f"{type(e).__name__}: {e}"))
+                skipped.append(self._skip(path, f"{type(e).__name__}: {e}"))
                 continue
             if served.name in runs:
                 first = self._rel(runs[served.name].loaded.run.path)
-                skipped.append(self._skip(run.path, f"duplicate name {served.name} (already served from {first})"))
+                skipped.append(self._skip(path, f"duplicate name {served.name} (already served from {first})"))
                 continue
             runs[served.name] = served
         done = {r.path for r in finished}
@@ -222,6 +232,16 @@ class ModelTable:
             verbs=verbs_for(loaded.spec),
             metrics=metrics,
             mtime=run.weights_path.stat().st_mtime,
+        )
+
+    def _load_onnx(self, path: Path) -> Served:
+        run = onnx_runs.load_onnx_run(path)
+        return Served(
+            name=f"{run.spec.name}@{path.name}",
+            loaded=run,
+            verbs=("predict",),
+            metrics=run.metrics,
+            mtime=(path / onnx_runs.SERVING_FILE).stat().st_mtime,  # written after the export: the reload stamp
         )
 
     def _rel(self, path: Path) -> str:
