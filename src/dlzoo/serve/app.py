@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -400,6 +401,11 @@ def _nonfinite_literal(body: bytes) -> str | None:
         )
     except ValueError:  # not JSON at all: the app's own validation says so
         return None
+    except RecursionError:  # json.loads recurses once per [ or {: a body nested past Python's stack
+        return (
+            f"request body is nested too deeply to parse (over about {sys.getrecursionlimit()} levels of [ or {{); "
+            f"expected a JSON object whose inputs are nested a few levels, as the model's input shape"
+        )
     return None
 
 
