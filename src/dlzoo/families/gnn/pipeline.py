@@ -89,12 +89,12 @@ def served_graph(loaded: Any) -> Any:
 
 
 def _check_ids(ids: list[int], n: int, *, what: str) -> torch.Tensor:
-    t = torch.tensor(ids, dtype=torch.long)
-    bad = ((t < 0) | (t >= n)).nonzero()
-    if len(bad):
-        i = int(bad[0])
-        raise InputError(f"{what}[{i}]: node id {ids[i]} out of range; the graph has {n} nodes (ids 0..{n - 1})")
-    return t
+    """Node ids -> a long tensor; an id outside 0..n-1 (int64's range included) is an InputError naming it.
+    Checked on the Python ints first: torch.tensor overflows on ids beyond int64."""
+    for i, v in enumerate(ids):
+        if not 0 <= v < n:
+            raise InputError(f"{what}[{i}]: node id {v} out of range; the graph has {n} nodes (ids 0..{n - 1})")
+    return torch.tensor(ids, dtype=torch.long)
 
 
 def _class_result(logits: torch.Tensor, loaded: Any) -> dict[str, Any]:
@@ -157,6 +157,12 @@ class GraphPipeline(Pipeline):
             x = torch.tensor(g.features, dtype=torch.float32)  # (n, F)
             if not torch.isfinite(x).all():
                 raise InputError(f"graphs[{k}].features: contains NaN or infinity")
+            bad = next((v for e in g.edges for v in e if not 0 <= v < len(x)), None)  # torch.tensor overflows
+            if bad is not None:  # on ids beyond int64: checked on the Python ints, as canonical_edges words it
+                n = len(x)
+                raise InputError(
+                    f"graphs[{k}].edges: node id {bad} out of range; the graph has {n} nodes (ids 0..{n - 1})"
+                )
             ei = torch.tensor(g.edges, dtype=torch.long).reshape(-1, 2).T  # (2, E)
             try:
                 ei = canonical_edges(ei, len(x), where=f"graphs[{k}].edges")

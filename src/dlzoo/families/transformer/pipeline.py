@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dlzoo.data.text import CharTokenizer
 from dlzoo.protocols import Dynamic, Pipeline
@@ -27,6 +27,7 @@ from dlzoo.validation import InputError
 MAX_NEW_TOKENS = 4096  # per request; longer generations are refused (422), not truncated
 MAX_PROMPT_CHARS = 100_000
 MAX_SAMPLES_PER_REQUEST = 16
+MIN_TEMPERATURE = 1e-3  # smallest non-zero temperature: logits / 1e-300 overflow to inf and sampling fails
 
 
 class SampleText(BaseModel):
@@ -41,7 +42,9 @@ class SampleText(BaseModel):
         "block_size characters are used when it is longer than the context",
     )
     max_new_tokens: int = Field(200, ge=1, le=MAX_NEW_TOKENS, strict=True, description="characters to generate")
-    temperature: float = Field(1.0, ge=0, le=100, description="softmax temperature; 0 = greedy")
+    temperature: float = Field(
+        1.0, ge=0, le=100, description=f"softmax temperature: 0 (greedy) or {MIN_TEMPERATURE:g} to 100"
+    )
     top_k: int | None = Field(None, ge=1, strict=True, description="sample among the k most likely tokens")
     top_p: float | None = Field(None, gt=0, le=1, description="nucleus sampling: smallest set with mass >= top_p")
     n: int = Field(1, ge=1, le=MAX_SAMPLES_PER_REQUEST, strict=True, description="independent continuations")
@@ -51,6 +54,16 @@ class SampleText(BaseModel):
         description="stream application/x-ndjson lines {'text': <char>} as they are "
         "generated ({'sample': i, 'text': <char>} when n > 1), then {'done': true}",
     )
+
+    @field_validator("temperature")
+    @classmethod
+    def _greedy_or_not_tiny(cls, t: float) -> float:
+        if 0 < t < MIN_TEMPERATURE:
+            raise ValueError(
+                f"temperature must be 0 (greedy) or between {MIN_TEMPERATURE:g} and 100, got {t:g}; "
+                f"smaller temperatures overflow the logits"
+            )
+        return t
 
 
 class LanguagePipeline(Pipeline):
