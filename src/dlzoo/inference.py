@@ -7,19 +7,32 @@ Verbs beyond ``predict`` are the family pipeline's (``spec.pipeline``, ``dlzoo.p
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
 from dlzoo.runs import LoadedRun
-from dlzoo.validation import MAX_BATCH, MAX_SAMPLES, InputError, as_batch, check_range, input_shape
+from dlzoo.validation import (
+    MAX_BATCH,
+    MAX_SAMPLES,
+    InputError,
+    NonFiniteOutput,
+    as_batch,
+    check_finite_output,
+    check_range,
+    input_shape,
+    nonfinite_message,
+)
 
 __all__ = [
     "MAX_BATCH",
     "MAX_SAMPLES",
     "InputError",
+    "NonFiniteOutput",
     "act",
     "as_batch",
+    "check_finite_output",
     "check_range",
     "handle",
     "input_shape",
@@ -35,7 +48,9 @@ def predict(loaded: LoadedRun, data: Any) -> dict[str, Any]:
     """classify: labels + class probabilities; regress: values."""
     if loaded.spec.task not in ("classify", "regress"):
         raise InputError(f"{loaded.spec.name} is a {loaded.spec.task} model; predict serves classify/regress")
-    out = loaded.model(as_batch(loaded, data))
+    x = as_batch(loaded, data)
+    out = loaded.model(x)
+    check_finite_output(x, out)
     if loaded.spec.task == "regress":
         return {"predictions": out.reshape(len(out), -1).squeeze(-1).tolist()}
     probs = out.softmax(-1)
@@ -66,13 +81,19 @@ def sample(loaded: LoadedRun, *, n: int, seed: int = 0) -> torch.Tensor:
 
 @torch.no_grad()
 def reconstruct(loaded: LoadedRun, data: Any) -> torch.Tensor:
-    return _pipeline(loaded, "reconstruct").reconstruct(loaded.model, as_batch(loaded, data))
+    x = as_batch(loaded, data)
+    out = _pipeline(loaded, "reconstruct").reconstruct(loaded.model, x)
+    check_finite_output(x, out)
+    return out
 
 
 @torch.no_grad()
 def act(loaded: LoadedRun, data: Any) -> list[Any]:
     """Greedy actions of a policy for a batch of observations."""
-    return _pipeline(loaded, "act").act(loaded.model, as_batch(loaded, data)).tolist()
+    x = as_batch(loaded, data)
+    out = _pipeline(loaded, "act").act(loaded.model, x)
+    check_finite_output(x, out)  # continuous actions; discrete ones are indices
+    return out.tolist()
 
 
 # -- a family's own request bodies (graphs, prompts, strings) ----------------------------------------
@@ -108,4 +129,31 @@ def handle(loaded: LoadedRun, verb: str, body: Any) -> Any:
                 f"{verb} request for {loaded.spec.name}: "
                 + "; ".join(f"{'.'.join(map(str, x['loc'])) or 'body'}: {x['msg']}" for x in e.errors())
             ) from None
-    return loaded.spec.pipeline.serve(verb, loaded, body)
+    out = loaded.spec.pipeline.serve(verb, loaded, body)
+    if isinstance(out, dict) and not _all_finite(out):
+        raise InputError(nonfinite_message(_largest(body.model_dump())))
+    return out
+
+
+def _all_finite(value: Any) -> bool:
+    """No NaN or infinity among the floats of a JSON-like answer (a family's own response)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_all_finite(v) for v in value)
+    return True
+
+
+def _largest(value: Any) -> float:
+    """The largest magnitude among the numbers of a request body (ids included)."""
+    if isinstance(value, bool):
+        return 0.0
+    if isinstance(value, (int, float)):
+        return abs(float(value)) if not isinstance(value, int) or abs(value) < 2**1000 else float("inf")
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return max((_largest(v) for v in value), default=0.0)
+    return 0.0

@@ -29,6 +29,42 @@ class InputError(ValueError):
     """Input that does not fit the model; the message says what was expected."""
 
 
+class NonFiniteOutput(InputError):
+    """The model's output is not finite (the forward pass overflowed) for the examples at ``rows``."""
+
+    def __init__(self, message: str, rows: list[int]) -> None:
+        super().__init__(message)
+        self.rows = rows
+
+
+def nonfinite_message(magnitude: float, *, where: str = "") -> str:
+    """What a non-finite output means for the caller: inputs too large for the model's float32 arithmetic."""
+    return (
+        f"{where + ': ' if where else ''}the model's output is not finite for these inputs; inputs of magnitude "
+        f"up to {magnitude:.3g} were sent, and the forward pass overflows float32 (±3.4e38) on them; "
+        f"send values of the scale of the training data"
+    )
+
+
+def nonfinite_error(x: torch.Tensor, rows: list[int]) -> NonFiniteOutput:
+    """The error for a request whose examples ``rows`` (of its own batch ``x``) gave non-finite outputs."""
+    where = "inputs" + (f"[{', '.join(map(str, rows[:8]))}{', ...' if len(rows) > 8 else ''}]" if len(x) > 1 else "")
+    magnitude = float(x[rows].abs().max()) if x.numel() else 0.0
+    return NonFiniteOutput(nonfinite_message(magnitude, where=where), rows)
+
+
+def check_finite_output(x: torch.Tensor, out: torch.Tensor) -> None:
+    """Raise :class:`NonFiniteOutput` naming the examples of ``x`` whose row of ``out`` (B, ...) is not finite.
+
+    Every tensor verb passes here (inference.predict / reconstruct / act): a NaN or infinity is an error,
+    never a result (JSON would carry it as null)."""
+    if not out.is_floating_point():
+        return
+    ok = torch.isfinite(out.reshape(len(out), -1)).all(1)
+    if not bool(ok.all()):
+        raise nonfinite_error(x, (~ok).nonzero().flatten().tolist())
+
+
 def input_shape(loaded: LoadedRun) -> tuple[int, ...]:
     """Per-example input shape recorded at training time (``info.input_shape`` in config.yaml)."""
     shape = loaded.config.info.get("input_shape")

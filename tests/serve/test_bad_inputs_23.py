@@ -141,3 +141,34 @@ def test_overflow_in_one_request_does_not_fail_the_batch(client: TestClient) -> 
     assert r.status_code == 422, r.text
     assert "inputs[1]" in r.json()["detail"], r.text
     _still_serves(client, "mlp_regressor")
+
+
+def test_an_overflowing_request_batched_with_good_ones_fails_alone(train_tiny, tmp_path) -> None:
+    import asyncio
+
+    import httpx
+
+    shutil.copytree(train_tiny("mlp_regressor"), tmp_path / "mlp_regressor" / "r")
+    app = create_app(tmp_path, max_batch=64, max_wait_ms=200)  # a wide window: the requests share one batch
+    bodies = [{"inputs": [[0.5] * 0]}]  # replaced below once the width is known
+
+    async def main() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            w = (await client.get("/v1/models/mlp_regressor")).json()["input_shape"][0]
+            bodies[:] = [
+                {"inputs": [[0.5] * w, [0.25] * w]},
+                {"inputs": [[1.0] * w, [3e38] * w, [-2e38] * w]},
+                {"inputs": [[0.0] * w]},
+            ]
+            return await asyncio.gather(*(client.post("/v1/models/mlp_regressor/predict", json=b) for b in bodies))
+
+    try:
+        good1, bad, good2 = asyncio.run(main())
+    finally:
+        app.state.models.close()
+    stats = app.state.models.runs["mlp_regressor@r"].batchers["predict"].stats
+    assert stats.largest > 1, stats  # the good requests were answered by a shared forward pass
+    assert bad.status_code == 422 and "inputs[1, 2]: the model's output is not finite" in bad.json()["detail"]
+    assert "up to 3e+38" in bad.json()["detail"], bad.text
+    assert good1.status_code == 200 and len(good1.json()["predictions"]) == 2, good1.text
+    assert good2.status_code == 200 and len(good2.json()["predictions"]) == 1, good2.text

@@ -33,6 +33,8 @@ from collections.abc import Callable
 
 import torch
 
+from dlzoo.validation import NonFiniteOutput, nonfinite_error
+
 Prepare = Callable[[Any], torch.Tensor]  # raw JSON inputs -> validated (B, *input_shape); raises InputError
 Run = Callable[[torch.Tensor], dict[str, list[Any]]]  # batch -> per-example lists, each of length B
 
@@ -146,6 +148,18 @@ class MicroBatcher:
     def _run(self, jobs: list[_Job]) -> None:
         try:
             out = self.run(torch.cat([j.x for j in jobs]) if len(jobs) > 1 else jobs[0].x)
+        except NonFiniteOutput as e:  # some examples overflow the model: their requests fail, the others run again
+            bad, good, start = set(e.rows), [], 0
+            for j in jobs:
+                mine = [r - start for r in range(start, start + len(j.x)) if r in bad]
+                start += len(j.x)
+                if mine:
+                    _resolve(j, error=nonfinite_error(j.x, mine) if len(jobs) > 1 else e)
+                else:
+                    good.append(j)
+            if good:
+                self._run(good)
+            return
         except Exception as e:
             for j in jobs:
                 _resolve(j, error=e)
