@@ -38,7 +38,7 @@ import yaml
 from dlzoo.extras import require
 from dlzoo.runs import RunDir, RunError
 from dlzoo.serve.batching import BatchConfig, MicroBatcher
-from dlzoo.validation import MAX_BATCH, InputError
+from dlzoo.validation import MAX_BATCH, InputError, NonFiniteOutput, nonfinite_message
 
 SERVING_FILE = "serving.yaml"
 ONNX_FILES = ("model.onnx", "export/model.onnx")  # looked for in this order when `file:` is not given
@@ -146,6 +146,11 @@ class OnnxRun:
     def predict(self, x: np.ndarray) -> dict[str, Any]:
         """classify: labels + probabilities (+ class_names); regress: predictions. Same keys as dlzoo.inference."""
         out = self.forward(x)
+        ok = np.isfinite(out.reshape(len(out), -1)).all(1)
+        if not ok.all():  # overflow in the forward pass: an error, never nulls (one request per batch here)
+            rows = np.flatnonzero(~ok).tolist()
+            where = f"inputs[{', '.join(map(str, rows[:8]))}]" if len(x) > 1 else ""
+            raise NonFiniteOutput(nonfinite_message(float(np.abs(x[rows]).max()), where=where), rows)
         if self.spec.task == "regress":
             return {"predictions": out.reshape(len(out), -1).squeeze(-1).tolist()}
         if self.outputs == "logits":
