@@ -312,20 +312,45 @@ def _read_input(source: str, *, whole_body: bool = False) -> Any:
         path = Path(source)
         if not path.is_file():
             raise InputError(f"input file {source!r} not found (give a .json, .npy or .csv file, or - for stdin)")
-        if path.suffix == ".npy":
-            import numpy as np
-
-            return np.load(path, allow_pickle=False)
-        if path.suffix == ".csv":
-            import numpy as np
-
-            return np.loadtxt(path, delimiter=",", ndmin=2)
-        text = path.read_text()
+        if path.suffix in (".npy", ".csv"):
+            return _read_array(path)
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError):
+            raise InputError(f"input file {source!r}: expected JSON text (or a .npy / .csv file)") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise InputError(f"input is not valid JSON ({e})") from None
     return data["inputs"] if isinstance(data, dict) and "inputs" in data and not whole_body else data
+
+
+def _read_array(path: Path) -> Any:
+    """A .npy array of numbers (never unpickled) or a .csv of numbers, one example per row."""
+    import numpy as np
+
+    from dlzoo.inference import InputError
+
+    if path.suffix == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False)
+        except Exception:  # numpy's message may suggest allow_pickle: never echoed
+            array = None
+        if not isinstance(array, np.ndarray) or not (
+            np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
+        ):
+            raise InputError(
+                f"input file '{path}': expected a .npy array of numbers (written by numpy.save), "
+                "not object data or a damaged file"
+            ) from None
+        return array
+    try:
+        return np.loadtxt(path, delimiter=",", ndmin=2)
+    except (ValueError, UnicodeDecodeError) as e:
+        why = str(e).split(";")[0]
+        raise InputError(
+            f"input file '{path}': expected a CSV of numbers, the same number of columns on every row ({why})"
+        ) from None
 
 
 PREDICT_HELP = """Predict (classify/regress) or act (control) on inputs; prints JSON lines.

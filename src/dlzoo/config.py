@@ -116,7 +116,10 @@ class RunConfig(BaseModel):
         try:
             raw = yaml.safe_load(text)
         except yaml.YAMLError as e:
-            raise ConfigError(f"{source}: not valid YAML ({e})") from None
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise ConfigError(f"{source}: not valid YAML{where} ({problem})") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{source}: expected a mapping with keys {', '.join(SECTIONS)}")
         return validate_run_config(raw, source=source)
@@ -190,14 +193,29 @@ def validate_run_config(raw: dict[str, Any], *, source: str = "config") -> RunCo
     if bad:
         raise ConfigError(f"model: unknown argument(s) {bad} for {spec.name}; valid: {', '.join(valid)}")
     validate_section(builder_schema(spec), args, section="model")
+    info = raw.get("info") or {}
+    if not isinstance(info, dict):
+        raise ConfigError(f"{source}: section 'info' must be a mapping (got {info!r})")
+    _check_shape(info.get("input_shape"), key="info.input_shape", source=source)
     return RunConfig(
         preset=str(raw.get("preset", "custom")),
         model=dict(raw["model"]),
         data=dict(raw["data"]),
         task=task.model_dump(mode="json"),
         train=train,
-        info=dict(raw.get("info") or {}),
+        info=dict(info),
     )
+
+
+def _check_shape(shape: Any, *, key: str, source: str) -> None:
+    """A recorded shape is absent or a list of whole numbers >= 1."""
+    if shape is None:
+        return
+    ok = isinstance(shape, (list, tuple)) and all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape
+    )
+    if not ok:
+        raise ConfigError(f"{source}: {key}: expected a list of whole numbers >= 1, e.g. [1, 28, 28] (got {shape!r})")
 
 
 def check_train_fields(spec: ModelSpec, train: dict[str, Any]) -> None:
@@ -250,8 +268,13 @@ def resolve_config(
     for item in overrides or []:
         path, value = parse_override(item)
         node = raw.setdefault(path[0], {})
-        for p in path[1:-1]:
+        for depth, p in enumerate(path[1:-1], start=1):
             node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                where = ".".join(path[: depth + 1])
+                raise ConfigError(
+                    f"override {item!r}: {where} is a value ({node!r}), not a section; expected {where}=<value>"
+                )
         node[path[-1]] = value
     check_train_fields(spec, raw["train"])
     return validate_run_config(raw, source=f"{model} preset {preset!r}")

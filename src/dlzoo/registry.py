@@ -172,4 +172,37 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     missing = [k for k, d in params.items() if d is inspect.Parameter.empty and k not in kwargs]
     if missing:
         raise RegistryError(f"{name}: missing required argument(s) {missing}")
-    return spec.builder(**kwargs)
+    try:
+        return spec.builder(**kwargs)
+    except (ValueError, TypeError, RuntimeError) as e:
+        if isinstance(e, RegistryError) or "out of memory" in str(e).lower():
+            raise
+        from dlzoo.config import ConfigError  # config imports this module: late, to keep one error type
+
+        keys = _culprits(e, kwargs, params)
+        named = ", ".join(f"model.{k}={kwargs[k]!r}" for k in keys) or "its model arguments"
+        raise ConfigError(
+            f"{name}: cannot build the model with {named}: {e} (see `dlzoo info {name}` for what each expects)"
+        ) from None
+
+
+def _scalars(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _scalars(v)]
+    return [] if isinstance(value, bool) or value is None else [str(value)]
+
+
+def _culprits(error: BaseException, kwargs: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    """The model arguments a builder's error is about: those it names, else those whose values it quotes
+    (data-derived, required arguments only when nothing else matches), else every argument with a default."""
+    import re
+
+    text = str(error)
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+    tokens = set(re.findall(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?|[A-Za-z_][A-Za-z0-9_]*", text))
+    named = [k for k in kwargs if k in words]
+    if named:
+        return named
+    settable = [k for k in kwargs if params[k] is not inspect.Parameter.empty]
+    quoted = [k for k in settable if any(s in tokens for s in _scalars(kwargs[k]))]
+    return quoted or settable

@@ -44,6 +44,10 @@ class TrainingDiverged(RuntimeError):
     """A training loss became NaN or infinite; the checkpoint of the last good round is kept."""
 
 
+#: what every checkpoint holds (training/loop.py writes it)
+CHECKPOINT_KEYS = frozenset({"model", "task", "rng", "round", "step", "wall_time_s"})
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write through a temporary file in the same folder, fsync it, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +77,32 @@ class RunDir:
 
     @classmethod
     def create(cls, root: Path | str, model: str, name: str | None = None) -> RunDir:
-        return cls(Path(root) / model / (name or default_run_name()))
+        """``root/model/name``; a name (or model) that would leave ``root`` is a RunError."""
+        name = default_run_name() if name is None else name
+        for what, part in (("model name", model), ("run name (--name)", name)):
+            if not part or part in (".", "..") or ".." in part or any(sep in part for sep in ("/", "\\", os.sep)):
+                raise RunError(
+                    f"{what} {part!r}: expected a plain folder name inside the runs folder, without /, \\ or .."
+                )
+        return cls(Path(root) / model / name)
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Delete the temporary files atomic_write leaves when a process is killed mid-write
+        (``.<file>.<random>`` next to each file of the run); returns what was removed."""
+        removed = []
+        folders = [self.path, self.checkpoint_path.parent, self.plots_dir]
+        names = {p.name for p in (self.config_path, self.metrics_path, self.eval_path, self.weights_path)}
+        names |= {self.checkpoint_path.name, self.card_path.name}
+        for folder in folders:
+            if not folder.is_dir():
+                continue
+            for f in folder.iterdir():
+                stem, dot, suffix = f.name[1:].rpartition(".")
+                ours = stem in names or (folder == self.plots_dir and stem.endswith(".png"))
+                if f.name.startswith(".") and dot and len(suffix) == 8 and ours and f.is_file():
+                    f.unlink(missing_ok=True)
+                    removed.append(f)
+        return removed
 
     config_path = property(lambda self: self.path / "config.yaml")
     metrics_path = property(lambda self: self.path / "metrics.jsonl")
@@ -101,7 +130,14 @@ class RunDir:
         if not self.weights_path.is_file():
             raise RunError(f"{self.path}: no model.safetensors (did training finish?)")
         try:
-            model.load_state_dict(load_file(str(self.weights_path)))
+            state = load_file(str(self.weights_path))
+        except Exception:  # safetensors' own error type (a header it cannot read), OSError, ...
+            raise RunError(
+                f"{self.weights_path}: damaged or not a safetensors file (expected the weights training wrote); "
+                "train the run again (`dlzoo train ... --resume --name <run>` rewrites it from the checkpoint)"
+            ) from None
+        try:
+            model.load_state_dict(state)
         except RuntimeError as e:
             raise RunError(f"{self.weights_path}: weights do not match config.yaml ({e})") from None
         return model
@@ -113,7 +149,16 @@ class RunDir:
     def load_checkpoint(self) -> dict[str, Any] | None:
         if not self.checkpoint_path.is_file():
             return None
-        return torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        except Exception:  # truncated, garbage or foreign: torch's message would suggest unsafe loading
+            state = None
+        if not isinstance(state, dict) or not set(state) >= CHECKPOINT_KEYS:
+            raise RunError(
+                f"{self.checkpoint_path}: the checkpoint is damaged (cut short or not written by dlzoo) and cannot "
+                f"be resumed; start over with a new --name, or delete {self.path} and train again"
+            )
+        return state
 
     # -- metrics ------------------------------------------------------------------------------
     def read_metrics(self) -> list[dict[str, Any]]:

@@ -69,6 +69,8 @@ def _train_run(cfg: RunConfig, run: RunDir, *, resume: bool, fabric: Fabric | No
     state = run.load_checkpoint() if resume else None
     if rank0 and state is None and run.metrics_path.exists() and not resume:
         raise RunExistsError(f"{run.path} already holds a run; pass --resume to continue it or --name for a new one")
+    if rank0:
+        run.remove_stale_temp_files()  # a kill mid-write leaves .<file>.<random> next to the file
     fabric.seed_everything(cfg.train.seed, workers=True, verbose=False)
 
     spec = get_spec(cfg.model_name)
