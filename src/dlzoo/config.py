@@ -57,8 +57,11 @@ class TrainConfig(BaseModel):
     strategy: Literal["auto", "ddp", "ddp_spawn"] = Field(
         "auto", description="how processes share the work (Fabric); ddp for several devices"
     )
-    precision: Literal["32-true", "bf16-mixed", "16-mixed", "bf16-true"] = Field(
-        "32-true", description="float32, or mixed / pure bfloat16 or float16 (Fabric precision)"
+    precision: Literal["32-true", "bf16-mixed", "16-mixed", "bf16-true", "auto"] = Field(
+        "32-true",
+        description="float32, or mixed / pure bfloat16 or float16 (Fabric precision); auto: bf16-mixed where the "
+        "hardware computes bf16 natively (CPU AMX or AVX-512-BF16, a GPU that supports it), else 32-true; "
+        "the precision used is in config.yaml's info.precision",
     )
     log_every: int = Field(50, ge=1, description="optimizer steps between metrics.jsonl lines")
     eval_every: int = Field(1, ge=1, description="rounds between validation evaluations")

@@ -46,3 +46,28 @@ def hardware() -> dict[str, Any]:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
+
+
+#: instruction sets with native bf16 arithmetic (AMX tiles, AVX-512-BF16 dot products)
+BF16_ISA = ("amx_bf16", "avx512_bf16")
+
+
+def native_bf16(accelerator: str) -> bool:
+    """Whether bf16 runs natively where a run with this ``train.accelerator`` computes.
+
+    On the CPU: AMX or AVX-512-BF16 (without them torch emulates bf16 through fp32 and gains nothing).
+    On a GPU: ``torch.cuda.is_bf16_supported()`` (Ampere and later)."""
+    import torch
+
+    if accelerator in ("cuda", "gpu") or (accelerator == "auto" and torch.cuda.is_available()):
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if accelerator == "mps":
+        return False
+    return any(f in BF16_ISA for f in cpu_model()[1])
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    """``train.precision`` as Fabric takes it: ``auto`` is bf16-mixed on native-bf16 hardware, else 32-true."""
+    if precision != "auto":
+        return precision
+    return "bf16-mixed" if native_bf16(accelerator) else "32-true"

@@ -43,7 +43,7 @@ import torch
 from dlzoo.config import ConfigError
 from dlzoo.optim import make_scheduler
 from dlzoo.paradigms import ADVERSARIAL_EVAL_SEED as EVAL_SEED  # evaluation draws (z): reproducible numbers
-from dlzoo.tasks.base import Context, Logs, TensorBatches, build_model, load_data
+from dlzoo.tasks.base import Context, Logs, TensorBatches, build_model, gradients_inside_the_loss, load_data
 from dlzoo.tasks.supervised import record_info
 
 EVAL_CHUNK = 500  # examples per forward pass during evaluation (bounds memory on images)
@@ -136,7 +136,8 @@ class AdversarialTask:
             if b == 0:
                 continue
             x = x[:b]  # (b, *input_shape)
-            loss_d, logs_d = self.objective.critic_loss(self.fgen, self.fcritic, x, self.z(b), self.noise)
+            with gradients_inside_the_loss():  # WGAN-GP's penalty differentiates the critic inside its loss
+                loss_d, logs_d = self.objective.critic_loss(self.fgen, self.fcritic, x, self.z(b), self.noise)
             self._step(self.opt_d, self.fcritic, loss_d)
             critic_steps += 1
             if critic_steps % n_critic:

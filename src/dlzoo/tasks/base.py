@@ -8,6 +8,7 @@ model never sees either. See ``tasks/README.md`` for how each paradigm of DESIGN
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -183,3 +184,23 @@ class TensorBatches:
         for start in range(0, len(mine), self.local_batch):
             idx = mine[start : start + self.local_batch]
             yield tuple(t[idx].to(self.device, non_blocking=True) for t in self.tensors)
+
+
+@contextmanager
+def gradients_inside_the_loss() -> Iterator[None]:
+    """Allow ``torch.autograd.grad`` on a Fabric-wrapped model's outputs while a loss is computed.
+
+    Under a mixed-precision plugin (``train.precision=bf16-mixed``) Fabric hooks every output of a
+    wrapped module so that a backward pass outside ``fabric.backward`` raises. A gradient that is part
+    of the loss itself (the contractive autoencoder's Jacobian penalty, WGAN-GP's gradient penalty) is
+    such a pass; it is legitimate, and only there is the guard lifted (the loss's own backward still
+    goes through ``fabric.backward``). The flag is Fabric's (lightning_fabric.wrappers), pinned with it.
+    """
+    from lightning_fabric import wrappers
+
+    before = wrappers._in_fabric_backward
+    wrappers._in_fabric_backward = True
+    try:
+        yield
+    finally:
+        wrappers._in_fabric_backward = before

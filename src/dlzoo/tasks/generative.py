@@ -24,7 +24,15 @@ from collections.abc import Iterator
 import torch
 
 from dlzoo.layers import fit_standardizers
-from dlzoo.tasks.base import Context, Logs, TensorBatches, Optimization, build_model, load_data
+from dlzoo.tasks.base import (
+    Context,
+    Logs,
+    Optimization,
+    TensorBatches,
+    build_model,
+    gradients_inside_the_loss,
+    load_data,
+)
 from dlzoo.tasks.supervised import data_facts, record_info
 
 
@@ -58,7 +66,8 @@ class GenerativeTask:
     def train_round(self, round_idx: int) -> Iterator[Logs]:
         self.opt.fmodel.train()
         for (x,) in self.batches.epoch(round_idx):
-            loss, logs = self.objective.loss(self.opt.fmodel, x)
+            with gradients_inside_the_loss():  # a Jacobian penalty differentiates inside the loss
+                loss, logs = self.objective.loss(self.opt.fmodel, x)
             self.opt.step(loss)
             yield {"train/loss": loss.detach(), **{f"train/{k}": v.detach() for k, v in logs.items()}}
         self.opt.end_epoch()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from dlzoo.config import RunConfig
 from dlzoo.registry import get_spec
-from dlzoo.hardware import hardware
+from dlzoo.hardware import hardware, resolve_precision
 from dlzoo.runs import RunDir, RunExistsError, TrainingDiverged
 from dlzoo.tasks import make_task
 from dlzoo.tasks.base import Context
@@ -41,8 +41,10 @@ def make_fabric(cfg: RunConfig) -> Fabric:
     from lightning_fabric import Fabric
 
     t = cfg.train
+    precision = resolve_precision(t.precision, t.accelerator)
+    cfg.info["precision"] = precision  # what ran, for train.precision=auto (config.yaml, the card)
     return Fabric(
-        accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy, precision=t.precision
+        accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy, precision=precision
     )
 
 
@@ -143,7 +145,12 @@ def _train_run(cfg: RunConfig, run: RunDir, *, resume: bool, fabric: Fabric | No
         steps=step,
         wall_time_s=round(wall, 3),
         world_size=fabric.world_size,
-        hardware={**hardware(), "malloc_retains_freed": retained, "threads_setting": t.threads},
+        hardware={
+            **hardware(),
+            "malloc_retains_freed": retained,
+            "threads_setting": t.threads,
+            "precision": cfg.info.get("precision", t.precision),
+        },
     )
     if rank0:
         run.write_eval(result)

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from dlzoo.config import TrainConfig
+from dlzoo.config import ConfigError, TrainConfig
 from dlzoo.data.replay import ReplayBatch, ReplayBuffer
 from dlzoo.optim import make_optimizer
 from dlzoo.paradigms import RLConfig
@@ -93,23 +93,25 @@ class DQN(ReinforcementObjective):
 
     def __init__(self, cfg: DQN.Config, model: nn.Module, fabric: Fabric, train_cfg: TrainConfig, env: gym.Env) -> None:
         if not isinstance(env.action_space, gym.spaces.Discrete):
-            raise ValueError(f"DQN needs a discrete action space, got {env.action_space}")
+            raise ConfigError(f"DQN needs a discrete action space, got {env.action_space}")
         if fabric.world_size > 1:
-            raise ValueError(
+            raise ConfigError(
                 f"DQN runs in one process (one environment, one buffer); got {fabric.world_size} "
                 "processes: set train.devices=1"
             )
-        if train_cfg.precision != "32-true":
-            raise ValueError(
-                f"DQN trains in full precision; train.precision must be '32-true', got {train_cfg.precision!r}"
+        if train_cfg.precision not in ("32-true", "bf16-mixed", "auto"):
+            raise ConfigError(
+                "DQN trains in float32 or under bf16 autocast (its loss and optimizer stay float32); "
+                f"train.precision must be '32-true', 'bf16-mixed' or 'auto', got {train_cfg.precision!r}"
             )
         if train_cfg.scheduler != "none":
-            raise ValueError(
+            raise ConfigError(
                 f"DQN schedules its learning rate per environment step (task.lr_schedule); "
                 f"train.scheduler must be 'none', got {train_cfg.scheduler!r}"
             )
         self.cfg, self.train_cfg = cfg, train_cfg
         self.device = fabric.device
+        self.autocast = fabric.autocast  # the precision plugin's forward context (bf16 autocast, or nothing)
         self.n_actions = int(env.action_space.n)
         self.model = model.to(self.device)
         # θ⁻: a frozen copy of the online network, refreshed every target_update_interval steps
@@ -173,10 +175,11 @@ class DQN(ReinforcementObjective):
 
     def gradient_step(self, batch: ReplayBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One regression step on a batch; returns (loss, Q(s, a; θ), pre-clip gradient norm), detached."""
-        y = td_target(
-            batch, online=self.model, target=self.target, gamma=self.cfg.gamma, double=self.cfg.double_dqn
-        )  # (B,)
-        q_sa = self.model(batch.obs).gather(1, batch.actions[:, None]).squeeze(1)  # (B,) Q(s, a; θ)
+        with self.autocast():  # forwards in bf16 under train.precision=bf16-mixed; the loss below in float32
+            y = td_target(
+                batch, online=self.model, target=self.target, gamma=self.cfg.gamma, double=self.cfg.double_dqn
+            ).float()  # (B,)
+            q_sa = self.model(batch.obs).gather(1, batch.actions[:, None]).squeeze(1).float()  # (B,) Q(s, a; θ)
         # L(θ) = mean ℓ(Q(s, a; θ) − y), ℓ = Huber (δ = 1) or squared error
         loss = F.smooth_l1_loss(q_sa, y) if self.cfg.loss == "huber" else F.mse_loss(q_sa, y)
         self.optimizer.zero_grad(set_to_none=True)
