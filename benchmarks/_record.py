@@ -58,9 +58,13 @@ def record(
     config: dict[str, Any] | None = None,
     notes: str = "",
     extra: dict[str, Any] | None = None,
+    precision: str | None = None,
 ) -> Path:
-    """Write benchmarks/results/<benchmark>-<key>.json and return its path."""
+    """Write benchmarks/results/<benchmark>-<key>.json and return its path.
+
+    ``precision`` is what our side computed in: given, else the config's ``train.precision``, else 32-true."""
     value, sd = mean_sd(values)
+    train = (config or {}).get("train") or {}
     rec = {
         "benchmark": benchmark,
         "family": family,
@@ -77,7 +81,7 @@ def record(
         "reference": reference,
         "baselines": baselines or [],
         "wall_time_s": wall_time_s,
-        "hardware": hardware(),
+        "hardware": {**hardware(), "precision": precision or train.get("precision", "32-true")},
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "commit": git_commit(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

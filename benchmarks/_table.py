@@ -154,6 +154,12 @@ def hardware(rec: dict) -> str:
     text = f"{hw.get('cpu', '?')}, {threads} thread{'s' if threads != 1 else ''} of {hw.get('cores', '?')} cores"
     if hw.get("torch_cpu_capability"):  # the kernels PyTorch dispatched (records since the hardware module)
         text += f", {hw['torch_cpu_capability']} kernels"
+    isa = hw.get("isa", [])
+    native_bf16 = [name for flag, name in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512-BF16")) if flag in isa]
+    if native_bf16:
+        text += f" ({'/'.join(native_bf16)})"
+    if hw.get("precision"):  # records since precision was recorded
+        text += f", {hw['precision']}"
     return text + (f", {hw['gpu']}" if hw.get("gpu") else "")
 
 
