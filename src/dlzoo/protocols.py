@@ -156,7 +156,9 @@ class EpisodicObjective(Objective, Protocol):
         (``query_loss``, ``query_accuracy`` for classification), averaged over the episodes."""
         ...
 
-    def adapt(self, model: nn.Module, support_x: torch.Tensor, support_y: torch.Tensor, *, steps: int | None = None) -> Any:
+    def adapt(
+        self, model: nn.Module, support_x: torch.Tensor, support_y: torch.Tensor, *, steps: int | None = None
+    ) -> Any:
         """Whatever the queries need from the support set (fast weights, prototypes); never changes ``model``.
         ``steps``: inner-loop steps (None: the config's evaluation default; ignored by metric methods)."""
         ...

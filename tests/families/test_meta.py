@@ -21,7 +21,7 @@ from dlzoo.data.fewshot import ClassPool, Episode, EpisodeSampler
 from dlzoo.families.meta.maml import ANILObjective, FOMAMLObjective, MAMLObjective
 from dlzoo.families.meta.metric import ProtoNetObjective, prototypes
 from dlzoo.families.meta.model import FewShotNet, SineMLP
-from dlzoo.families.meta.objective import inner_loop, task_loss
+from dlzoo.families.meta.objective import task_loss
 from dlzoo.families.meta.pipeline import MAX_INNER_STEPS, MAX_WAYS
 from dlzoo.families.meta.presets import maml as build_maml
 from dlzoo.families.meta.presets import protonet as build_protonet
@@ -78,7 +78,9 @@ def test_fomaml_is_maml_without_the_second_order_terms() -> None:
     phi = dict(theta)
     for _ in range(cfg.inner_steps):
         phi = {n: t.requires_grad_(True) for n, t in phi.items()}
-        g = torch.autograd.grad(task_loss(functional_call(model, phi, (ep.support_x,)), ep.support_y), list(phi.values()))
+        g = torch.autograd.grad(
+            task_loss(functional_call(model, phi, (ep.support_x,)), ep.support_y), list(phi.values())
+        )
         phi = {n: (t - cfg.inner_lr * gi).detach() for (n, t), gi in zip(phi.items(), g, strict=True)}
     phi = {n: t.requires_grad_(True) for n, t in phi.items()}
     by_hand = torch.autograd.grad(task_loss(functional_call(model, phi, (ep.query_x,)), ep.query_y), list(phi.values()))
@@ -109,7 +111,11 @@ def test_prototypes_are_class_means() -> None:
 
 def test_episodes_never_mix_support_and_query_and_are_reproducible() -> None:
     x = torch.arange(200, dtype=torch.float32).view(200, 1, 1, 1).expand(200, 1, 2, 2).clone()  # image i = i
-    data = type("D", (), {"pools": {"train": ClassPool(x, torch.arange(200) // 10), "test": ClassPool(x, torch.arange(200) // 10)}})
+    data = type(
+        "D",
+        (),
+        {"pools": {"train": ClassPool(x, torch.arange(200) // 10), "test": ClassPool(x, torch.arange(200) // 10)}},
+    )
     sampler = EpisodeSampler(data, n_way=5, k_shot=3, n_query=4, seed=7)
     for episodes in sampler.round(0, count=5, meta_batch_size=2):
         for ep in episodes:
@@ -217,7 +223,9 @@ def test_omniglot_loader_reads_the_canonical_zips(tmp_path: Path, monkeypatch: p
     assert data.pools["train"].num_classes == 3 * 3 * 4 * 1 and data.pools["test"].num_classes == 6  # x4 rotations
     ep = data.pools["test"].episode(torch.Generator().manual_seed(0), n_way=3, k_shot=1, n_query=2)
     assert ep.support_x.shape == (3, 1, 28, 28)
-    monkeypatch.setitem(fewshot.OMNIGLOT_FILES, "background_small2", Resource("images_background_small2.zip", "x", "0" * 64))
+    monkeypatch.setitem(
+        fewshot.OMNIGLOT_FILES, "background_small2", Resource("images_background_small2.zip", "x", "0" * 64)
+    )
     with pytest.raises(ValueError, match="sha256 mismatch"):
         load_dataset("omniglot")
 
@@ -270,7 +278,9 @@ def test_a_run_interrupted_after_a_round_resumes_exactly(tmp_path: Path, monkeyp
     train_run(resolve_config("maml", preset="tiny", overrides=over), cut, resume=True)
 
     def rows(run):
-        return [{k: v for k, v in json.loads(x).items() if k != "time"} for x in run.metrics_path.read_text().splitlines()]
+        return [
+            {k: v for k, v in json.loads(x).items() if k != "time"} for x in run.metrics_path.read_text().splitlines()
+        ]
 
     assert rows(cut) == rows(ref)
     a, b = json.loads(cut.eval_path.read_text()), json.loads(ref.eval_path.read_text())
@@ -291,7 +301,9 @@ def client(tmp_path_factory: pytest.TempPathFactory):
 
     root = tmp_path_factory.mktemp("meta-runs")
     for name in ("maml", "protonet"):
-        train_run(resolve_config(name, preset="tiny", overrides=["train.progress=false"]), RunDir.create(root, name, "r"))
+        train_run(
+            resolve_config(name, preset="tiny", overrides=["train.progress=false"]), RunDir.create(root, name, "r")
+        )
     with TestClient(create_app(root)) as c:
         yield c
 
@@ -305,7 +317,12 @@ def served_weights(client, name: str) -> dict[str, torch.Tensor]:
 def test_adapt_regression_answers_and_leaves_the_weights_unchanged(client) -> None:
     before = served_weights(client, "maml")
     xs = torch.linspace(-4, 4, 10)[:, None]
-    body = {"support_inputs": xs.tolist(), "support_labels": (2 * torch.sin(xs)).flatten().tolist(), "queries": [[0.5], [1.0]], "inner_steps": 5}
+    body = {
+        "support_inputs": xs.tolist(),
+        "support_labels": (2 * torch.sin(xs)).flatten().tolist(),
+        "queries": [[0.5], [1.0]],
+        "inner_steps": 5,
+    }
     r = client.post("/v1/models/maml/adapt", json=body)
     assert r.status_code == 200, r.text
     out = r.json()

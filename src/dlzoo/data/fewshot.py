@@ -381,8 +381,8 @@ def sinusoid(
         num_classes=None,
         class_names=None,
         splits={k: len(v) for k, v in splits.items()},
-        split_note="tasks drawn per episode: A ~ U[%g, %g], phi ~ U[0, %.4g], x ~ U[%g, %g]"
-        % (amplitude_min, amplitude_max, phase_max, x_min, x_max),
+        split_note=f"tasks drawn per episode: A ~ U[{amplitude_min:g}, {amplitude_max:g}], "
+        f"phi ~ U[0, {phase_max:.4g}], x ~ U[{x_min:g}, {x_max:g}]",
         input_range=None,
     )
     pools = {s: tasks for s in splits}

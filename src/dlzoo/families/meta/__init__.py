@@ -1,1 +1,1 @@
-"""Meta-learning: MAML, first-order MAML, Reptile, ANIL, Prototypical and Matching Networks, Baseline++ on the episodic paradigm (tasks/episodic.py)."""
+"""Meta-learning: MAML, FOMAML, Reptile, ANIL, Prototypical and Matching Networks, Baseline++ (tasks/episodic.py)."""

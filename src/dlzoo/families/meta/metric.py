@@ -66,7 +66,9 @@ class ProtoNetObjective(EpisodicObjective):
         with torch.no_grad():
             return model(support_x), support_y
 
-    def predict(self, model: nn.Module, adapted: tuple[torch.Tensor, torch.Tensor], query_x: torch.Tensor) -> torch.Tensor:
+    def predict(
+        self, model: nn.Module, adapted: tuple[torch.Tensor, torch.Tensor], query_x: torch.Tensor
+    ) -> torch.Tensor:
         zs, ys = adapted
         return self.logits(zs, ys, model(query_x))
 

@@ -12,7 +12,9 @@ from dlzoo.protocols import Plots
 CURVE_STEPS = (0, 1, 10)  # inner steps shown in the sinusoid figure
 
 
-def sinusoid_curves(objective: Any, model: Any, episode: Any, path: Path, *, steps: tuple[int, ...] = CURVE_STEPS) -> Path:
+def sinusoid_curves(
+    objective: Any, model: Any, episode: Any, path: Path, *, steps: tuple[int, ...] = CURVE_STEPS
+) -> Path:
     """The true sine, the K support points and the model's prediction after 0, 1, 10 inner steps."""
     import matplotlib.pyplot as plt  # noqa: PLC0415  matplotlib only when drawing
 
@@ -40,7 +42,7 @@ class MetaPlots(Plots):
         from dlzoo.data.fewshot import EVAL_SEEDS
 
         gen = torch.Generator().manual_seed(EVAL_SEEDS["test"] * 1_000_003)
-        if data.info.task == "regress" and hasattr(objective, "cfg") and hasattr(objective.cfg, "eval_inner_steps"):
+        if data.info.task == "regress":
             episode = data.pools["test"].episode(gen, n_way=1, k_shot=objective.cfg.k_shot, n_query=1)
             model.eval()
             return [sinusoid_curves(objective, model, episode, folder / "adapted_curves.png")]

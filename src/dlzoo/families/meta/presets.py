@@ -56,11 +56,7 @@ def family_presets(
         "tiny": tiny,
         "sinusoid_k5": sinusoid(5, sine_task, sine_train),
         "sinusoid_k10": sinusoid(10, sine_task, sine_train),
-        **{
-            f"omniglot_{n}w{k}s": omniglot(n, k, omni_task, omni_train)
-            for n in (5, 20)
-            for k in (1, 5)
-        },
+        **{f"omniglot_{n}w{k}s": omniglot(n, k, omni_task, omni_train) for n in (5, 20) for k in (1, 5)},
     }
 
 
@@ -76,31 +72,27 @@ OUTER_SGD = {"optimizer": "sgd", "lr": 1.0, "momentum": 0.0}
 
 
 def _net(input_shape: tuple[int, ...], out_features: int | None, hidden: int, norm: str, head: str) -> FewShotNet:
-    return FewShotNet(backbone(input_shape=tuple(input_shape), hidden=hidden, norm=norm), out_features=out_features, head=head)
+    return FewShotNet(
+        backbone(input_shape=tuple(input_shape), hidden=hidden, norm=norm), out_features=out_features, head=head
+    )
 
 
 OPT_KW = {"family": "meta", "task": "few_shot", "paradigm": "episodic", "pipeline": MetaPipeline, "plots": MetaPlots}
 
 
-@register_model(
-    objective=MAMLObjective, presets=family_presets(MAML_SINE, ADAM, MAML_OMNI, ADAM), **OPT_KW
-)
+@register_model(objective=MAMLObjective, presets=family_presets(MAML_SINE, ADAM, MAML_OMNI, ADAM), **OPT_KW)
 def maml(*, input_shape: tuple[int, ...], out_features: int, hidden: int = 64, norm: str = "episode") -> FewShotNet:
     """MAML with second-order meta-gradients (Finn et al. 2017): Conv-4 or 2 x 40 MLP + linear head."""
     return _net(input_shape, out_features, hidden, norm, "linear")
 
 
-@register_model(
-    objective=FOMAMLObjective, presets=family_presets(MAML_SINE, ADAM, MAML_OMNI, ADAM), **OPT_KW
-)
+@register_model(objective=FOMAMLObjective, presets=family_presets(MAML_SINE, ADAM, MAML_OMNI, ADAM), **OPT_KW)
 def fomaml(*, input_shape: tuple[int, ...], out_features: int, hidden: int = 64, norm: str = "episode") -> FewShotNet:
     """First-order MAML (Finn et al. 2017, sec. 5.2): the meta-gradient without second derivatives."""
     return _net(input_shape, out_features, hidden, norm, "linear")
 
 
-@register_model(
-    objective=ANILObjective, presets=family_presets(MAML_SINE, ADAM, MAML_OMNI, ADAM), **OPT_KW
-)
+@register_model(objective=ANILObjective, presets=family_presets(MAML_SINE, ADAM, MAML_OMNI, ADAM), **OPT_KW)
 def anil(*, input_shape: tuple[int, ...], out_features: int, hidden: int = 64, norm: str = "episode") -> FewShotNet:
     """ANIL (Raghu et al. 2020): MAML whose inner loop adapts the head only."""
     return _net(input_shape, out_features, hidden, norm, "linear")
@@ -159,7 +151,7 @@ def protonet(*, input_shape: tuple[int, ...], hidden: int = 64, norm: str = "bat
 
 @register_model(objective=MatchingNetObjective, **METRIC_KW)
 def matchingnet(*, input_shape: tuple[int, ...], hidden: int = 64, norm: str = "batch") -> FewShotNet:
-    """Matching Networks (Vinyals et al. 2016) without full context embeddings: cosine attention over the support set."""
+    """Matching Networks (Vinyals et al. 2016) without full context embeddings: cosine attention over the support."""
     return _net(input_shape, None, hidden, norm, "none")
 
 
@@ -168,6 +160,8 @@ def matchingnet(*, input_shape: tuple[int, ...], hidden: int = 64, norm: str = "
     presets=metric_presets({"finetune_steps": 20}),
     **OPT_KW,
 )
-def baseline_pp(*, input_shape: tuple[int, ...], num_train_classes: int, hidden: int = 64, norm: str = "batch") -> FewShotNet:
+def baseline_pp(
+    *, input_shape: tuple[int, ...], num_train_classes: int, hidden: int = 64, norm: str = "batch"
+) -> FewShotNet:
     """Baseline++ (Chen et al. 2019): a cosine classifier over all train classes; a new cosine head per task."""
     return _net(input_shape, num_train_classes, hidden, norm, "cosine")
