@@ -54,6 +54,7 @@ def family_presets(
     tiny = sinusoid(5, {**tiny_task, "final_eval_episodes": 20}, {**sine_train, "epochs": 2, "log_every": 10})
     return {
         "tiny": tiny,
+        "default": sinusoid(10, sine_task, sine_train),
         "sinusoid_k5": sinusoid(5, sine_task, sine_train),
         "sinusoid_k10": sinusoid(10, sine_task, sine_train),
         **{f"omniglot_{n}w{k}s": omniglot(n, k, omni_task, omni_train) for n in (5, 20) for k in (1, 5)},
@@ -137,6 +138,7 @@ def metric_presets(task: dict[str, Any] | None = None) -> dict[str, dict[str, An
                 "task": run_task,
                 "train": {"epochs": 10, "log_every": 50, **ADAM},
             }
+    out["default"] = out["omniglot_5w1s"]
     return out
 
 
