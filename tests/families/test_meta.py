@@ -358,3 +358,23 @@ def test_adapt_classification_and_bad_requests(client) -> None:
     refused({**ok, "queries": images(2, size=20)}, "(batch, 1, 28, 28)")
     r = client.post("/v1/models/protonet/predict", json={"inputs": images(1)})
     assert r.status_code == 400 and "adapt" in r.text
+
+
+def test_matching_and_baseline_pp_adapt_without_touching_the_model() -> None:
+    from dlzoo.families.meta.baseline import BaselinePPObjective
+    from dlzoo.families.meta.metric import MatchingNetObjective
+    from dlzoo.families.meta.presets import baseline_pp
+
+    z, y = torch.randn(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+    probs = MatchingNetObjective(MatchingNetObjective.Config()).logits(z, y, torch.randn(5, 4)).exp()
+    torch.testing.assert_close(probs.sum(-1), torch.ones(5))  # a distribution over the 3 ways
+    torch.manual_seed(0)
+    model = baseline_pp(input_shape=(1, 28, 28), num_train_classes=7, hidden=8).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    objective = BaselinePPObjective(BaselinePPObjective.Config(finetune_steps=30))
+    x = torch.rand(6, 1, 28, 28)
+    head, init = objective.adapt(model, x, y), objective.adapt(model, x, y, steps=0)  # fitted, imprinted
+    assert head.shape == (3, 8)
+    fitted_loss = task_loss(objective.predict(model, head, x), y)
+    assert fitted_loss < task_loss(objective.predict(model, init, x), y)  # the head learned the support set
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
