@@ -3,9 +3,9 @@
 Every model is registered with task ``few_shot``: it is served through ``/adapt`` (support set +
 queries), never ``/predict``. Presets: ``tiny`` (seconds, no files: sinusoid for the optimization-based
 methods, a generated mini-Omniglot for the metric ones), ``sinusoid_k5`` / ``sinusoid_k10`` (Finn et
-al. 2017 sec. 5.1, shortened for one CPU core), ``omniglot_5w1s`` / ``omniglot_5w5s`` /
-``omniglot_20w1s`` / ``omniglot_20w5s`` (the small background sets, held-out alphabets; see README.md
-for the budget each one takes).
+al. 2017 sec. 5.1, shortened for one CPU core), ``omniglot_5w1s`` (MAML-type) and ``omniglot_5w1s``
+/ ``omniglot_20w1s`` (metric methods: the evaluation's ways), on the small background sets with
+held-out alphabets; 5-shot: ``task.k_shot=5``. ``default``: sinusoid_k10, or omniglot_5w1s.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def omniglot(n_way: int, k_shot: int, task: dict[str, Any], train: dict[str, Any
 def family_presets(
     sine_task: dict[str, Any], sine_train: dict[str, Any], omni_task: dict[str, Any], omni_train: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
-    """tiny + sinusoid_k5/k10 + omniglot 5/20-way 1/5-shot for one optimization-based method."""
+    """tiny, default (= sinusoid_k10), sinusoid_k5, sinusoid_k10, omniglot_5w1s of an optimization-based method."""
     tiny_task = {**sine_task, "meta_batch_size": 5, "meta_batches_per_round": 20, "eval_episodes": 10}
     tiny = sinusoid(5, {**tiny_task, "final_eval_episodes": 20}, {**sine_train, "epochs": 2, "log_every": 10})
     return {
@@ -57,7 +57,7 @@ def family_presets(
         "default": sinusoid(10, sine_task, sine_train),
         "sinusoid_k5": sinusoid(5, sine_task, sine_train),
         "sinusoid_k10": sinusoid(10, sine_task, sine_train),
-        **{f"omniglot_{n}w{k}s": omniglot(n, k, omni_task, omni_train) for n in (5, 20) for k in (1, 5)},
+        "omniglot_5w1s": omniglot(5, 1, omni_task, omni_train),  # 5-shot: task.k_shot=5; 20-way: task.n_way=20
     }
 
 
@@ -110,8 +110,8 @@ def reptile(*, input_shape: tuple[int, ...], out_features: int, hidden: int = 64
 
 
 def metric_presets(task: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-    """tiny (generated strokes) + omniglot 5/20-way 1/5-shot evaluation; training with 20 ways (Snell et al.: more
-    ways in training than at test help), 5 queries per class, Adam 1e-3."""
+    """tiny (generated strokes), omniglot_5w1s / omniglot_20w1s (the evaluation's ways); training with 20 ways
+    (Snell et al.: more ways in training than at test help), 5 queries per class, Adam 1e-3."""
     task = task or {}
     tiny = {
         "model": {"hidden": 16},
@@ -129,15 +129,14 @@ def metric_presets(task: dict[str, Any] | None = None) -> dict[str, dict[str, An
         "train": {"epochs": 2, "log_every": 5, **ADAM},
     }
     out = {"tiny": tiny}
-    for n in (5, 20):
-        for k in (1, 5):
-            run_task = {"n_way": 20, "k_shot": k, "n_query": 5, "meta_batch_size": 1, "eval_n_way": n, **EVAL, **task}
-            out[f"omniglot_{n}w{k}s"] = {
-                "model": {"hidden": 64},
-                "data": OMNIGLOT,
-                "task": run_task,
-                "train": {"epochs": 10, "log_every": 50, **ADAM},
-            }
+    for n in (5, 20):  # 5-shot: task.k_shot=5 (the training and the evaluation shots)
+        run_task = {"n_way": 20, "k_shot": 1, "n_query": 5, "meta_batch_size": 1, "eval_n_way": n, **EVAL, **task}
+        out[f"omniglot_{n}w1s"] = {
+            "model": {"hidden": 64},
+            "data": OMNIGLOT,
+            "task": run_task,
+            "train": {"epochs": 10, "log_every": 50, **ADAM},
+        }
     out["default"] = out["omniglot_5w1s"]
     return out
 
