@@ -30,6 +30,7 @@ HEADLINES = {
     "deconv": "superres-x2-shuffle_icnr",
     "gan": "gan_mnist-dcgan-fid",
     "rl": "dqn_cartpole-default-return",
+    "meta": "meta_omniglot-protonet-lake20",
 }
 #: the families in the order of the design (families without records or models are left out)
 ORDER = [

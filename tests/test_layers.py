@@ -114,6 +114,10 @@ def test_base_install_trains_evaluates_and_predicts_every_family(tmp_path: Path)
                 verb = "forward"  # a family's own request body (graphs, prompts, strings): its model answers
                 with torch.no_grad():
                     out = loaded.model(*pipeline.export_inputs(loaded, 2))
+            elif "adapt" in pipeline.requests:  # few-shot models: a support set and queries
+                verb, x = "adapt", pipeline.export_inputs(loaded, 4)[0].clamp(0, 1)
+                body = {{"support_inputs": x[:2].tolist(), "support_labels": [0, 1], "queries": x[2:].tolist()}}
+                out = inference.handle(loaded, "adapt", body)
             elif spec.task in ("classify", "regress"):
                 verb = "predict"
                 x = pipeline.export_inputs(loaded, 3)[0]

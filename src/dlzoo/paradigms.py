@@ -67,6 +67,7 @@ class Paradigm:
 _LM_SCHEDULE = "set task.warmup_iters / task.decay_lr / task.lr_decay_iters / task.min_lr (the language lr schedule)"
 _RL_SCHEDULE = "set task.lr_schedule (the learning rate is scheduled per environment step)"
 _GAN_ADAM = "set task.betas_g / task.betas_d (the generator and the critic use Adam)"
+_EPISODES = "set task.meta_batch_size (episodes per meta-update) and task.n_way / task.k_shot / task.n_query"
 
 PARADIGMS: dict[str, Paradigm] = {
     p.name: p
@@ -113,6 +114,13 @@ PARADIGMS: dict[str, Paradigm] = {
                 "weight_decay": "the generator and the critic use Adam without weight decay; remove it",
             },
         ),
+        Paradigm(
+            "episodic",
+            "dlzoo.tasks.episodic:EpisodicTask",
+            protocols.EpisodicObjective,
+            tuple(f for f in EPOCHS if f != "batch_size"),  # epochs = rounds of task.meta_batches_per_round
+            {"batch_size": _EPISODES},
+        ),
     )
 }
 
@@ -136,6 +144,22 @@ class RLConfig(BaseModel):
     buffer_size: int = Field(100_000, ge=1, description="replay capacity (transitions)")
     gamma: float = Field(0.99, gt=0, le=1, description="discount factor")
     keep_best: bool = Field(False, description="test and save the weights of the best validation round, not the last")
+
+
+class EpisodicConfig(BaseModel):
+    """The ``task:`` section of every episodic (meta-learning) objective (its own fields added)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_way: int = Field(5, ge=1, description="classes per episode (1 for a regression task such as sinusoid)")
+    k_shot: int = Field(1, ge=1, description="support examples per class")
+    n_query: int = Field(15, ge=1, description="query examples per class (scored after adaptation)")
+    meta_batch_size: int = Field(4, ge=1, description="episodes per meta-update (averaged meta-gradient)")
+    meta_batches_per_round: int = Field(100, ge=1, description="meta-updates per round (then evaluate)")
+    eval_episodes: int = Field(100, ge=1, description="fixed val episodes per evaluation")
+    final_eval_episodes: int = Field(600, ge=1, description="fixed test episodes of the final evaluation")
+    eval_k_shot: int | None = Field(None, ge=1, description="support examples per class at evaluation (default k_shot)")
+    eval_n_way: int | None = Field(None, ge=1, description="classes per evaluation episode (default n_way)")
 
 
 class LanguageConfig(BaseModel):

@@ -145,6 +145,29 @@ class ReinforcementObjective(Objective, Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+class EpisodicObjective(Objective, Protocol):
+    """N-way K-shot episodes (``dlzoo.data.fewshot.Episode``); ``Config`` extends ``dlzoo.paradigms.EpisodicConfig``.
+
+    Integer support labels mean classification (cross-entropy), float ones regression (MSE).
+    """
+
+    def meta_loss(self, model: nn.Module, episodes: list[Any]) -> Losses:
+        """A scalar whose gradient is the meta-gradient of a meta-batch, and its logs
+        (``query_loss``, ``query_accuracy`` for classification), averaged over the episodes."""
+        ...
+
+    def adapt(
+        self, model: nn.Module, support_x: torch.Tensor, support_y: torch.Tensor, *, steps: int | None = None
+    ) -> Any:
+        """Whatever the queries need from the support set (fast weights, prototypes); never changes ``model``.
+        ``steps``: inner-loop steps (None: the config's evaluation default; ignored by metric methods)."""
+        ...
+
+    def predict(self, model: nn.Module, adapted: Any, query_x: torch.Tensor) -> torch.Tensor:
+        """Query outputs after adaptation: logits (Q, N) or predictions (Q, 1)."""
+        ...
+
+
 # -- inference pipeline -------------------------------------------------------------------------
 
 

@@ -26,8 +26,8 @@ from torch import nn
 from dlzoo import protocols
 from dlzoo.paradigms import PARADIGMS
 
-#: task kinds and the HTTP verbs they are served under (see serve/)
-TASKS = ("classify", "regress", "generate", "control")
+#: task kinds and the HTTP verbs they are served under (see serve/); few_shot models answer /adapt only
+TASKS = ("classify", "regress", "generate", "control", "few_shot")
 
 
 class RegistryError(ValueError):

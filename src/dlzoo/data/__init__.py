@@ -30,6 +30,7 @@ from dlzoo.data import sequences  # noqa: E402,F401  isort: skip
 from dlzoo.data import text  # noqa: E402,F401  isort: skip
 from dlzoo.data import graphs  # noqa: E402,F401  isort: skip
 from dlzoo.data import superres  # noqa: E402,F401  isort: skip
+from dlzoo.data import fewshot  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "DataError",
