@@ -228,6 +228,45 @@ def results_page(recs: list[dict], *, families_with_readme: set[str]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+RUNTIMES = ("eager fp32", "eager bf16", "TorchScript", "ONNX Runtime")
+
+
+def inference_table(recs: list[dict]) -> str:
+    """One table of ``inference_speed`` records: latency (batch 1) and throughput per runtime, per machine."""
+    shown, _ = newest_per_configuration([r for r in recs if r["benchmark"] == "inference_speed"])
+    if not shown:
+        return ""
+    out = [
+        "## Inference speed: eager fp32, eager bf16, TorchScript, ONNX Runtime",
+        "",
+        "Generated from the `inference_speed` records (`benchmarks/inference_speed.py`): each servable model built "
+        "from its canonical preset, inputs from its paradigm, one thread. Per runtime: median latency of a batch "
+        "of 1 (ms) / throughput at the record's batch (examples/s; nodes for node-level graph models). The "
+        "fastest latency of each row is in bold. Machines differ between records: compare within a row.",
+        "",
+        "| model | preset | params | " + " | ".join(RUNTIMES) + " | hardware |",
+        "|---|---|---|" + "---|" * len(RUNTIMES) + "---|",
+    ]
+    for r in sorted(shown, key=lambda r: (ORDER.index(r["family"]) if r["family"] in ORDER else 99, r["model"])):
+        rt = r.get("runtimes", {})
+        lat = {k: v["p50_ms_batch1"] for k, v in rt.items() if "p50_ms_batch1" in v}
+        best = min(lat, key=lat.get) if lat else None
+        cells = []
+        for k in RUNTIMES:
+            v = rt.get(k, {})
+            if "p50_ms_batch1" not in v:
+                cells.append(cell(v.get("error", "–")))
+                continue
+            text = f"{v['p50_ms_batch1']:.3g} ms / {fmt(v['examples_per_s'])}"
+            cells.append(f"**{text}**" if k == best else text)
+        out.append(
+            f"| {r['model']} | {r['config'].get('preset', '?')} | {fmt(r.get('params'))} | "
+            + " | ".join(cells)
+            + f" | {cell(hardware(r))} |"
+        )
+    return "\n".join(out) + "\n"
+
+
 def family_table(recs: list[dict]) -> str:
     """README.md's family table: models and paradigms from the registry, one headline record each."""
     from dlzoo.registry import get_spec, list_models
@@ -262,7 +301,9 @@ def family_table(recs: list[dict]) -> str:
 def main(root: Path = ROOT) -> None:
     recs = load(root)
     with_readme = {p.parent.name for p in (root / "src" / "dlzoo" / "families").glob("*/README.md")}
-    page = results_page(recs, families_with_readme=with_readme)
+    page = results_page([r for r in recs if r["benchmark"] != "inference_speed"], families_with_readme=with_readme)
+    speed = inference_table(recs)
+    page += f"\n{speed}" if speed else ""
     (root / "benchmarks" / "RESULTS.md").write_text(page)
     readme = root / "README.md"
     text = readme.read_text()
