@@ -73,6 +73,7 @@ class MicroBatcher:
     def __init__(self, *, prepare: Prepare, run: Run, config: BatchConfig, name: str = "") -> None:
         self.prepare, self.run, self.config, self.name = prepare, run, config, name
         self.stats = BatchStats()
+        self.on_batch: Callable[[int], None] | None = None  # called with the requests of each forward pass
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._carry: _Job | None = None  # a validated job that did not fit the last batch
         self._thread: threading.Thread | None = None
@@ -173,6 +174,8 @@ class MicroBatcher:
         s.batches, s.requests, s.examples = s.batches + 1, s.requests + len(jobs), s.examples + start
         s.largest = max(s.largest, len(jobs))
         s.sizes = (s.sizes + [len(jobs)])[-100:]
+        if self.on_batch is not None:
+            self.on_batch(len(jobs))
 
 
 def _resolve(job: _Job, *, result: Any = None, error: BaseException | None = None) -> None:
