@@ -636,11 +636,14 @@ def create_app(
         app.add_middleware(ApiKey, key=cfg.api_key)
 
     def labels(path: str) -> tuple[str, str]:
+        """(model, verb) metric labels: served names and known verbs only (a client cannot add values)."""
         parts = path.strip("/").split("/")
-        if len(parts) >= 3 and parts[:2] == ["v1", "models"]:
+        if len(parts) in (3, 4) and parts[:2] == ["v1", "models"]:
             served = table.find(parts[2])
-            return (served.name if served else "-", parts[3] if len(parts) == 4 and served else "-")
-        return "-", "-"
+            if served is None:
+                return "-", "-"
+            return served.name, (parts[3] if len(parts) == 4 and parts[3] in served.verbs else "info")
+        return "-", {"/healthz": "healthz", "/v1/models": "list", "/v1/reload": "reload"}.get(path, "-")
 
     app.add_middleware(Observe, metrics=metrics, labels=labels)  # outermost: ids and timing for every answer
     app.openapi = partial(_openapi_with_integer_bounds, app)  # type: ignore[method-assign]
