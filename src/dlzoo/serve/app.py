@@ -725,7 +725,7 @@ def create_app(
     def serving(verb: str) -> Any:
         """Dependency: the model named in the path, if it serves ``verb`` (checked before the body)."""
 
-        def resolve(name: str) -> Served:
+        async def resolve(name: str) -> Served:  # async: a sync dependency would cost a thread hop per request
             return table.resolve(name, verb)
 
         return Depends(resolve)
@@ -749,7 +749,7 @@ def create_app(
 
     def budget(served: Served, body: Any) -> None:
         """422 when a sample request asks for more compute than the server allows per request."""
-        steps = int(getattr(served.loaded.spec.pipeline, "sample_steps", 1))
+        steps = int(getattr(served.loaded.spec.pipeline, "sample_steps", 1))  # Pipeline.sample_steps
         cost = request_cost(body, sample_steps=steps)
         if cost is None:
             return

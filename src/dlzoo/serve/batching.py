@@ -82,7 +82,9 @@ class MicroBatcher:
     async def submit(self, data: Any) -> dict[str, list[Any]]:
         """Queue one request's inputs; resolves to its own rows of the batched outputs."""
         loop = asyncio.get_running_loop()
-        job = _Job(data, loop, loop.create_future())
+        # validated here, on the event loop (which has just parsed the same numbers from JSON): the worker
+        # thread then only concatenates, runs the model and splits, so it holds the GIL as little as possible
+        job = _Job(None, loop, loop.create_future(), x=self.prepare(data))
         self._start()
         self._queue.put(job)
         return await job.future

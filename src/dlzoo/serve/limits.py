@@ -47,7 +47,11 @@ class Gate:
     async def acquire(self) -> None:
         if self._slots is None:
             self._slots = anyio.Semaphore(self.concurrency)
-        if self._slots.value == 0 and self.waiting >= self.queue:
+        if self._slots.value > 0 and not self.waiting:  # a free slot and nobody before us: no timer needed
+            self._slots.acquire_nowait()
+            self.active += 1
+            return
+        if self.waiting >= self.queue:
             raise Busy(
                 f"{self.name} is busy: {self.active} requests running and {self.waiting} waiting (the most the "
                 f"server queues per model, --max-queue); retry in {self.retry_after} s",

@@ -20,15 +20,18 @@ create label values at will) and ``verb`` the last path segment of ``/v1/models/
 from __future__ import annotations
 
 import contextvars
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("dlzoo_request_id", default="-")
 _PLAUSIBLE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+# fresh ids: a random prefix per process and a counter (uuid4 reads os.urandom per request, slow on some hosts)
+_PREFIX, _COUNTER = os.urandom(8).hex(), itertools.count(1)
 log = logging.getLogger("dlzoo.serve")
 
 
@@ -102,7 +105,7 @@ class Observe:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = sent if _PLAUSIBLE.fullmatch(sent) else uuid.uuid4().hex
+        rid = sent if _PLAUSIBLE.fullmatch(sent) else f"{_PREFIX}-{next(_COUNTER):08x}"
         token = request_id.set(rid)
         start, status = time.perf_counter(), 0
 

@@ -27,9 +27,13 @@ class _HeaderDeadline:
     cycle: Any
     _deadline: asyncio.TimerHandle | None = None
 
-    @property
-    def header_timeout_s(self) -> float:
-        return ServeSettings.from_env().body_timeout_s
+    header_timeout_s: float | None = None  # read once from the settings in the environment
+
+    def _timeout(self) -> float:
+        cls = type(self)
+        if cls.header_timeout_s is None:
+            cls.header_timeout_s = ServeSettings.from_env().body_timeout_s
+        return cls.header_timeout_s
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)  # type: ignore[misc]
@@ -47,7 +51,7 @@ class _HeaderDeadline:
     def _arm(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
-        self._deadline = self.loop.call_later(self.header_timeout_s, self._expire)
+        self._deadline = self.loop.call_later(self._timeout(), self._expire)
 
     def _expire(self) -> None:
         idle = self.cycle is None or self.cycle.response_complete  # no request whose headers all came
