@@ -31,7 +31,6 @@ shared (2 cores for the servers, the client and other jobs): the numbers are thi
 capacity rating.
 """
 
-
 import argparse
 import asyncio
 import json
@@ -284,7 +283,7 @@ def main() -> None:
                 port = _free_port()
                 path = "/v1/models/mlp_classifier/predict" if kind == "dlzoo" else "/predict"
                 servers[kind] = (port, path, _start(kind, run, root, port))
-            for kind, (port, path, proc) in servers.items():
+            for port, path, proc in servers.values():
                 _wait_ready(port, path, body, proc)
             for c in CLIENTS:  # the servers take turns, in a rotating order: drift in the machine's load
                 for rep in range(args.reps):  # (other jobs) falls on each of them alike

@@ -21,7 +21,10 @@ def _cfg(*overrides: str):
 
 @pytest.mark.parametrize(
     "failure",
-    [OSError(errno.ENOSPC, "No space left on device"), RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")],
+    [
+        OSError(errno.ENOSPC, "No space left on device"),
+        RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0"),
+    ],
     ids=["ENOSPC", "torch-inline-container"],
 )
 def test_a_full_disk_is_one_line_naming_the_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure) -> None:

@@ -490,7 +490,9 @@ def export(
 @app.command()
 def serve(
     runs: Path = typer.Option(Path("runs"), help="folder of run directories to serve"),
-    host: str = typer.Option("127.0.0.1", help="address to listen on; a non-loopback one needs --api-key or --insecure"),
+    host: str = typer.Option(
+        "127.0.0.1", help="address to listen on; a non-loopback one needs --api-key or --insecure"
+    ),
     port: int = typer.Option(8000),
     workers: int = typer.Option(1, min=1, help="worker processes (uvicorn), each with its own copy of the models"),
     api_key: str | None = typer.Option(

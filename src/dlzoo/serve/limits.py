@@ -80,9 +80,7 @@ class Gate:
 def check_budget(*, what: str, cost: int, budget: int, option: str, advice: str) -> None:
     """422 (InputError) when a request's compute ``cost`` is over the server's ``budget``."""
     if cost > budget:
-        raise InputError(
-            f"{what} = {cost} is over this server's budget of {budget} per request ({option}); {advice}"
-        )
+        raise InputError(f"{what} = {cost} is over this server's budget of {budget} per request ({option}); {advice}")
 
 
 def request_cost(body: Any, *, sample_steps: int = 1) -> tuple[str, int] | None:

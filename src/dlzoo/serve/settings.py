@@ -36,13 +36,13 @@ class ServeSettings:
 
     def __post_init__(self) -> None:
         positive = {
-            f.name: getattr(self, f.name)
-            for f in fields(self)
-            if f.name not in ("runs", "api_key", "max_wait_ms")
+            f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("runs", "api_key", "max_wait_ms")
         }
         bad = [f"{k}={v}" for k, v in positive.items() if not v > 0]
         if bad or self.max_wait_ms < 0:
-            raise ValueError(f"server settings must be positive (max_wait_ms >= 0), got {', '.join(bad) or self.max_wait_ms}")
+            raise ValueError(
+                f"server settings must be positive (max_wait_ms >= 0), got {', '.join(bad) or self.max_wait_ms}"
+            )
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("an empty API key would let anyone in: give a non-empty --api-key or DLZOO_API_KEY")
 
