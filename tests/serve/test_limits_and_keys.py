@@ -247,3 +247,19 @@ def test_a_discrete_policy_whose_q_values_overflow_is_an_error() -> None:
     with pytest.raises(NonFiniteOutput, match="not finite"):
         DQNPipeline.act(model, torch.tensor([[0.0, 0.0], [2.0, 2.0]]))
     assert DQNPipeline.act(model, torch.zeros(1, 2)).tolist() == [0]
+
+
+def test_workers_build_the_app_from_the_environment(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dlzoo serve --workers N` hands uvicorn the factory by its import string; each worker rebuilds the
+    app from DLZOO_SERVE_SETTINGS, and the key from DLZOO_API_KEY (never written in the settings)."""
+    from uvicorn.importer import import_from_string
+
+    settings = ServeSettings(runs=str(root), max_tokens=77, api_key="k")
+    assert "k" not in json.loads(settings.to_env()).values()
+    monkeypatch.setenv("DLZOO_SERVE_SETTINGS", settings.to_env())
+    monkeypatch.setenv("DLZOO_API_KEY", "k")
+    app = import_from_string("dlzoo.serve.settings:app_from_env")()
+    assert app.state.settings == settings
+    with TestClient(app) as c:
+        assert c.get("/v1/models").status_code == 401
+        assert c.get("/v1/models", headers={"Authorization": "Bearer k"}).json()["models"]

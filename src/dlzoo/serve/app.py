@@ -6,7 +6,9 @@ latest run of that model (newest model.safetensors). ``GET /v1/models`` lists ea
 shortest unambiguous name and all its aliases. A folder with a ``serving.yaml`` beside an ONNX file is
 served too, by onnxruntime without PyTorch, under ``<name>@<folder>`` (see onnx_runs.py).
 
-    GET  /healthz                          liveness + number of models
+    GET  /healthz                          liveness + number of models (open even with an API key)
+    GET  /metrics                          Prometheus metrics (observe.py)
+    GET  /                                 the playground page (playground.html; open, its API calls need the key)
     GET  /v1/models                        models (+ runs that failed to load, under "skipped"), and a version
     POST /v1/reload                        scan the folder again: serve runs trained since the start
     GET  /v1/models/{name}                 one model: family, task, input_shape, metrics, verbs
@@ -17,10 +19,13 @@ served too, by onnxruntime without PyTorch, under ``<name>@<folder>`` (see onnx_
     POST /v1/models/{name}/{verb}          a family's own body  (pipeline.requests[verb]: graphs, prompts,
                                                                  strings) -> JSON, or JSON lines when streamed
 
-Errors are JSON ``{"detail": "..."}`` saying what was expected: 404 unknown model (lists the names),
-400 a verb the model does not serve (lists its verbs), 413 a body over ``max_body_bytes``
-(checked on Content-Length and on the bytes actually received), 422 anything else about the input
-(not JSON, NaN/Infinity literals, strings or booleans, wrong shape, empty or too large a batch).
+Errors are JSON ``{"detail": "...", "request_id": "..."}`` saying what was expected: 404 unknown model
+(lists the names), 400 a verb the model does not serve (lists its verbs), 401 a missing or wrong API
+key (security.py), 408 a body not received within ``body_timeout_s``, 413 a body over
+``max_body_bytes`` (checked on Content-Length and on the bytes actually received), 503 + Retry-After
+when the model's slots and queue are full (limits.py), 422 anything else about the input (not JSON,
+NaN/Infinity literals, strings or booleans, wrong shape, empty or too large a batch, a request over
+the compute budget). Settings: settings.py; what the limits cost and measure: README.md here.
 Inference runs in worker threads (see batching.py), so the event loop keeps answering meanwhile.
 At start (and on each reload) the server logs one line per served run (``<model>@<run>``, its names,
 its verbs) and one per skipped run with the reason.
@@ -45,7 +50,7 @@ import anyio
 import torch
 from fastapi import Body, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
 
 from dlzoo import __version__, inference
@@ -76,6 +81,7 @@ from dlzoo.serve.schemas import (
 
 log = logging.getLogger("dlzoo.serve")
 MiB = 2**20
+PLAYGROUND = Path(__file__).with_name("playground.html")
 ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (400, 401, 404, 408, 413, 422, 503)}
 
 
@@ -695,6 +701,11 @@ def create_app(
             return await guarded(work())
         finally:
             g.release()
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def playground() -> HTMLResponse:
+        """The playground page: static HTML + JS that calls only the public API (playground.html)."""
+        return HTMLResponse(PLAYGROUND.read_text(encoding="utf-8"))
 
     @app.get("/healthz", response_model=Health)
     async def healthz() -> Health:

@@ -1,4 +1,5 @@
-"""An optional API key: ``Authorization: Bearer <key>`` on every endpoint but ``/healthz``.
+"""An optional API key: ``Authorization: Bearer <key>`` on every endpoint but ``/healthz`` (and the
+playground page ``/``, static HTML whose API calls send the key typed into it).
 
 The key comes from ``dlzoo serve --api-key`` or the environment variable ``DLZOO_API_KEY``; it is
 compared with ``hmac.compare_digest`` (time independent of where the strings differ). ``dlzoo serve``
@@ -16,7 +17,7 @@ from fastapi.responses import JSONResponse
 
 from dlzoo.serve.observe import request_id
 
-OPEN_PATHS = frozenset({"/healthz"})
+OPEN_PATHS = frozenset({"/healthz", "/"})  # the playground page holds no data: its API calls need the key
 
 
 class ApiKey:
