@@ -48,7 +48,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 import torch
-from fastapi import Body, Depends, FastAPI, Request
+from fastapi import BackgroundTasks, Body, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
@@ -59,7 +59,7 @@ from dlzoo.registry import ModelSpec, choices_error
 from dlzoo.runs import LoadedRun, RunDir, RunError, find_runs, load_run
 from dlzoo.serve import onnx_runs
 from dlzoo.serve.batching import BatchConfig, MicroBatcher
-from dlzoo.serve.limits import Busy, Gate, check_budget, request_cost, stream_lines
+from dlzoo.serve.limits import Busy, Gate, check_budget, once, request_cost, stream_lines
 from dlzoo.serve.observe import Metrics, Observe, RequestIdFilter, request_id
 from dlzoo.serve.security import ApiKey
 from dlzoo.serve.settings import ServeSettings
@@ -790,8 +790,11 @@ def create_app(
         if isinstance(out, dict):
             g.release()
             return JSONResponse({"model": served.name, **out})
-        lines = stream_lines(_json_lines(out, served.name), release=g.release)
-        return StreamingResponse(lines, media_type="application/x-ndjson")
+        release = once(g.release)  # by the stream's end, or after the response if the stream never started
+        lines = stream_lines(_json_lines(out, served.name), release=release)
+        after = BackgroundTasks()
+        after.add_task(release)
+        return StreamingResponse(lines, media_type="application/x-ndjson", background=after)
 
     def has_own(served: Served, verb: str) -> bool:
         return verb in inference.requests_of(served.loaded.spec)

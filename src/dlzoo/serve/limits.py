@@ -77,6 +77,19 @@ class Gate:
             self._slots.release()
 
 
+def once(release: Callable[[], None]) -> Callable[[], None]:
+    """``release`` made idempotent: a slot given back twice would let one more request in."""
+    done = False
+
+    def release_once() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            release()
+
+    return release_once
+
+
 def check_budget(*, what: str, cost: int, budget: int, option: str, advice: str) -> None:
     """422 (InputError) when a request's compute ``cost`` is over the server's ``budget``."""
     if cost > budget:
