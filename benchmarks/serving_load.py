@@ -33,6 +33,7 @@ capacity rating.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -238,6 +239,24 @@ def _start(kind: str, run: Path, root: Path, port: int) -> subprocess.Popen:
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a server and every process it started (LitServe's workers outlive a terminated parent)."""
+    import psutil
+
+    try:
+        children = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        children = []
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+
+
 def _train(root: Path) -> Path:
     import torch
 
@@ -295,11 +314,7 @@ def main() -> None:
                         )
         finally:
             for _, _, proc in servers.values():
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+                _stop(proc)
     results: dict[str, list[dict[str, Any]]] = {}
     for (kind, c), reps in runs.items():
         merged = {
