@@ -490,17 +490,63 @@ def export(
 @app.command()
 def serve(
     runs: Path = typer.Option(Path("runs"), help="folder of run directories to serve"),
-    host: str = typer.Option("127.0.0.1"),
+    host: str = typer.Option(
+        "127.0.0.1", help="address to listen on; a non-loopback one needs --api-key or --insecure"
+    ),
     port: int = typer.Option(8000),
+    workers: int = typer.Option(1, min=1, help="worker processes (uvicorn), each with its own copy of the models"),
+    api_key: str | None = typer.Option(
+        None, envvar="DLZOO_API_KEY", help="require Authorization: Bearer <key> (all but /healthz); or DLZOO_API_KEY"
+    ),
+    insecure: bool = typer.Option(False, "--insecure", help="allow a non-loopback --host without an API key"),
+    max_batch: int = typer.Option(256, min=1, help="examples per forward pass of batched requests (1 = off)"),
+    max_wait_ms: float = typer.Option(
+        0.0, min=0, help="extra wait for a batch to fill (0 = adaptive: what queued while the last batch ran)"
+    ),
+    max_concurrency: int = typer.Option(32, min=1, help="requests per model answered at once"),
+    max_queue: int = typer.Option(128, min=1, help="requests per model waiting for a slot (more: 503)"),
+    queue_timeout_s: float = typer.Option(10.0, min=0.001, help="longest wait for a slot (then 503 + Retry-After)"),
+    max_tokens: int = typer.Option(8192, min=1, help="language models: n x max_new_tokens per request (more: 422)"),
+    max_sample_steps: int = typer.Option(4096, min=1, help="samplers: n x sampler steps per request (more: 422)"),
+    max_body_bytes: int = typer.Option(8 * 2**20, min=1, help="largest request body (more: 413)"),
+    body_timeout_s: float = typer.Option(
+        10.0, min=0.001, help="time to send a request's headers, and its body (then 408 / closed)"
+    ),
 ) -> None:
-    """Serve every finished run under --runs over HTTP (FastAPI; OpenAPI at /docs)."""
+    """Serve every finished run under --runs over HTTP (FastAPI; OpenAPI at /docs, metrics at /metrics)."""
     from dlzoo.extras import require
 
-    uvicorn = require("uvicorn", extra="serve", feature="dlzoo serve")
+    require("uvicorn", extra="serve", feature="dlzoo serve")
     require("fastapi", extra="serve", feature="dlzoo serve")
-    from dlzoo.serve import create_app
+    from dlzoo.serve.security import is_loopback
+    from dlzoo.serve.settings import ServeSettings
 
-    uvicorn.run(create_app(runs), host=host, port=port)
+    if not api_key and not insecure and not is_loopback(host):
+        _fail(
+            f"--host {host} can be reached from other machines and no API key is set: give --api-key "
+            f"(or DLZOO_API_KEY), or --insecure to serve without one"
+        )
+    try:
+        settings = ServeSettings(
+            runs=str(runs),
+            max_body_bytes=max_body_bytes,
+            body_timeout_s=body_timeout_s,
+            max_batch=max_batch,
+            max_wait_ms=max_wait_ms,
+            max_concurrency=max_concurrency,
+            max_queue=max_queue,
+            queue_timeout_s=queue_timeout_s,
+            max_tokens=max_tokens,
+            max_sample_steps=max_sample_steps,
+            api_key=api_key or None,
+        )
+    except ValueError as e:
+        _fail(str(e))
+    if not runs.is_dir():
+        _fail(f"{runs}: no such folder (give the folder that holds run directories, e.g. runs/)")
+    from dlzoo.serve.server import run
+
+    run(settings, host=host, port=port, workers=workers)
 
 
 @app.command()

@@ -184,6 +184,9 @@ class Pipeline(Protocol):
     verbs: ClassVar[tuple[str, ...]] = ()
     requests: ClassVar[dict[str, type[BaseModel]]] = {}
     dynamic_dims: ClassVar[Dynamic | None] = None
+    #: forward passes per sample of ``sample`` (1 for a GAN or a VAE decoder; a diffusion model's step
+    #: count): the server's compute budget counts a request as n x sample_steps (--max-sample-steps)
+    sample_steps: ClassVar[int] = 1
 
     @staticmethod
     def sample(model: Any, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

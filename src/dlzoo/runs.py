@@ -15,6 +15,7 @@ half-written file. ``load_model(run)`` rebuilds the model from config.yaml and t
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -51,16 +52,34 @@ CHECKPOINT_KEYS = frozenset({"model", "task", "rng", "round", "step", "wall_time
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write through a temporary file in the same folder, fsync it, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as e:
+        raise disk_error(path, e) or e from None
     os.close(fd)
     try:
         write(Path(tmp))
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:
+        raise disk_error(path, e) or e from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def disk_error(path: Path, e: BaseException) -> RunError | None:
+    """A RunError saying the disk is full (naming ``path``) when ``e`` is one: an OSError ENOSPC/EDQUOT,
+    or torch.save's ``enforce fail at inline_container`` (its zip writer's way of saying the write failed)."""
+    full = isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
+    full = full or (isinstance(e, RuntimeError) and "inline_container" in str(e))
+    if not full:
+        return None
+    return RunError(
+        f"{path}: could not be written, the disk is full (no space left on device on {path.parent}); "
+        "free some space, then continue with --resume"
+    )
 
 
 def atomic_write_text(path: Path, text: str) -> None:

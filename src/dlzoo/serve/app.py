@@ -6,7 +6,9 @@ latest run of that model (newest model.safetensors). ``GET /v1/models`` lists ea
 shortest unambiguous name and all its aliases. A folder with a ``serving.yaml`` beside an ONNX file is
 served too, by onnxruntime without PyTorch, under ``<name>@<folder>`` (see onnx_runs.py).
 
-    GET  /healthz                          liveness + number of models
+    GET  /healthz                          liveness + number of models (open even with an API key)
+    GET  /metrics                          Prometheus metrics (observe.py)
+    GET  /                                 the playground page (playground.html; open, its API calls need the key)
     GET  /v1/models                        models (+ runs that failed to load, under "skipped"), and a version
     POST /v1/reload                        scan the folder again: serve runs trained since the start
     GET  /v1/models/{name}                 one model: family, task, input_shape, metrics, verbs
@@ -17,10 +19,13 @@ served too, by onnxruntime without PyTorch, under ``<name>@<folder>`` (see onnx_
     POST /v1/models/{name}/{verb}          a family's own body  (pipeline.requests[verb]: graphs, prompts,
                                                                  strings) -> JSON, or JSON lines when streamed
 
-Errors are JSON ``{"detail": "..."}`` saying what was expected: 404 unknown model (lists the names),
-400 a verb the model does not serve (lists its verbs), 413 a body over ``max_body_bytes``
-(checked on Content-Length and on the bytes actually received), 422 anything else about the input
-(not JSON, NaN/Infinity literals, strings or booleans, wrong shape, empty or too large a batch).
+Errors are JSON ``{"detail": "...", "request_id": "..."}`` saying what was expected: 404 unknown model
+(lists the names), 400 a verb the model does not serve (lists its verbs), 401 a missing or wrong API
+key (security.py), 408 a body not received within ``body_timeout_s``, 413 a body over
+``max_body_bytes`` (checked on Content-Length and on the bytes actually received), 503 + Retry-After
+when the model's slots and queue are full (limits.py), 422 anything else about the input (not JSON,
+NaN/Infinity literals, strings or booleans, wrong shape, empty or too large a batch, a request over
+the compute budget). Settings: settings.py; what the limits cost and measure: README.md here.
 Inference runs in worker threads (see batching.py), so the event loop keeps answering meanwhile.
 At start (and on each reload) the server logs one line per served run (``<model>@<run>``, its names,
 its verbs) and one per skipped run with the reason.
@@ -35,16 +40,17 @@ import re
 import sys
 import threading
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
-from fastapi import Body, Depends, FastAPI, Request
+import torch
+from fastapi import BackgroundTasks, Body, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
 
 from dlzoo import __version__, inference
@@ -53,6 +59,10 @@ from dlzoo.registry import ModelSpec, choices_error
 from dlzoo.runs import LoadedRun, RunDir, RunError, find_runs, load_run
 from dlzoo.serve import onnx_runs
 from dlzoo.serve.batching import BatchConfig, MicroBatcher
+from dlzoo.serve.limits import Busy, Gate, check_budget, once, request_cost, stream_lines
+from dlzoo.serve.observe import Metrics, Observe, RequestIdFilter, request_id
+from dlzoo.serve.security import ApiKey
+from dlzoo.serve.settings import ServeSettings
 from dlzoo.serve.schemas import (
     ActResponse,
     ErrorResponse,
@@ -66,17 +76,24 @@ from dlzoo.serve.schemas import (
     SampleRequest,
     SampleResponse,
     SkippedRun,
+    TextSampleResponse,
 )
 
 log = logging.getLogger("dlzoo.serve")
 MiB = 2**20
-ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (400, 404, 413, 422)}
+PLAYGROUND = Path(__file__).with_name("playground.html")
+ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (400, 401, 404, 408, 413, 422, 503)}
 
 
 class APIError(Exception):
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
-        self.status, self.detail = status, detail
+        self.status, self.detail, self.headers = status, detail, headers
+
+
+def error_response(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """``{"detail": ..., "request_id": ...}``: every error body names the request it answers."""
+    return JSONResponse({"detail": detail, "request_id": request_id.get()}, status_code=status, headers=headers)
 
 
 def verbs_for(spec: ModelSpec) -> tuple[str, ...]:
@@ -101,7 +118,7 @@ class Served:
     info: ModelInfo | None = None
     batchers: dict[str, MicroBatcher] = field(default_factory=dict)
 
-    def batcher(self, verb: str, config: BatchConfig) -> MicroBatcher:
+    def batcher(self, verb: str, config: BatchConfig, on_batch: Callable[[int], None] | None = None) -> MicroBatcher:
         if verb not in self.batchers and isinstance(self.loaded, onnx_runs.OnnxRun):
             self.batchers[verb] = self.loaded.batcher(config, name=f"{self.name}/{verb}")
         if verb not in self.batchers:
@@ -114,6 +131,7 @@ class Served:
             self.batchers[verb] = MicroBatcher(
                 prepare=partial(inference.as_batch, loaded), run=run, config=config, name=f"{self.name}/{verb}"
             )
+        self.batchers[verb].on_batch = on_batch
         return self.batchers[verb]
 
     def close(self) -> None:
@@ -334,15 +352,18 @@ _NONFINITE = re.compile(rb"NaN|Infinity")
 
 
 class BodyGuard:
-    """ASGI middleware: refuse bodies over ``max_bytes`` (413) and NaN/Infinity literals (422).
+    """ASGI middleware: refuse bodies over ``max_bytes`` (413), bodies not received in full within
+    ``timeout_s`` (408: a slow or half-sent body no longer holds a connection open) and NaN/Infinity
+    literals (422).
 
     Python's json module (and so FastAPI) accepts ``NaN``, ``Infinity`` and ``-Infinity``, which are
-    not JSON. The body is read here in full (stopping as soon as it is too large), checked, and
-    handed on to the app unchanged.
+    not JSON. The body is read here in full, before anything parses it (stopping as soon as it is too
+    large: a declared Content-Length over the limit is refused before reading), checked, and handed on
+    to the app unchanged.
     """
 
-    def __init__(self, app: Callable[..., Awaitable[None]], *, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: Callable[..., Awaitable[None]], *, max_bytes: int, timeout_s: float = 10.0) -> None:
+        self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
@@ -354,17 +375,24 @@ class BodyGuard:
             if int(declared) > self.max_bytes:
                 return await _reply(scope, receive, send, 413, self._too_large(int(declared)))
         chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                return await _reply(scope, receive, send, 413, self._too_large(size, at_least=True))
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        with anyio.move_on_after(self.timeout_s) as reading:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.max_bytes:
+                    return await _reply(scope, receive, send, 413, self._too_large(size, at_least=True))
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        if reading.cancelled_caught:
+            detail = (
+                f"request body not received in full within {self.timeout_s:g} s ({size} bytes came); "
+                f"send the whole body at once"
+            )
+            return await _reply(scope, receive, send, 408, detail, headers={"Connection": "close"})
         body = b"".join(chunks)
         if _NONFINITE.search(body):
             problem = _nonfinite_literal(body)
@@ -413,8 +441,15 @@ class _Nonfinite(ValueError):
     pass
 
 
-async def _reply(scope: dict[str, Any], receive: Callable, send: Callable, status: int, detail: str) -> None:
-    await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
+async def _reply(
+    scope: dict[str, Any],
+    receive: Callable,
+    send: Callable,
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    await error_response(status, detail, headers)(scope, receive, send)
 
 
 # -- validation errors in one line --------------------------------------------------------------
@@ -540,18 +575,53 @@ _TENSOR_BODIES: dict[str, type[BaseModel]] = {
 
 
 def create_app(
-    runs: Path | str, *, max_body_bytes: int = 8 * MiB, max_batch: int = 256, max_wait_ms: float = 5.0
+    runs: Path | str | None = None,
+    *,
+    settings: ServeSettings | None = None,
+    max_body_bytes: int | None = None,
+    max_batch: int | None = None,
+    max_wait_ms: float | None = None,
+    api_key: str | None = None,
 ) -> FastAPI:
     """Serve every finished run under ``runs``.
 
     Args:
-        runs: folder of run directories (``runs/<model>/<run>/``), searched recursively.
+        runs: folder of run directories (``runs/<model>/<run>/``), searched recursively
+            (default: ``settings.runs``).
+        settings: every limit of the server (settings.py: body size and timeout, batching, per-model
+            concurrency and queue, compute budgets, API key); the arguments below override its fields.
         max_body_bytes: largest request body accepted; larger ones get 413.
         max_batch: examples per forward pass when concurrent requests are batched (1 = no batching).
-        max_wait_ms: how long the first request of a batch waits for others (0 = only what is queued).
+        max_wait_ms: how long the first request of a batch waits for others (0 = adaptive: only what
+            queued while the last forward pass ran).
+        api_key: when given, every endpoint but /healthz needs ``Authorization: Bearer <key>``.
     """
+    given = {
+        "runs": None if runs is None else str(runs),
+        "max_body_bytes": max_body_bytes,
+        "max_batch": max_batch,
+        "max_wait_ms": max_wait_ms,
+        "api_key": api_key,
+    }
+    cfg = replace(settings or ServeSettings(), **{k: v for k, v in given.items() if v is not None})
     _show_logs()
-    table = ModelTable(runs, batching=BatchConfig(max_batch=max_batch, max_wait_ms=max_wait_ms))
+    table = ModelTable(cfg.runs, batching=BatchConfig(max_batch=cfg.max_batch, max_wait_ms=cfg.max_wait_ms))
+    gates: dict[str, Gate] = {}
+
+    def gate(served: Served) -> Gate:
+        if served.name not in gates:
+            gates[served.name] = Gate(
+                name=served.name,
+                concurrency=cfg.max_concurrency,
+                queue=cfg.max_queue,
+                timeout_s=cfg.queue_timeout_s,
+            )
+        return gates[served.name]
+
+    try:
+        metrics: Metrics | None = Metrics(gates=lambda: gates)
+    except ImportError:  # prometheus-client is in the [serve] extra; without it /metrics says so
+        metrics = None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -563,18 +633,38 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         description="Inference over trained dlzoo runs. A model is named <model> (its latest run) "
-        "or <model>@<run>; see GET /v1/models.",
+        "or <model>@<run>; see GET /v1/models."
+        + (" Every endpoint but /healthz needs Authorization: Bearer <key>." if cfg.api_key else ""),
     )
-    app.state.models = table
-    app.add_middleware(BodyGuard, max_bytes=max_body_bytes)
+    app.state.models, app.state.settings, app.state.gates = table, cfg, gates
+    app.add_middleware(BodyGuard, max_bytes=cfg.max_body_bytes, timeout_s=cfg.body_timeout_s)
+    if cfg.api_key:
+        app.add_middleware(ApiKey, key=cfg.api_key)
+
+    def labels(path: str) -> tuple[str, str]:
+        """(model, verb) metric labels: served names and known verbs only (a client cannot add values)."""
+        parts = path.strip("/").split("/")
+        if len(parts) in (3, 4) and parts[:2] == ["v1", "models"]:
+            served = table.find(parts[2])
+            if served is None:
+                return "-", "-"
+            return served.name, (parts[3] if len(parts) == 4 and parts[3] in served.verbs else "info")
+        return "-", {"/healthz": "healthz", "/v1/models": "list", "/v1/reload": "reload"}.get(path, "-")
+
+    app.add_middleware(Observe, metrics=metrics, labels=labels)  # outermost: ids and timing for every answer
+    app.openapi = partial(_openapi_with_integer_bounds, app)  # type: ignore[method-assign]
 
     @app.exception_handler(APIError)
     async def _api_error(_: Request, e: APIError) -> JSONResponse:
-        return JSONResponse({"detail": e.detail}, status_code=e.status)
+        return error_response(e.status, e.detail, e.headers)
+
+    @app.exception_handler(Busy)
+    async def _busy(_: Request, e: Busy) -> JSONResponse:
+        return error_response(503, e.detail, {"Retry-After": str(e.retry_after)})
 
     @app.exception_handler(InputError)
     async def _input_error(_: Request, e: InputError) -> JSONResponse:
-        return JSONResponse({"detail": str(e)}, status_code=422)
+        return error_response(422, str(e))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, e: RequestValidationError) -> JSONResponse:
@@ -591,28 +681,50 @@ def create_app(
             if schema is not None:
                 body = f"; {expected_body(schema, shape=shape)}"
         detail = describe_validation(list(e.errors()), expected=expected) + body
-        return JSONResponse({"detail": detail}, status_code=422)
+        return error_response(422, detail)
 
     async def guarded(work: Awaitable[Any]) -> Any:
         """Await inference; errors that are not about the input become a 500 with the reason."""
         try:
             return await work
-        except (APIError, InputError):
+        except (APIError, InputError, Busy):
             raise
         except Exception as e:
             log.exception("inference failed")
             raise APIError(500, f"inference failed: {type(e).__name__}: {e}") from None
 
+    async def limited(served: Served, work: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``work`` in one of the model's slots (503 when none frees up in time)."""
+        g = gate(served)
+        await g.acquire()
+        try:
+            return await guarded(work())
+        finally:
+            g.release()
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def playground() -> HTMLResponse:
+        """The playground page: static HTML + JS that calls only the public API (playground.html)."""
+        return HTMLResponse(PLAYGROUND.read_text(encoding="utf-8"))
+
     @app.get("/healthz", response_model=Health)
     async def healthz() -> Health:
         return Health(status="ok", models=len(table.runs))
 
-    @app.get("/v1/models", response_model=ModelList)
+    @app.get("/metrics", response_class=Response, responses={501: {"model": ErrorResponse}})
+    async def prometheus_metrics() -> Response:
+        """Prometheus metrics: requests, latency, batch sizes, queue depth and active requests per model."""
+        if metrics is None:
+            raise APIError(501, "metrics need prometheus-client, in the [serve] extra: pip install 'dlzoo[serve]'")
+        body, media_type = metrics.render()
+        return Response(body, media_type=media_type)
+
+    @app.get("/v1/models", response_model=ModelList, responses=ERRORS)
     async def list_models() -> ModelList:
         infos = sorted((s.info for s in table.runs.values() if s.info), key=lambda i: (i.model, i.run))
         return ModelList(version=table.version, models=infos, skipped=table.skipped)
 
-    @app.post("/v1/reload", response_model=ReloadResponse)
+    @app.post("/v1/reload", response_model=ReloadResponse, responses=ERRORS)
     async def reload() -> ReloadResponse:
         """Scan the runs folder again: serve runs trained (or retrained) since, drop runs that are gone."""
         return ReloadResponse(**await anyio.to_thread.run_sync(table.reload))
@@ -624,13 +736,15 @@ def create_app(
     def serving(verb: str) -> Any:
         """Dependency: the model named in the path, if it serves ``verb`` (checked before the body)."""
 
-        def resolve(name: str) -> Served:
+        async def resolve(name: str) -> Served:  # async: a sync dependency would cost a thread hop per request
             return table.resolve(name, verb)
 
         return Depends(resolve)
 
     async def batched(served: Served, verb: str, inputs: Any) -> dict[str, list[Any]]:
-        return await guarded(served.batcher(verb, table.batching).submit(inputs))
+        on_batch = partial(metrics.observe_batch, served.name, verb) if metrics is not None else None
+        batcher = served.batcher(verb, table.batching, on_batch)
+        return await limited(served, lambda: batcher.submit(inputs))
 
     def invalid(e: ValidationError) -> RequestValidationError:
         """A body validated by hand reports its errors like one validated by FastAPI."""
@@ -644,14 +758,43 @@ def create_app(
         except ValidationError as e:
             raise invalid(e) from None
 
+    def budget(served: Served, body: Any) -> None:
+        """422 when a sample request asks for more compute than the server allows per request."""
+        steps = int(getattr(served.loaded.spec.pipeline, "sample_steps", 1))  # Pipeline.sample_steps
+        cost = request_cost(body, sample_steps=steps)
+        if cost is None:
+            return
+        what, units = cost
+        text = hasattr(body, "max_new_tokens")
+        check_budget(
+            what=what,
+            cost=units,
+            budget=cfg.max_tokens if text else cfg.max_sample_steps,
+            option="dlzoo serve --max-tokens" if text else "dlzoo serve --max-sample-steps",
+            advice="ask for fewer samples" + (" or fewer tokens" if text else "") + ", in several requests",
+        )
+
     async def own_request(served: Served, verb: str, body: Any) -> Any:
         """A family's own request body (graphs, prompts): its schema validates it, its pipeline answers.
-        A dict becomes one JSON response; an iterator is streamed as JSON lines (application/x-ndjson)."""
+        A dict becomes one JSON response; an iterator is streamed as JSON lines (application/x-ndjson),
+        holding the model's slot until the stream ends or the client goes away."""
         parsed = parse(inference.requests_of(served.loaded.spec)[verb], body)
-        out = await guarded(anyio.to_thread.run_sync(partial(inference.handle, served.loaded, verb, parsed)))
+        budget(served, parsed)
+        g = gate(served)
+        await g.acquire()
+        try:
+            out = await guarded(anyio.to_thread.run_sync(partial(inference.handle, served.loaded, verb, parsed)))
+        except BaseException:
+            g.release()
+            raise
         if isinstance(out, dict):
+            g.release()
             return JSONResponse({"model": served.name, **out})
-        return StreamingResponse(_json_lines(out, served.name), media_type="application/x-ndjson")
+        release = once(g.release)  # by the stream's end, or after the response if the stream never started
+        lines = stream_lines(_json_lines(out, served.name), release=release)
+        after = BackgroundTasks()
+        after.add_task(release)
+        return StreamingResponse(lines, media_type="application/x-ndjson", background=after)
 
     def has_own(served: Served, verb: str) -> bool:
         return verb in inference.requests_of(served.loaded.spec)
@@ -681,16 +824,24 @@ def create_app(
         out = await batched(served, "act", body.inputs)
         return ActResponse(model=served.name, actions=out["actions"])
 
-    @app.post("/v1/models/{name}/sample", response_model=SampleResponse, responses=ERRORS)
+    @app.post(
+        "/v1/models/{name}/sample",
+        response_model=SampleResponse | TextSampleResponse,
+        responses={**ERRORS, 200: {"content": {"application/x-ndjson": {}}}},
+    )
     async def sample(
         body: Annotated[SampleRequest | dict[str, Any] | None, Body()] = None, served: Served = serving("sample")
     ) -> Any:
         """n samples from a generative model; the same seed gives the same samples. Language models take
-        a prompt (see their info) and can stream."""
+        a prompt (see their info) and answer completions, or JSON lines when they stream."""
         if has_own(served, "sample"):
             return await own_request(served, "sample", body if body is not None else {})
         body = parse(SampleRequest, body) if body is not None else SampleRequest()
-        x = await guarded(anyio.to_thread.run_sync(partial(inference.sample, served.loaded, n=body.n, seed=body.seed)))
+        budget(served, body)
+        run = partial(inference.sample, served.loaded, n=body.n, seed=body.seed)
+        x = await limited(served, lambda: anyio.to_thread.run_sync(run))
+        if not bool(torch.isfinite(x).all()):
+            raise APIError(500, f"{served.name} produced non-finite samples (seed {body.seed}): its weights are broken")
         return SampleResponse(model=served.name, samples=x.tolist(), shape=list(x.shape))
 
     @app.post("/v1/models/{name}/{verb}", responses=ERRORS)
@@ -702,13 +853,37 @@ def create_app(
     return app
 
 
+def _openapi_with_integer_bounds(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with the bounds of integer fields written as integers (it writes ``1024.0``)."""
+    if app.openapi_schema is None:
+        schema = FastAPI.openapi(app)
+
+        def fix(node: Any) -> None:
+            if isinstance(node, dict):
+                if node.get("type") == "integer":
+                    for k in ("maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum"):
+                        if isinstance(node.get(k), float) and node[k].is_integer():
+                            node[k] = int(node[k]) if abs(node[k]) < 2**63 else 2**63 - 1
+                for v in node.values():
+                    fix(v)
+            elif isinstance(node, list):
+                for v in node:
+                    fix(v)
+
+        fix(schema)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
 def _show_logs() -> None:
     """Make the start-up lines visible when nothing configured logging (``dlzoo serve`` under uvicorn,
     which sets up only its own loggers): INFO and above of ``dlzoo.serve`` go to stderr."""
+    if not any(isinstance(f, RequestIdFilter) for f in log.filters):
+        log.addFilter(RequestIdFilter())  # record.request_id: the request being answered, "-" outside one
     if log.handlers or logging.getLogger().handlers:
         return
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: [%(request_id)s] %(message)s"))
     log.addHandler(handler)
     if log.level == logging.NOTSET:
         log.setLevel(logging.INFO)

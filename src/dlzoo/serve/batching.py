@@ -1,23 +1,24 @@
-"""Micro-batching: concurrent requests to one model share one forward pass.
+"""Adaptive micro-batching: concurrent requests to one model share one forward pass.
 
-    request 1 ──┐                       ┌── its rows of the output
+    request 1 ──┐                        ┌── its rows of the output
     request 2 ──┼─ queue ─ worker thread ┼── its rows
-    request 3 ──┘   (validate, cat, one forward pass, split)
+    request 3 ──┘   (cat, one forward pass, split)
 
-Each (model, verb) gets a queue and one worker thread. The worker takes the first waiting request,
-then keeps collecting until the batch holds ``max_batch`` examples or ``max_wait_ms`` have passed
-since that first request, validates every request on its own (a bad request fails alone, with
-``InputError``), concatenates the good ones, runs the model once and hands every request back its own
-rows. A request larger than ``max_batch`` runs alone, never split.
+Each (model, verb) gets a queue and one worker thread. A request's inputs are validated when it is
+submitted (on the event loop, which has just parsed them; a bad request fails alone, with
+``InputError``, and never reaches the queue). The worker takes the first waiting request, then every
+request already queued, up to ``max_batch`` examples (waiting up to ``max_wait_ms`` for more when that
+is above 0), concatenates them, runs the model once and hands every request back its own rows. A
+request larger than ``max_batch`` runs alone, never split.
+
+With ``max_wait_ms=0`` (the default) batching is adaptive: a request that finds the worker idle runs at
+once, alone (no added latency at low load), and the requests that arrive while a forward pass runs
+are taken together by the next one (the batch grows with the load). ``max_batch=1`` turns batching off.
 
 The event loop only enqueues and awaits an ``asyncio`` future, which the worker resolves with
 ``loop.call_soon_threadsafe``: inference never blocks the server, and the queue works whatever event
-loop (uvicorn's, a test client's) the request came from.
-
-Settings (``create_app(max_batch=..., max_wait_ms=...)``): ``max_wait_ms=0`` takes only what is
-already queued (no added latency; batching then happens only under load); ``max_batch=1`` turns
-batching off. Batched results equal sequential ones up to float rounding: a matrix product over 8
-rows may round differently from one over 1 row (~1e-7 relative).
+loop (uvicorn's, a test client's) the request came from. Batched results equal sequential ones up to
+float rounding: a matrix product over 8 rows may round differently from one over 1 row (~1e-7 relative).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ Run = Callable[[torch.Tensor], dict[str, list[Any]]]  # batch -> per-example lis
 @dataclass(frozen=True)
 class BatchConfig:
     max_batch: int = 256  # examples per forward pass (a single larger request still runs, alone)
-    max_wait_ms: float = 5.0  # how long the first request of a batch waits for others to join it
+    max_wait_ms: float = 0.0  # extra wait for others to join the first request (0: adaptive, what is queued)
 
     def __post_init__(self) -> None:
         if self.max_batch < 1 or self.max_wait_ms < 0:
@@ -73,6 +74,7 @@ class MicroBatcher:
     def __init__(self, *, prepare: Prepare, run: Run, config: BatchConfig, name: str = "") -> None:
         self.prepare, self.run, self.config, self.name = prepare, run, config, name
         self.stats = BatchStats()
+        self.on_batch: Callable[[int], None] | None = None  # called with the requests of each forward pass
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._carry: _Job | None = None  # a validated job that did not fit the last batch
         self._thread: threading.Thread | None = None
@@ -81,7 +83,9 @@ class MicroBatcher:
     async def submit(self, data: Any) -> dict[str, list[Any]]:
         """Queue one request's inputs; resolves to its own rows of the batched outputs."""
         loop = asyncio.get_running_loop()
-        job = _Job(data, loop, loop.create_future())
+        # validated here, on the event loop (which has just parsed the same numbers from JSON): the worker
+        # thread then only concatenates, runs the model and splits, so it holds the GIL as little as possible
+        job = _Job(None, loop, loop.create_future(), x=self.prepare(data))
         self._start()
         self._queue.put(job)
         return await job.future
@@ -173,6 +177,8 @@ class MicroBatcher:
         s.batches, s.requests, s.examples = s.batches + 1, s.requests + len(jobs), s.examples + start
         s.largest = max(s.largest, len(jobs))
         s.sizes = (s.sizes + [len(jobs)])[-100:]
+        if self.on_batch is not None:
+            self.on_batch(len(jobs))
 
 
 def _resolve(job: _Job, *, result: Any = None, error: BaseException | None = None) -> None:

@@ -29,8 +29,8 @@ class InputsRequest(_Body):
 
     inputs: Tensor = Field(
         description="one example of shape input_shape, or a batch (B, *input_shape); "
-        "flattened images (B, prod(input_shape)) are accepted too",
-        examples=[[[0.1, 0.2, 0.3]]],
+        "flattened images (B, prod(input_shape)) are accepted too (GET /v1/models/{name} gives input_shape; "
+        "no example here: each model takes its own shape)",
     )
 
 
@@ -58,6 +58,16 @@ class SampleResponse(BaseModel):
     model: str
     samples: list[Array] = Field(description="n samples, each of the model's input_shape")
     shape: list[int] = Field(description="shape of samples: (n, *input_shape)")
+
+
+class TextSampleResponse(BaseModel):
+    """``/sample`` of a language model (without ``stream``): its continuations of the prompt."""
+
+    model: str
+    completions: list[str] = Field(description="n continuations of the prompt")
+    prompt_tokens: int = Field(description="characters in the prompt as sent")
+    prompt_truncated: bool = Field(description="the prompt was longer than the context: its last block_size were used")
+    seed: int
 
 
 class ReconstructResponse(BaseModel):
@@ -120,3 +130,4 @@ class Health(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str = Field(description="what was wrong and what was expected")
+    request_id: str | None = Field(None, description="the request's X-Request-ID (also in the server's log lines)")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import torch
 
 from dlzoo.extras import require
-from dlzoo.runs import RunDir
+from dlzoo.runs import RunDir, disk_error
 
 
 class MetricsLogger:
@@ -61,8 +61,11 @@ class MetricsLogger:
         if not self.enabled:
             return
         row = {k: (float(v) if isinstance(v, torch.Tensor) else v) for k, v in row.items()}
-        with open(self.run.metrics_path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        try:
+            with open(self.run.metrics_path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+        except OSError as e:
+            raise disk_error(self.run.metrics_path, e) or e from None
         if self.tb is not None:
             for k, v in row.items():
                 if "/" in k:

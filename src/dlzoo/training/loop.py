@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from dlzoo.config import RunConfig
 from dlzoo.registry import get_spec
 from dlzoo.hardware import hardware, resolve_precision
-from dlzoo.runs import RunDir, RunExistsError, TrainingDiverged
+from dlzoo.runs import RunDir, RunError, RunExistsError, TrainingDiverged
 from dlzoo.tasks import make_task
 from dlzoo.tasks.base import Context
 from dlzoo.training.allocator import retain_freed_memory
@@ -81,12 +81,22 @@ def _train_run(cfg: RunConfig, run: RunDir, *, resume: bool, fabric: Fabric | No
     set_threads(cfg, task.model, local_processes=max(1, fabric.world_size // cfg.train.num_nodes))
     start_round, step, wall_before = 0, 0, 0.0
     if state is not None:
-        task.model.load_state_dict(state["model"])
-        task.load_state_dict(state["task"])
+        try:
+            task.model.load_state_dict(state["model"])
+            task.load_state_dict(state["task"])
+        except (RuntimeError, ValueError, KeyError) as e:  # torch lists every mismatched tensor: keep the first
+            first = str(e).strip().splitlines()
+            why = next((line.strip() for line in first[1:] if line.strip()), first[0] if first else type(e).__name__)
+            raise RunError(
+                f"{run.checkpoint_path}: the checkpoint does not match the model of config.yaml ({why}); resume "
+                f"with the config it was trained with, or start a new run with a new --name"
+            ) from None
         set_rng_state(state["rng"])
         start_round, step, wall_before = int(state["round"]) + 1, int(state["step"]), float(state["wall_time_s"])
         if rank0:
             run.truncate_metrics(through_round=start_round - 1)
+    elif resume and rank0 and run.metrics_path.exists():
+        run.truncate_metrics(through_round=-1)  # killed before the first checkpoint: start over, clean
     if rank0:
         run.write_config(cfg)
     reduce = (lambda row: fabric.all_reduce(row, reduce_op="mean")) if fabric.world_size > 1 else None

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from dlzoo.families.rl.objective import DQN
+import torch
+from torch import nn
+
 from dlzoo.protocols import Pipeline
+from dlzoo.validation import check_finite_output
 
 
 class DQNPipeline(Pipeline):
     """``POST /v1/models/{name}/act {"inputs": observations}`` -> argmax_a Q(s, a) per observation."""
 
     verbs: ClassVar[tuple[str, ...]] = ("act",)
-    act = staticmethod(DQN.act)
+
+    @staticmethod
+    def act(model: nn.Module, obs: torch.Tensor) -> torch.Tensor:
+        """Greedy policy: obs (B, obs_dim) -> actions (B,) int64, argmax_a Q(s, a). Observations whose
+        Q-values overflow are an error (NonFiniteOutput -> 422): argmax over NaN would answer action 0."""
+        q = model(obs)  # (B, num_actions)
+        check_finite_output(obs, q)
+        return q.argmax(-1)
