@@ -1,0 +1,47 @@
+"""Figures of the energy family: RBM filters and Gibbs samples; Hopfield retrievals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dlzoo.protocols import Plots
+
+PLOT_SEED = 0
+
+
+def as_images(x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor | None:
+    """(N, D) rows -> (N, 1, H, W) images in [0, 1] (each row min-max scaled), or None when not images."""
+    if len(shape) == 3:
+        h, w = shape[1:]
+    elif len(shape) == 1 and round(shape[0] ** 0.5) ** 2 == shape[0]:
+        h = w = round(shape[0] ** 0.5)
+    else:
+        return None
+    x = x.detach().cpu().float().reshape(len(x), -1)
+    lo, hi = x.min(1, keepdim=True).values, x.max(1, keepdim=True).values
+    return ((x - lo) / (hi - lo).clamp_min(1e-8)).reshape(len(x), 1, h, w)
+
+
+def grid(x: torch.Tensor, shape: tuple[int, ...], path: Path, title: str) -> list[Path]:
+    images = as_images(x, shape)
+    if images is None:
+        return []
+    from dlzoo.plots import image_grid  # matplotlib: only when drawing
+
+    return [image_grid(images, path, title=title, nrow=10)]
+
+
+class RBMPlots(Plots):
+    """filters.png: the first 20 hidden units' weights W_j as images; samples.png: Gibbs samples."""
+
+    @staticmethod
+    @torch.no_grad()
+    def draw(objective: Any, model: Any, data: Any, folder: Path, *, modes: Any = None) -> list[Path]:
+        model.eval()
+        shape = tuple(model.input_shape)
+        paths = grid(model.W[:20], shape, folder / "filters.png", "RBM filters W_j (first 20, each min-max scaled)")
+        samples = objective.sample(model, 20, torch.Generator().manual_seed(PLOT_SEED), steps=1000)
+        return paths + grid(samples.reshape(20, -1), shape, folder / "samples.png", "1000 Gibbs sweeps from noise")

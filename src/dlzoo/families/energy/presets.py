@@ -1,0 +1,102 @@
+"""Registered energy-based models and their presets (presets are data: partial run configs).
+
+RBMs (``rbm``: binary units; ``grbm``: Gaussian visible units) train with CD-k / PCD on the free
+energy; Hopfield networks (``hopfield``, ``modern_hopfield``) store the training patterns in closed
+form (one round); ``ebm`` is a Langevin-trained MLP energy on the 2-D toys. Presets: ``tiny`` (seconds;
+the contract tests), ``default`` (8x8 digits, about a minute), and the benchmark ones (``mnist25``,
+``mnist500``: binarized MNIST, ``benchmarks/rbm_mnist.py``).
+"""
+
+from __future__ import annotations
+
+from dlzoo.families.energy.objective import RBMObjective
+from dlzoo.families.energy.pipeline import RBMPipeline
+from dlzoo.families.energy.plots import RBMPlots
+from dlzoo.families.energy.rbm import RBM
+from dlzoo.registry import register_model
+
+BINARY_DIGITS = {"name": "digits_images", "binarize": "threshold"}  # 8x8 digits, x > 0.5: no download
+# binarized MNIST like Salakhutdinov & Murray (2008): 60000 train / 10000 test, one fixed Bernoulli draw
+MNIST = {"name": "mnist", "flatten": True, "binarize": "stochastic", "binarize_seed": 0}
+# plain SGD with momentum on the CD gradient (Hinton 2010's recipe: lr 0.05-0.1, batches of 10-100)
+SGD = {"optimizer": "sgd", "momentum": 0.5}
+
+
+@register_model(
+    family="energy",
+    task="generate",
+    paradigm="generative",
+    objective=RBMObjective,
+    pipeline=RBMPipeline,
+    plots=RBMPlots,
+    presets={
+        "tiny": {
+            "model": {"n_hidden": 12},
+            "data": BINARY_DIGITS,
+            "task": {"k": 1, "ais_chains": 32, "ais_betas": 200},
+            "train": {**SGD, "epochs": 4, "batch_size": 20, "lr": 0.05, "log_every": 20},
+        },
+        "default": {
+            "model": {"n_hidden": 20},
+            "data": {**BINARY_DIGITS, "val_size": 0.1},
+            "task": {"k": 1, "persistent": True, "ais_chains": 100, "ais_betas": 2000},
+            "train": {**SGD, "epochs": 50, "batch_size": 20, "lr": 0.05, "log_every": 50, "eval_every": 10},
+        },
+        # Salakhutdinov & Murray (2008), Table 1: 25 hidden units, CD-1: test log-likelihood about -143 nats
+        "mnist25": {
+            "model": {"n_hidden": 25},
+            "data": MNIST,
+            "task": {"k": 1, "exact_max_hidden": 25, "ais_chains": 100, "ais_betas": 14500},
+            "train": {**SGD, "epochs": 10, "batch_size": 100, "lr": 0.05, "log_every": 100, "eval_every": 100},
+        },
+        # the 500-unit model (published CD-1 -125.5, CD-3 -105.5, CD-25 -86.3 nats, AIS); a CPU-minutes budget
+        "mnist500": {
+            "model": {"n_hidden": 500},
+            "data": MNIST,
+            "task": {"k": 1, "exact_max_hidden": 0, "ais_chains": 100, "ais_betas": 14500, "ais_max_gflop": 5000},
+            "train": {**SGD, "epochs": 5, "batch_size": 100, "lr": 0.05, "log_every": 100, "eval_every": 100},
+        },
+    },
+)
+def rbm(*, input_shape: tuple[int, ...], n_hidden: int = 25, init_std: float = 0.01) -> RBM:
+    """Bernoulli-Bernoulli restricted Boltzmann machine; forward is the free energy (Hinton 2002).
+
+    Args:
+        input_shape: shape of one binary example, flattened to the visible units; filled from the data when unset.
+        n_hidden: H, binary hidden units (exact log Z enumerates 2^H states: H <= ~25; AIS beyond).
+        init_std: std of the initial weights N(0, init_std^2) (Hinton 2010: 0.01); biases start at 0.
+    """
+    return RBM(input_shape=tuple(input_shape), n_hidden=n_hidden, visible="bernoulli", init_std=init_std)
+
+
+@register_model(
+    family="energy",
+    task="generate",
+    paradigm="generative",
+    objective=RBMObjective,
+    pipeline=RBMPipeline,
+    plots=RBMPlots,
+    presets={
+        "tiny": {
+            "model": {"n_hidden": 12},
+            "data": {"name": "digits_images"},
+            "task": {"k": 1, "ais_chains": 0},
+            "train": {**SGD, "epochs": 4, "batch_size": 20, "lr": 0.005, "log_every": 20},
+        },
+        "default": {
+            "model": {"n_hidden": 20},
+            "data": {"name": "digits_images", "val_size": 0.1},
+            "task": {"k": 1, "ais_chains": 0},
+            "train": {**SGD, "epochs": 50, "batch_size": 20, "lr": 0.005, "log_every": 50, "eval_every": 10},
+        },
+    },
+)
+def grbm(*, input_shape: tuple[int, ...], n_hidden: int = 20, init_std: float = 0.01) -> RBM:
+    """Gaussian-Bernoulli RBM: unit-variance Gaussian visible units on standardized data, binary hidden units.
+
+    Args:
+        input_shape: shape of one real-valued example, flattened; filled from the data when unset.
+        n_hidden: H, binary hidden units (the exact log-likelihood enumerates 2^H states).
+        init_std: std of the initial weights N(0, init_std^2); biases start at 0.
+    """
+    return RBM(input_shape=tuple(input_shape), n_hidden=n_hidden, visible="gaussian", init_std=init_std)
