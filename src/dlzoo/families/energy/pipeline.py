@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dlzoo.families.energy.hopfield import spins
 from dlzoo.families.energy.objective import RBMObjective
 from dlzoo.protocols import Pipeline
 from dlzoo.validation import InputError, Tensor, as_batch
@@ -88,3 +89,42 @@ class RBMPipeline(Pipeline):
             return {"samples": x.tolist(), "shape": list(x.shape), "steps": body.steps}
         x = binary_batch(loaded, body.inputs) if model.visible == "bernoulli" else as_batch(loaded, body.inputs)
         return {"free_energy": model.free_energy(x).tolist()}
+
+
+class HopfieldPipeline(Pipeline):
+    """``/retrieve``: run the network from the posted (corrupted) patterns; ``/energy``: E of each pattern."""
+
+    requests: ClassVar[dict[str, type[BaseModel]]] = {"retrieve": RetrieveRequest, "energy": InputsRequest}
+
+    @staticmethod
+    def export_inputs(loaded: Any, n: int) -> tuple[torch.Tensor]:
+        """forward's input for ``dlzoo export``: binary patterns (n, *input_shape) in {0, 1}."""
+        g = torch.Generator().manual_seed(n)
+        return (torch.randint(0, 2, (n, *loaded.model.input_shape), generator=g).float(),)
+
+    @staticmethod
+    @torch.no_grad()
+    def serve(verb: str, loaded: Any, body: Any) -> dict[str, Any]:
+        model = loaded.model
+        modern = hasattr(model, "memories")
+        # classical units are binary; the modern network reads [0, 1] (0.5 = unknown pixel)
+        x = as_batch(loaded, body.inputs) if modern else binary_batch(loaded, body.inputs)
+        s = spins(x)  # (B, N)
+        if verb == "energy":
+            return {"energy": model.energy_of_spins(s).tolist()}
+        if modern:
+            final, steps = model.run(s, max_steps=body.max_steps)
+            out = {"memory": (final @ model.memories.T).argmax(1).tolist()}
+        else:
+            final, steps = model.run(
+                s, mode=loaded.config.task.get("update", "async"), max_steps=body.max_steps,
+                generator=torch.Generator().manual_seed(0),
+            )
+            out = {}
+        patterns = ((final + 1) / 2).reshape(len(x), *model.input_shape)
+        return {
+            "patterns": patterns.tolist(),
+            "steps": steps.tolist(),
+            "energy": model.energy_of_spins(final).tolist(),
+            **out,
+        }

@@ -25,13 +25,13 @@ def as_images(x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor | None:
     return ((x - lo) / (hi - lo).clamp_min(1e-8)).reshape(len(x), 1, h, w)
 
 
-def grid(x: torch.Tensor, shape: tuple[int, ...], path: Path, title: str) -> list[Path]:
+def grid(x: torch.Tensor, shape: tuple[int, ...], path: Path, title: str, *, nrow: int = 10) -> list[Path]:
     images = as_images(x, shape)
     if images is None:
         return []
     from dlzoo.plots import image_grid  # matplotlib: only when drawing
 
-    return [image_grid(images, path, title=title, nrow=10)]
+    return [image_grid(images, path, title=title, nrow=nrow)]
 
 
 class RBMPlots(Plots):
@@ -45,3 +45,26 @@ class RBMPlots(Plots):
         paths = grid(model.W[:20], shape, folder / "filters.png", "RBM filters W_j (first 20, each min-max scaled)")
         samples = objective.sample(model, 20, torch.Generator().manual_seed(PLOT_SEED), steps=1000)
         return paths + grid(samples.reshape(20, -1), shape, folder / "samples.png", "1000 Gibbs sweeps from noise")
+
+
+class HopfieldPlots(Plots):
+    """retrieval.png: stored patterns, their corrupted queries and what the network retrieved (8 of them)."""
+
+    @staticmethod
+    @torch.no_grad()
+    def draw(objective: Any, model: Any, data: Any, folder: Path, *, modes: Any = None) -> list[Path]:
+        from dlzoo.families.energy.hopfield import spins
+        from dlzoo.families.energy.hopfield_objective import flip, half_mask
+
+        n = min(8, getattr(model, "n_memories", None) or objective.cfg.n_patterns)
+        x = data.train.x[:n].flatten(1)  # (n, D) stored patterns
+        if hasattr(model, "memories"):  # modern: half-masked queries, one update
+            query, _ = half_mask(x)
+            s, _ = model.run(spins(query), max_steps=objective.cfg.max_steps)
+        else:
+            g = torch.Generator().manual_seed(PLOT_SEED)
+            query = (flip(spins(x), objective.cfg.corruption, g) + 1) / 2
+            s, _ = model.run(spins(query), mode=objective.cfg.update, max_steps=objective.cfg.max_steps, generator=g)
+        rows = torch.cat([x, query, (s + 1) / 2])  # (3n, D)
+        title = "rows: stored, query, retrieved"
+        return grid(rows, tuple(model.input_shape), folder / "retrieval.png", title, nrow=n)

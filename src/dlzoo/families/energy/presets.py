@@ -9,9 +9,11 @@ the contract tests), ``default`` (8x8 digits, about a minute), and the benchmark
 
 from __future__ import annotations
 
+from dlzoo.families.energy.hopfield import ClassicalHopfield, ModernHopfield
+from dlzoo.families.energy.hopfield_objective import HopfieldObjective, ModernHopfieldObjective
 from dlzoo.families.energy.objective import RBMObjective
-from dlzoo.families.energy.pipeline import RBMPipeline
-from dlzoo.families.energy.plots import RBMPlots
+from dlzoo.families.energy.pipeline import HopfieldPipeline, RBMPipeline
+from dlzoo.families.energy.plots import HopfieldPlots, RBMPlots
 from dlzoo.families.energy.rbm import RBM
 from dlzoo.registry import register_model
 
@@ -100,3 +102,78 @@ def grbm(*, input_shape: tuple[int, ...], n_hidden: int = 20, init_std: float = 
         init_std: std of the initial weights N(0, init_std^2); biases start at 0.
     """
     return RBM(input_shape=tuple(input_shape), n_hidden=n_hidden, visible="gaussian", init_std=init_std)
+
+
+@register_model(
+    family="energy",
+    task="generate",
+    paradigm="generative",
+    objective=HopfieldObjective,
+    pipeline=HopfieldPipeline,
+    plots=HopfieldPlots,
+    presets={
+        # thresholded digits are strongly correlated: the Hebbian rule fails on them, the pseudo-inverse does not
+        "tiny": {
+            "data": BINARY_DIGITS,
+            "task": {"rule": "pseudoinverse", "n_patterns": 8, "corruption": 0.1},
+            "train": {"epochs": 1, "log_every": 1},
+        },
+        "default": {
+            "data": BINARY_DIGITS,
+            "task": {"rule": "pseudoinverse", "n_patterns": 20, "corruption": 0.1},
+            "train": {"epochs": 1, "log_every": 1},
+        },
+        "mnist": {
+            "data": {"name": "mnist", "flatten": True, "binarize": "threshold"},
+            "task": {"rule": "pseudoinverse", "n_patterns": 100, "corruption": 0.1},
+            "train": {"epochs": 1, "log_every": 1},
+        },
+    },
+)
+def hopfield(*, input_shape: tuple[int, ...], seed: int = 0) -> ClassicalHopfield:
+    """Classical binary Hopfield network (Hopfield 1982): Hebbian or pseudo-inverse storage, async/sync updates.
+
+    Args:
+        input_shape: shape of one binary pattern, flattened to N units; filled from the data when unset.
+        seed: seed of the small random symmetric couplings the network has before anything is stored.
+    """
+    return ClassicalHopfield(input_shape=tuple(input_shape), seed=seed)
+
+
+@register_model(
+    family="energy",
+    task="generate",
+    paradigm="generative",
+    objective=ModernHopfieldObjective,
+    pipeline=HopfieldPipeline,
+    plots=HopfieldPlots,
+    presets={
+        "tiny": {
+            "model": {"n_memories": 200, "beta": 1.0},
+            "data": BINARY_DIGITS,
+            "train": {"epochs": 1, "log_every": 1},
+        },
+        "default": {
+            "model": {"n_memories": 1000, "beta": 1.0},
+            "data": BINARY_DIGITS,
+            "train": {"epochs": 1, "log_every": 1},
+        },
+        "mnist": {
+            "model": {"n_memories": 10000, "beta": 1.0},
+            "data": {"name": "mnist", "flatten": True, "binarize": "threshold"},
+            "train": {"epochs": 1, "log_every": 1},
+        },
+    },
+)
+def modern_hopfield(
+    *, input_shape: tuple[int, ...], n_memories: int = 1000, beta: float = 1.0, seed: int = 0
+) -> ModernHopfield:
+    """Modern continuous Hopfield network (Ramsauer et al. 2021): xi <- X^T softmax(beta X xi), attention.
+
+    Args:
+        input_shape: shape of one pattern in [0, 1] (0.5 = unknown), flattened; filled from the data when unset.
+        n_memories: P, the training patterns stored as memories X (P, d) (the first P of the train split).
+        beta: inverse temperature of the softmax; large beta retrieves single memories, small beta averages.
+        seed: seed of the random +-1 memories the network has before anything is stored.
+    """
+    return ModernHopfield(input_shape=tuple(input_shape), n_memories=n_memories, beta=beta, seed=seed)
