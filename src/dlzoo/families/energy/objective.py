@@ -39,6 +39,7 @@ EVAL_SEED = 0  # AIS chains are drawn from a generator with this seed: reproduci
 EVAL_BATCH = 1000
 
 
+@torch.no_grad()
 def mean_neg_free_energy(model: Any, x: torch.Tensor) -> float:
     """mean over the rows of x of -F(x), in float64 sums."""
     total = 0.0

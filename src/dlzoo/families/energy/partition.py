@@ -49,8 +49,13 @@ def exact_cost_gflop(n_visible: int, n_hidden: int) -> float:
     return 2.0**n_hidden * n_visible * (2 * n_hidden + 4) / 1e9
 
 
-def log_z_exact(rbm: RBM, *, max_hidden: int = 25, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """log Z by enumerating the 2^H hidden states (the visible ones summed out in closed form): ()."""
+def log_z_exact(rbm: RBM, *, max_hidden: int = 25, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """log Z by enumerating the 2^H hidden states (the visible ones summed out in closed form): ().
+
+    ``dtype``: of the per-configuration terms (float64 by default for H <= 16, float32 above: about
+    5x faster, and each term's rounding error is ~1e-7 relative); the chunks are combined in float64.
+    """
+    dtype = dtype or (torch.float64 if rbm.n_hidden <= 16 else torch.float32)
     H, D = rbm.n_hidden, rbm.n_visible
     if H > max_hidden:
         raise AISBudgetError(
@@ -58,17 +63,21 @@ def log_z_exact(rbm: RBM, *, max_hidden: int = 25, dtype: torch.dtype = torch.fl
             f"the limit is {max_hidden} hidden units: use AIS (task.ais_chains > 0) for this model"
         )
     W, b, c = (t.detach().to(dtype) for t in (rbm.W, rbm.b, rbm.c))  # (H, D), (D,), (H,)
-    bits = 2 ** torch.arange(H, device=W.device)  # (H,)
-    chunk = max(1, EXACT_CHUNK_ELEMENTS // max(D, 1))
+    # h = (h_low, h_high): W^T h = W_low^T h_low + W_high^T h_high; the low part of every configuration
+    # is computed once, each high configuration then adds one row (no matmul per configuration)
+    n_low = min(H, max(1, (EXACT_CHUNK_ELEMENTS // max(D, 1)).bit_length() - 1))
+    h_low = all_binary(n_low).to(W.device, dtype)  # (2^low, low)
+    pre_low = h_low @ W[:n_low]  # (2^low, D)
+    c_low = h_low @ c[:n_low]  # (2^low,)
+    h_high = all_binary(H - n_low).to(W.device, dtype)  # (2^high, high) (one empty row when high = 0)
     parts = []
-    for start in range(0, 2**H, chunk):
-        idx = torch.arange(start, min(start + chunk, 2**H), device=W.device)  # (n,)
-        h = ((idx[:, None] & bits) > 0).to(dtype)  # (n, H) every configuration in this chunk
-        pre = h @ W + b  # (n, D): b + W^T h
+    for row in h_high:
+        pre = pre_low + (b + row @ W[n_low:])  # (2^low, D): b + W^T h
+        log_p = c_low + row @ c[n_low:]  # (2^low,) c^T h
         if rbm.visible == "bernoulli":
-            log_p = h @ c + F.softplus(pre).sum(-1)  # (n,)
+            log_p = log_p + torch.logaddexp(pre, torch.zeros((), dtype=dtype)).sum(-1)  # softplus, faster
         else:
-            log_p = h @ c + 0.5 * (pre.pow(2).sum(-1) - b.pow(2).sum())  # (n,)
+            log_p = log_p + 0.5 * (pre.pow(2).sum(-1) - b.pow(2).sum())
         parts.append(torch.logsumexp(log_p.double(), 0))
     log_z = torch.logsumexp(torch.stack(parts), 0)
     return log_z + (0.5 * D * LOG_2PI if rbm.visible == "gaussian" else 0.0)
