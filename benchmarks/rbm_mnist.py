@@ -7,7 +7,8 @@ scikit-learn's BernoulliRBM in the same run.
 
 Data: LeCun's MNIST binarized once by a seeded Bernoulli draw of the grey levels (``binarize=stochastic``,
 seed 0), 60000 train / 10000 test (Salakhutdinov & Murray 2008 used the same split; their draw is not
-published). Ours: ``rbm`` preset ``mnist25`` (CD-1, SGD lr 0.05, momentum 0.9, cosine decay, batch 100, 15 epochs) through the
+published). Ours: ``rbm`` preset ``mnist25`` (CD-1, SGD lr 0.05, momentum 0.9, cosine decay, batch 100,
+15 epochs) through the
 dlzoo loop (``train_run``); its final evaluation computes the exact test log-likelihood by enumerating
 the 2^25 hidden states and the AIS estimate (100 chains, 14500 temperatures, base-rate model) of the
 same model. scikit-learn's ``BernoulliRBM`` (PCD-1, plain SGD) gets the same hidden size, epochs,
@@ -78,11 +79,17 @@ def score(rbm: RBM, train_x: torch.Tensor, test_x: torch.Tensor, *, exact: bool,
         out["exact_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     ais = log_z_ais(
-        rbm, base_rate_bias(train_x), n_chains=chains, n_betas=betas,
-        generator=torch.Generator().manual_seed(0), budget_gflop=1e5,
+        rbm,
+        base_rate_bias(train_x),
+        n_chains=chains,
+        n_betas=betas,
+        generator=torch.Generator().manual_seed(0),
+        budget_gflop=1e5,
     )
     out.update(
-        log_z_ais=ais.log_z, loglik_ais=neg_f - ais.log_z, loglik_ais_3sd=[neg_f - ais.log_z_high, neg_f - ais.log_z_low],
+        log_z_ais=ais.log_z,
+        loglik_ais=neg_f - ais.log_z,
+        loglik_ais_3sd=[neg_f - ais.log_z_high, neg_f - ais.log_z_low],
         ais_s=time.perf_counter() - t0,
     )
     return out
@@ -110,9 +117,17 @@ def main() -> None:
         hidden, epochs, args.ais_betas = 12, 1, 300
         data_over = ["data.limit=2000"]
     overrides = [
-        f"model.n_hidden={hidden}", f"train.epochs={epochs}", f"train.lr={args.lr}", f"train.batch_size={args.batch}",
-        f"train.seed={args.seed}", "train.threads=1", "train.progress=false", f"task.k={args.k}",
-        f"task.ais_betas={args.ais_betas}", f"task.ais_chains={args.ais_chains}", *data_over,
+        f"model.n_hidden={hidden}",
+        f"train.epochs={epochs}",
+        f"train.lr={args.lr}",
+        f"train.batch_size={args.batch}",
+        f"train.seed={args.seed}",
+        "train.threads=1",
+        "train.progress=false",
+        f"task.k={args.k}",
+        f"task.ais_betas={args.ais_betas}",
+        f"task.ais_chains={args.ais_chains}",
+        *data_over,
     ]
     cfg = resolve_config("rbm", preset=preset, overrides=overrides)
     run = RunDir.create(args.runs, "rbm", ("smoke-" if args.smoke else "") + default_run_name())
@@ -123,13 +138,19 @@ def main() -> None:
     test = {k: v for k, v in result.items() if k.startswith("test/")}
     print(f"ours: {epochs} epochs in {ours_train:.0f} s, final evaluation {total - ours_train:.0f} s: {test}")
 
-    data = load_dataset("mnist", flatten=True, binarize="stochastic", binarize_seed=0, limit=2000 if args.smoke else None)
+    data = load_dataset(
+        "mnist", flatten=True, binarize="stochastic", binarize_seed=0, limit=2000 if args.smoke else None
+    )
     train_x, test_x = data.train.x, data.test.x
     base = float(base_rate_loglik(test_x, base_rate_bias(train_x)).mean())
     print(f"base-rate model: {base:.2f} nats")
     common = dict(
-        family="energy", dataset="mnist (binarized)", dataset_version=cfg.info["dataset_version"], split=SPLIT,
-        seeds=[args.seed], config={**cfg.model_dump(mode="json"), "threads": 1},
+        family="energy",
+        dataset="mnist (binarized)",
+        dataset_version=cfg.info["dataset_version"],
+        split=SPLIT,
+        seeds=[args.seed],
+        config={**cfg.model_dump(mode="json"), "threads": 1},
     )
     if args.large:
         note = (
@@ -142,9 +163,15 @@ def main() -> None:
         if args.smoke:
             return
         record(
-            "rbm_mnist", key="rbm500-ais", model="rbm", metric="test/loglik_ais", values=[test["test/loglik_ais"]],
-            wall_time_s=ours_train, reference={"value": -125.53, "source": SOURCE + ", 500 hidden, CD-1 (CD-3 -105.5, CD-25 -86.3)"},
-            notes=note, extra={"test": test, "base_rate_loglik": base, "epochs": epochs, "run_dir": str(run.path)},
+            "rbm_mnist",
+            key="rbm500-ais",
+            model="rbm",
+            metric="test/loglik_ais",
+            values=[test["test/loglik_ais"]],
+            wall_time_s=ours_train,
+            reference={"value": -125.53, "source": SOURCE + ", 500 hidden, CD-1 (CD-3 -105.5, CD-25 -86.3)"},
+            notes=note,
+            extra={"test": test, "base_rate_loglik": base, "epochs": epochs, "run_dir": str(run.path)},
             **common,
         )
         return
@@ -158,22 +185,39 @@ def main() -> None:
     if args.smoke:
         return
     note = (
-        f"one seed; CD-{args.k}, SGD lr {args.lr} momentum 0.9 with a cosine decay, batch {args.batch}, {epochs} epochs; exact log Z by "
+        f"one seed; CD-{args.k}, SGD lr {args.lr} momentum 0.9 with a cosine decay, batch {args.batch}, "
+        f"{epochs} epochs; exact log Z by "
         f"enumerating 2^{hidden} hidden states; AIS ({args.ais_chains} chains x {args.ais_betas} temperatures, "
         f"base-rate model) on the same model is {ours['loglik_ais']:.2f} (|AIS - exact| = {gap:.3f} nats). "
         f"scikit-learn BernoulliRBM (PCD-1, plain SGD, same hidden size, epochs, learning rate and batch) scored "
         f"with the same code. Base-rate model: {base:.2f} nats"
     )
     record(
-        "rbm_mnist", key="rbm25-exact", model="rbm", metric="test/loglik_exact", values=[ours["loglik_exact"]],
-        wall_time_s=ours_train, reference={"value": -143.0, "source": SOURCE + ", 25 hidden units, CD-1 (exact)"},
-        baselines=[{
-            "name": "sklearn.neural_network.BernoulliRBM (PCD-1)", "value": sk_scores["loglik_exact"], "sd": 0.0,
-            "wall_time_s": sk_train, "loglik_ais": sk_scores["loglik_ais"],
-        }],
+        "rbm_mnist",
+        key="rbm25-exact",
+        model="rbm",
+        metric="test/loglik_exact",
+        values=[ours["loglik_exact"]],
+        wall_time_s=ours_train,
+        reference={"value": -143.0, "source": SOURCE + ", 25 hidden units, CD-1 (exact)"},
+        baselines=[
+            {
+                "name": "sklearn.neural_network.BernoulliRBM (PCD-1)",
+                "value": sk_scores["loglik_exact"],
+                "sd": 0.0,
+                "wall_time_s": sk_train,
+                "loglik_ais": sk_scores["loglik_ais"],
+            }
+        ],
         notes=note,
-        extra={"test": test, "ais_minus_exact": ours["loglik_ais"] - ours["loglik_exact"], "sklearn": sk_scores,
-               "base_rate_loglik": base, "epochs": epochs, "run_dir": str(run.path)},
+        extra={
+            "test": test,
+            "ais_minus_exact": ours["loglik_ais"] - ours["loglik_exact"],
+            "sklearn": sk_scores,
+            "base_rate_loglik": base,
+            "epochs": epochs,
+            "run_dir": str(run.path),
+        },
         **common,
     )
 

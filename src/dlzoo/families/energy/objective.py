@@ -55,7 +55,9 @@ class RBMObjective(GenerativeObjective):
         model_config = ConfigDict(extra="forbid")
 
         k: int = Field(1, ge=1, le=1000, description="Gibbs sweeps per negative sample (CD-k / PCD-k)")
-        persistent: bool = Field(False, description="persistent chains (PCD, Tieleman 2008) instead of restarting at the data")
+        persistent: bool = Field(
+            False, description="persistent chains (PCD, Tieleman 2008) instead of restarting at the data"
+        )
         n_chains: int | None = Field(
             None, ge=1, description="PCD: number of persistent chains (default: the batch size)"
         )
@@ -111,7 +113,10 @@ class RBMObjective(GenerativeObjective):
     def evaluate(self, model: Any, x: torch.Tensor, *, final: bool = False) -> dict[str, torch.Tensor]:
         """Per-example free energy F(v) and mean-field reconstruction error: (B,) each."""
         v = x.reshape(len(x), -1)
-        return {"free_energy": model.free_energy(v), "recon_error": self._recon(model.reconstruct(v).reshape(v.shape), v)}
+        return {
+            "free_energy": model.free_energy(v),
+            "recon_error": self._recon(model.reconstruct(v).reshape(v.shape), v),
+        }
 
     @torch.no_grad()
     def split_metrics(self, model: Any, data: Any, split: str, *, final: bool = False) -> dict[str, float]:

@@ -57,7 +57,7 @@ def log_z_exact(rbm: RBM, *, max_hidden: int = 25, dtype: torch.dtype | None = N
     """
     dtype = dtype or (torch.float64 if rbm.n_hidden <= 16 else torch.float32)
     H, D = rbm.n_hidden, rbm.n_visible
-    if H > max_hidden:
+    if max_hidden < H:
         raise AISBudgetError(
             f"exact log Z enumerates 2^{H} hidden states ({exact_cost_gflop(D, H):.3g} GFLOP); "
             f"the limit is {max_hidden} hidden units: use AIS (task.ais_chains > 0) for this model"

@@ -117,7 +117,9 @@ class HopfieldPipeline(Pipeline):
             out = {"memory": (final @ model.memories.T).argmax(1).tolist()}
         else:
             final, steps = model.run(
-                s, mode=loaded.config.task.get("update", "async"), max_steps=body.max_steps,
+                s,
+                mode=loaded.config.task.get("update", "async"),
+                max_steps=body.max_steps,
                 generator=torch.Generator().manual_seed(0),
             )
             out = {}

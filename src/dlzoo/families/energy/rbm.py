@@ -47,7 +47,9 @@ class RBM(nn.Module):
         forward: v (B, *input_shape) -> F(v) (B,)
     """
 
-    def __init__(self, *, input_shape: tuple[int, ...], n_hidden: int, visible: str = "bernoulli", init_std: float = 0.01):
+    def __init__(
+        self, *, input_shape: tuple[int, ...], n_hidden: int, visible: str = "bernoulli", init_std: float = 0.01
+    ):
         super().__init__()
         if visible not in VISIBLE:
             raise ValueError(f"unknown visible unit type {visible!r}; valid: {', '.join(VISIBLE)}")
