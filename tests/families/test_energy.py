@@ -122,7 +122,6 @@ def test_a_tiny_rbm_learns_bars_and_stripes_far_above_the_base_rate_model() -> N
     assert loglik > base + 2.0, (loglik, base)
 
 
-
 def test_persistent_chains_are_state_and_resume_exactly() -> None:
     x = bars_and_stripes(3)
     rbm = RBM(input_shape=(9,), n_hidden=4)
@@ -274,3 +273,45 @@ def test_serving_refuses_absurd_or_wrong_requests_with_a_4xx(
     r = client.post(f"/v1/models/{path}", json=body)
     assert 400 <= r.status_code < 500, r.text
     assert says in r.text, r.text
+
+
+# -- Langevin EBM -------------------------------------------------------------------------------------
+
+
+class Quadratic(torch.nn.Module):
+    """E(x) = ||x||^2 / 2: p(x) = N(0, I)."""
+
+    input_shape = (2,)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * x.pow(2).sum(-1)
+
+
+def test_langevin_samples_the_gaussian_of_a_quadratic_energy() -> None:
+    from dlzoo.families.energy.ebm import langevin
+
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.rand(4000, 2, generator=g) * 8 - 4
+    # x <- x - lambda x + sigma eps has stationary variance sigma^2 / (1 - (1 - lambda)^2) = 1 here
+    lam = 0.1
+    x = langevin(
+        Quadratic(), x0, steps=200, step_size=lam, noise=math.sqrt(1 - (1 - lam) ** 2), bounds=(-9, 9), generator=g
+    )
+    assert float(x.mean(0).abs().max()) < 0.08
+    assert float((x.var(0) - 1).abs().max()) < 0.1
+
+
+def test_langevin_objective_keeps_its_replay_buffer_in_the_state() -> None:
+    from dlzoo.families.energy.ebm import EnergyMLP
+    from dlzoo.families.energy.ebm_objective import LangevinObjective
+
+    objective = LangevinObjective(LangevinObjective.Config(steps=3, buffer_size=50))
+    model = EnergyMLP(input_shape=(2,), hidden=(8,))
+    loss, logs = objective.loss(model, torch.randn(10, 2))
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+    state = objective.state_dict()
+    assert state["buffer"].shape == (50, 2)
+    other = LangevinObjective(LangevinObjective.Config(steps=3, buffer_size=50))
+    other.load_state_dict(state)
+    assert torch.equal(other.buffer, objective.buffer)

@@ -130,3 +130,21 @@ class HopfieldPipeline(Pipeline):
             "energy": model.energy_of_spins(final).tolist(),
             **out,
         }
+
+
+class EBMPipeline(Pipeline):
+    """Langevin samples from uniform noise (the run's step size and noise) and energies E(x)."""
+
+    requests: ClassVar[dict[str, type[BaseModel]]] = {"sample": SampleRequest, "energy": InputsRequest}
+
+    @staticmethod
+    def serve(verb: str, loaded: Any, body: Any) -> dict[str, Any]:
+        from dlzoo.families.energy.ebm_objective import LangevinObjective
+
+        model = loaded.model
+        if verb == "sample":
+            objective = LangevinObjective(LangevinObjective.Config(**loaded.config.task))
+            x = objective.sample_with(model, body.n, torch.Generator().manual_seed(body.seed), steps=body.steps)
+            return {"samples": x.tolist(), "shape": list(x.shape), "steps": body.steps}
+        with torch.no_grad():
+            return {"energy": model(as_batch(loaded, body.inputs)).tolist()}

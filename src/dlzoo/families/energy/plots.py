@@ -68,3 +68,21 @@ class HopfieldPlots(Plots):
         rows = torch.cat([x, query, (s + 1) / 2])  # (3n, D)
         title = "rows: stored, query, retrieved"
         return grid(rows, tuple(model.input_shape), folder / "retrieval.png", title, nrow=n)
+
+
+class EBMPlots(Plots):
+    """samples.png: Langevin samples from noise over the data (and the modes' 3-std circles on the 2-D toys)."""
+
+    @staticmethod
+    def draw(objective: Any, model: Any, data: Any, folder: Path, *, modes: Any = None) -> list[Path]:
+        if tuple(model.input_shape) != (2,):
+            return []
+        from dlzoo.data.toy2d import grid_modes, ring_modes
+        from dlzoo.plots import points_2d
+
+        make = {"ring": ring_modes, "grid": grid_modes}.get(data.info.name)
+        g = torch.Generator().manual_seed(PLOT_SEED)
+        samples = objective.sample_with(model, 1000, g, steps=objective.cfg.eval_steps)
+        title = f"{objective.cfg.eval_steps} Langevin steps from uniform noise (black), data (orange)"
+        real = data.train.x[:1000]
+        return [points_2d(samples, folder / "samples.png", title=title, real=real, modes=make() if make else None)]

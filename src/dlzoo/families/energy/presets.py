@@ -9,11 +9,13 @@ the contract tests), ``default`` (8x8 digits, about a minute), and the benchmark
 
 from __future__ import annotations
 
+from dlzoo.families.energy.ebm import EnergyMLP
+from dlzoo.families.energy.ebm_objective import LangevinObjective
 from dlzoo.families.energy.hopfield import ClassicalHopfield, ModernHopfield
 from dlzoo.families.energy.hopfield_objective import HopfieldObjective, ModernHopfieldObjective
 from dlzoo.families.energy.objective import RBMObjective
-from dlzoo.families.energy.pipeline import HopfieldPipeline, RBMPipeline
-from dlzoo.families.energy.plots import HopfieldPlots, RBMPlots
+from dlzoo.families.energy.pipeline import EBMPipeline, HopfieldPipeline, RBMPipeline
+from dlzoo.families.energy.plots import EBMPlots, HopfieldPlots, RBMPlots
 from dlzoo.families.energy.rbm import RBM
 from dlzoo.registry import register_model
 
@@ -179,3 +181,35 @@ def modern_hopfield(
         seed: seed of the random +-1 memories the network has before anything is stored.
     """
     return ModernHopfield(input_shape=tuple(input_shape), n_memories=n_memories, beta=beta, seed=seed)
+
+
+TOY_EBM_TRAIN = {"optimizer": "adam", "lr": 1e-3, "batch_size": 100, "log_every": 20}
+
+
+@register_model(
+    family="energy",
+    task="generate",
+    paradigm="generative",
+    objective=LangevinObjective,
+    pipeline=EBMPipeline,
+    plots=EBMPlots,
+    presets={
+        "tiny": {
+            "model": {"hidden": [64, 64]},
+            "data": {"name": "ring", "n_train": 2000, "n_test": 500},
+            "task": {"steps": 20, "eval_samples": 500, "eval_steps": 100},
+            "train": {**TOY_EBM_TRAIN, "epochs": 3},
+        },
+        "default": {"data": {"name": "ring"}, "train": {**TOY_EBM_TRAIN, "epochs": 20, "eval_every": 5}},
+        "ring": {"data": {"name": "ring"}, "train": {**TOY_EBM_TRAIN, "epochs": 20, "eval_every": 5}},
+        "grid": {"data": {"name": "grid"}, "train": {**TOY_EBM_TRAIN, "epochs": 20, "eval_every": 5}},
+    },
+)
+def ebm(*, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (128, 128, 128)) -> EnergyMLP:
+    """Deep energy-based model E(x) (an MLP), trained by short-run Langevin with a replay buffer (Du & Mordatch 2019).
+
+    Args:
+        input_shape: shape of one example, e.g. (2,) for the 2-D toys; filled from the data when unset.
+        hidden: widths of the energy network's hidden layers (SiLU), input to the scalar energy.
+    """
+    return EnergyMLP(input_shape=tuple(input_shape), hidden=tuple(hidden))
