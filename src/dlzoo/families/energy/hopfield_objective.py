@@ -60,6 +60,8 @@ class HopfieldObjective(GenerativeObjective):
         max_steps: int = Field(50, ge=1, le=1000, description="sweeps at most per retrieval")
         corruption: float = Field(0.1, ge=0, le=0.5, description="fraction of bits flipped in the queries")
 
+    closed_form = True  # storing is the training: one fit call
+
     def __init__(self, cfg: HopfieldObjective.Config) -> None:
         self.cfg = cfg
 
@@ -105,6 +107,8 @@ class ModernHopfieldObjective(GenerativeObjective):
         model_config = ConfigDict(extra="forbid")
 
         max_steps: int = Field(1, ge=1, le=100, description="updates per retrieval (one suffices when separated)")
+
+    closed_form = True
 
     def __init__(self, cfg: ModernHopfieldObjective.Config) -> None:
         self.cfg = cfg
