@@ -29,6 +29,7 @@ HEADLINES = {
     "autoencoder": "vae_mnist-nll",
     "deconv": "superres-x2-shuffle_icnr",
     "gan": "gan_mnist-dcgan-fid",
+    "energy": "rbm_mnist-rbm25-exact",
     "rl": "dqn_cartpole-default-return",
 }
 #: the families in the order of the design (families without records or models are left out)
