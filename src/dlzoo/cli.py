@@ -402,8 +402,8 @@ def _answer_lines(answer: Any) -> Any:
 @app.command()
 def sample(
     run: Path = typer.Argument(..., help="run directory of a generative model"),
-    n: int = typer.Option(64, help="number of samples"),
-    seed: int = typer.Option(0),
+    n: int | None = typer.Option(None, help="number of samples (default 64)"),
+    seed: int | None = typer.Option(None, help="seed of the samples (default 0)"),
     out: Path = typer.Option(
         Path("samples.png"), help=".png (image grid, or scatter plot of 2-D points) or .npy array"
     ),
@@ -428,14 +428,15 @@ def sample(
             body = json.loads(request) if request else {}
         except json.JSONDecodeError as e:
             raise typer.BadParameter(f"is not valid JSON: {e}", param_hint="--request") from None
-        if isinstance(body, dict):  # --n / --seed fill the body's fields of those names (Gibbs / Langevin chains)
-            body = {**{k: v for k, v in {"n": n, "seed": seed}.items() if k in own.model_fields}, **body}
+        if isinstance(body, dict):  # --n / --seed, when given, fill the body's fields of those names
+            given = {k: v for k, v in {"n": n, "seed": seed}.items() if v is not None and k in own.model_fields}
+            body = {**given, **body}
         answer = inference.handle(loaded, "sample", body)
         if isinstance(answer, dict) and "samples" in answer and not as_json:  # tensors: saved like the tensor verb
             import torch
 
             x = torch.tensor(answer["samples"])
-            _save_samples(x, out, title=f"{len(x)} samples, seed {body.get('seed', seed)}")
+            _save_samples(x, out, title=f"{len(x)} samples, seed {body.get('seed', 0)}")
             return
         if as_json:
             for line in _answer_lines(answer):
@@ -445,6 +446,7 @@ def sample(
             default = schema.model_fields["prompt"].default if "prompt" in schema.model_fields else ""
             _print_text(answer, prompt=str(body.get("prompt", default) if isinstance(body, dict) else default))
         return
+    n, seed = 64 if n is None else n, 0 if seed is None else seed
     _save_samples(inference.sample(loaded, n=n, seed=seed), out, title=f"{n} samples, seed {seed}")
 
 
