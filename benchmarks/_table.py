@@ -29,6 +29,7 @@ HEADLINES = {
     "autoencoder": "vae_mnist-nll",
     "deconv": "superres-x2-shuffle_icnr",
     "gan": "gan_mnist-dcgan-fid",
+    "energy": "rbm_mnist-rbm25-exact",
     "rl": "dqn_cartpole-default-return",
     "meta": "meta_omniglot-protonet-lake20",
 }

@@ -402,8 +402,8 @@ def _answer_lines(answer: Any) -> Any:
 @app.command()
 def sample(
     run: Path = typer.Argument(..., help="run directory of a generative model"),
-    n: int = typer.Option(64, help="number of samples"),
-    seed: int = typer.Option(0),
+    n: int | None = typer.Option(None, help="number of samples (default 64)"),
+    seed: int | None = typer.Option(None, help="seed of the samples (default 0)"),
     out: Path = typer.Option(
         Path("samples.png"), help=".png (image grid, or scatter plot of 2-D points) or .npy array"
     ),
@@ -422,12 +422,22 @@ def sample(
     from dlzoo.runs import load_run
 
     loaded = load_run(run)
-    if "sample" in inference.requests_of(loaded.spec):  # the family's own request: print what it answers
+    own = inference.requests_of(loaded.spec).get("sample")
+    if own is not None:  # the family's own request: print what it answers
         try:
             body = json.loads(request) if request else {}
         except json.JSONDecodeError as e:
             raise typer.BadParameter(f"is not valid JSON: {e}", param_hint="--request") from None
+        if isinstance(body, dict):  # --n / --seed, when given, fill the body's fields of those names
+            given = {k: v for k, v in {"n": n, "seed": seed}.items() if v is not None and k in own.model_fields}
+            body = {**given, **body}
         answer = inference.handle(loaded, "sample", body)
+        if isinstance(answer, dict) and "samples" in answer and not as_json:  # tensors: saved like the tensor verb
+            import torch
+
+            x = torch.tensor(answer["samples"])
+            _save_samples(x, out, title=f"{len(x)} samples, seed {body.get('seed', 0)}")
+            return
         if as_json:
             for line in _answer_lines(answer):
                 print(json.dumps(line), flush=True)
@@ -436,7 +446,12 @@ def sample(
             default = schema.model_fields["prompt"].default if "prompt" in schema.model_fields else ""
             _print_text(answer, prompt=str(body.get("prompt", default) if isinstance(body, dict) else default))
         return
-    x = inference.sample(loaded, n=n, seed=seed)
+    n, seed = 64 if n is None else n, 0 if seed is None else seed
+    _save_samples(inference.sample(loaded, n=n, seed=seed), out, title=f"{n} samples, seed {seed}")
+
+
+def _save_samples(x: Any, out: Path, *, title: str) -> None:
+    """Samples (n, ...) as an .npy array, or a PNG (image grid, or scatter plot of 2-D points)."""
     if out.suffix == ".npy":
         import numpy as np
 
@@ -445,7 +460,7 @@ def sample(
         from dlzoo.plots import samples_plot
 
         try:
-            samples_plot(x, out, title=f"{n} samples, seed {seed}")
+            samples_plot(x, out, title=title)
         except ValueError as e:
             raise typer.BadParameter(str(e), param_hint="--out") from None
     print(f"wrote {out}")

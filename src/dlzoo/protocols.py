@@ -83,6 +83,20 @@ class GenerativeObjective(Objective, Protocol):
         """Metrics of a whole split that are not means of per-example values (a pooled PSNR, a probe)."""
         return {}
 
+    # True for a model fitted in closed form (Hopfield storage): a round is one ``fit`` call, no optimizer
+    closed_form = False
+
+    def fit(self, model: Any, x: torch.Tensor) -> Logs:
+        """Fit the model in closed form on the whole train split (only when ``closed_form``)."""
+        raise NotImplementedError(f"{type(self).__name__} is trained by its loss, not fitted in closed form")
+
+    def state_dict(self) -> dict[str, Any]:
+        """Tensors the objective carries between steps (persistent chains, a replay buffer); default none."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore ``state_dict()`` when a run resumes."""
+
 
 class AdversarialObjective(Objective, Protocol):
     """A generator and a critic; the config has lr_g, lr_d, betas_g, betas_d, n_critic, eval sizes."""

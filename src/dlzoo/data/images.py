@@ -184,21 +184,28 @@ def _to_unit(x_tr: np.ndarray, x_te: np.ndarray, binarize: str, seed: int) -> tu
 
 
 @register_dataset("digits_images", modality="images")
-def digits_images(*, split_seed: int = 0, test_size: float = 0.2, val_size: float = 0.0) -> TensorData:
+def digits_images(
+    *, split_seed: int = 0, test_size: float = 0.2, val_size: float = 0.0, binarize: str = "none"
+) -> TensorData:
     """scikit-learn's 8x8 digits as images in [0, 1] (pixel counts / 16), split exactly like the
-    tabular ``digits`` (stratified ``train_test_split``, same params).
+    tabular ``digits`` (stratified ``train_test_split``, same params). ``binarize``: "none", or
+    "threshold" (x > 0.5: binary images for Boltzmann machines and Hopfield networks).
 
     Shapes:
         x: (N, 1, 8, 8) float32; y: (N,) int64 in 0..9
     """
     bunch = sklearn.datasets.load_digits()
+    if binarize not in ("none", "threshold"):
+        raise DataError(f"unknown binarize mode {binarize!r} for digits_images; valid modes: ['none', 'threshold']")
     x = (bunch.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)  # (1797, 1, 8, 8)
+    if binarize == "threshold":
+        x = (x > 0.5).astype(np.float32)
     y = bunch.target.astype(np.int64)  # (1797,)
     parts, note = split_arrays(x, y, stratify=True, split_seed=split_seed, test_size=test_size, val_size=val_size)
     splits = {k: Split(x=torch.from_numpy(xs), y=torch.from_numpy(ys)) for k, (xs, ys) in parts.items()}
     info = DataInfo(
         name="digits_images",
-        version=SKLEARN_VERSION,
+        version=SKLEARN_VERSION + ("" if binarize == "none" else f"/binarize={binarize}"),
         task="classify",
         input_shape=(1, 8, 8),
         num_classes=10,

@@ -11,6 +11,15 @@ The family objective (e.g. ``families.autoencoder.objective.VAEObjective``) supp
   fitted on the train codes, a Jacobian norm on a subset), reported as ``<split>/<name>``; the model
   is in eval mode and gradients are off unless the objective turns them on.
 
+Two members with defaults, for models trained by sampling or in closed form (the energy family):
+
+- ``state_dict() / load_state_dict(state)`` (default: none): tensors the objective carries between
+  steps (persistent Gibbs chains, a Langevin replay buffer); saved under ``"objective"`` in every
+  checkpoint, so a resumed run continues the same chains;
+- ``closed_form = True`` with ``fit(model, x) -> logs``: a model fitted in closed form (a Hopfield
+  network storing the training patterns): a round is then one ``fit`` call on the whole train split,
+  without an optimizer step.
+
 (``dlzoo.protocols.GenerativeObjective``). Figures come from the family's plots (``spec.plots``).
 """
 
@@ -65,6 +74,11 @@ class GenerativeTask:
 
     def train_round(self, round_idx: int) -> Iterator[Logs]:
         self.opt.fmodel.train()
+        if self.objective.closed_form:  # e.g. Hopfield storage: one call a round, no optimizer step
+            with torch.no_grad():
+                logs = self.objective.fit(self.model, self.data.train.x.to(self.ctx.fabric.device))
+            yield {f"train/{k}": v for k, v in logs.items()}
+            return
         for (x,) in self.batches.epoch(round_idx):
             with gradients_inside_the_loss():  # a Jacobian penalty differentiates inside the loss
                 loss, logs = self.objective.loss(self.opt.fmodel, x)
@@ -99,10 +113,12 @@ class GenerativeTask:
         return (self.data.train.x[:n].clone(),)
 
     def state_dict(self) -> dict[str, Any]:
-        return self.opt.state_dict()
+        # the objective's own tensors (persistent chains, replay buffers), {} for most objectives
+        return {**self.opt.state_dict(), "objective": self.objective.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.opt.load_state_dict(state)
+        self.objective.load_state_dict(state.get("objective", {}))
 
     def plots(self, folder: Path) -> list[Path]:
         return self.ctx.spec.plots.draw(self.objective, self.model, self.data, folder)

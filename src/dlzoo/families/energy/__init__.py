@@ -1,0 +1,1 @@
+"""Energy-based models: restricted Boltzmann machines, Hopfield networks (classical and modern), a Langevin EBM."""

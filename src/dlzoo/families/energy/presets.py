@@ -1,0 +1,215 @@
+"""Registered energy-based models and their presets (presets are data: partial run configs).
+
+RBMs (``rbm``: binary units; ``grbm``: Gaussian visible units) train with CD-k / PCD on the free
+energy; Hopfield networks (``hopfield``, ``modern_hopfield``) store the training patterns in closed
+form (one round); ``ebm`` is a Langevin-trained MLP energy on the 2-D toys. Presets: ``tiny`` (seconds;
+the contract tests), ``default`` (8x8 digits, about a minute), and the benchmark ones (``mnist25``,
+``mnist500``: binarized MNIST, ``benchmarks/rbm_mnist.py``).
+"""
+
+from __future__ import annotations
+
+from dlzoo.families.energy.ebm import EnergyMLP
+from dlzoo.families.energy.ebm_objective import LangevinObjective
+from dlzoo.families.energy.hopfield import ClassicalHopfield, ModernHopfield
+from dlzoo.families.energy.hopfield_objective import HopfieldObjective, ModernHopfieldObjective
+from dlzoo.families.energy.objective import RBMObjective
+from dlzoo.families.energy.pipeline import EBMPipeline, HopfieldPipeline, RBMPipeline
+from dlzoo.families.energy.plots import EBMPlots, HopfieldPlots, RBMPlots
+from dlzoo.families.energy.rbm import RBM
+from dlzoo.registry import register_model
+
+BINARY_DIGITS = {"name": "digits_images", "binarize": "threshold"}  # 8x8 digits, x > 0.5: no download
+# binarized MNIST like Salakhutdinov & Murray (2008): 60000 train / 10000 test, one fixed Bernoulli draw
+MNIST = {"name": "mnist", "flatten": True, "binarize": "stochastic", "binarize_seed": 0}
+# plain SGD with momentum on the CD gradient (Hinton 2010's recipe: lr 0.05-0.1, batches of 10-100)
+SGD = {"optimizer": "sgd", "momentum": 0.5}
+# MNIST: momentum 0.9 and a cosine decay of the learning rate to 0 over the run (a short run's recipe)
+MNIST_SGD = {"optimizer": "sgd", "momentum": 0.9, "scheduler": "cosine"}
+
+
+@register_model(
+    family="energy",
+    task="generate",
+    paradigm="generative",
+    objective=RBMObjective,
+    pipeline=RBMPipeline,
+    plots=RBMPlots,
+    presets={
+        "tiny": {
+            "model": {"n_hidden": 12},
+            "data": BINARY_DIGITS,
+            "task": {"k": 1, "ais_chains": 32, "ais_betas": 200},
+            "train": {**SGD, "epochs": 4, "batch_size": 20, "lr": 0.05, "log_every": 20},
+        },
+        "default": {
+            "model": {"n_hidden": 20},
+            "data": {**BINARY_DIGITS, "val_size": 0.1},
+            "task": {"k": 1, "persistent": True, "ais_chains": 100, "ais_betas": 2000},
+            "train": {**SGD, "epochs": 50, "batch_size": 20, "lr": 0.05, "log_every": 50, "eval_every": 10},
+        },
+        # Salakhutdinov & Murray (2008), Table 1: 25 hidden units, CD-1: test log-likelihood about -143 nats
+        "mnist25": {
+            "model": {"n_hidden": 25},
+            "data": MNIST,
+            "task": {"k": 1, "exact_max_hidden": 25, "ais_chains": 100, "ais_betas": 14500},
+            "train": {**MNIST_SGD, "epochs": 15, "batch_size": 100, "lr": 0.05, "log_every": 100, "eval_every": 100},
+        },
+        # the 500-unit model (published CD-1 -125.5, CD-3 -105.5, CD-25 -86.3 nats, AIS); a CPU-minutes budget
+        "mnist500": {
+            "model": {"n_hidden": 500},
+            "data": MNIST,
+            "task": {"k": 1, "exact_max_hidden": 0, "ais_chains": 100, "ais_betas": 14500, "ais_max_gflop": 5000},
+            "train": {**MNIST_SGD, "epochs": 5, "batch_size": 100, "lr": 0.05, "log_every": 100, "eval_every": 100},
+        },
+    },
+)
+def rbm(*, input_shape: tuple[int, ...], n_hidden: int = 25, init_std: float = 0.01) -> RBM:
+    """Bernoulli-Bernoulli restricted Boltzmann machine; forward is the free energy (Hinton 2002).
+
+    Args:
+        input_shape: shape of one binary example, flattened to the visible units; filled from the data when unset.
+        n_hidden: H, binary hidden units (exact log Z enumerates 2^H states: H <= ~25; AIS beyond).
+        init_std: std of the initial weights N(0, init_std^2) (Hinton 2010: 0.01); biases start at 0.
+    """
+    return RBM(input_shape=tuple(input_shape), n_hidden=n_hidden, visible="bernoulli", init_std=init_std)
+
+
+@register_model(
+    family="energy",
+    task="generate",
+    paradigm="generative",
+    objective=RBMObjective,
+    pipeline=RBMPipeline,
+    plots=RBMPlots,
+    presets={
+        "tiny": {
+            "model": {"n_hidden": 12},
+            "data": {"name": "digits_images"},
+            "task": {"k": 1, "ais_chains": 0},
+            "train": {**SGD, "epochs": 4, "batch_size": 20, "lr": 0.005, "log_every": 20},
+        },
+        "default": {
+            "model": {"n_hidden": 20},
+            "data": {"name": "digits_images", "val_size": 0.1},
+            "task": {"k": 1, "ais_chains": 0},
+            "train": {**SGD, "epochs": 50, "batch_size": 20, "lr": 0.005, "log_every": 50, "eval_every": 10},
+        },
+    },
+)
+def grbm(*, input_shape: tuple[int, ...], n_hidden: int = 20, init_std: float = 0.01) -> RBM:
+    """Gaussian-Bernoulli RBM: unit-variance Gaussian visible units on standardized data, binary hidden units.
+
+    Args:
+        input_shape: shape of one real-valued example, flattened; filled from the data when unset.
+        n_hidden: H, binary hidden units (the exact log-likelihood enumerates 2^H states).
+        init_std: std of the initial weights N(0, init_std^2); biases start at 0.
+    """
+    return RBM(input_shape=tuple(input_shape), n_hidden=n_hidden, visible="gaussian", init_std=init_std)
+
+
+@register_model(
+    family="energy",
+    task="generate",
+    paradigm="generative",
+    objective=HopfieldObjective,
+    pipeline=HopfieldPipeline,
+    plots=HopfieldPlots,
+    presets={
+        # thresholded digits are strongly correlated: the Hebbian rule fails on them, the pseudo-inverse does not
+        "tiny": {
+            "data": BINARY_DIGITS,
+            "task": {"rule": "pseudoinverse", "n_patterns": 8, "corruption": 0.1},
+            "train": {"epochs": 1, "log_every": 1},
+        },
+        "default": {
+            "data": BINARY_DIGITS,
+            "task": {"rule": "pseudoinverse", "n_patterns": 20, "corruption": 0.1},
+            "train": {"epochs": 1, "log_every": 1},
+        },
+        "mnist": {
+            "data": {"name": "mnist", "flatten": True, "binarize": "threshold"},
+            "task": {"rule": "pseudoinverse", "n_patterns": 100, "corruption": 0.1},
+            "train": {"epochs": 1, "log_every": 1},
+        },
+    },
+)
+def hopfield(*, input_shape: tuple[int, ...], seed: int = 0) -> ClassicalHopfield:
+    """Classical binary Hopfield network (Hopfield 1982): Hebbian or pseudo-inverse storage, async/sync updates.
+
+    Args:
+        input_shape: shape of one binary pattern, flattened to N units; filled from the data when unset.
+        seed: seed of the small random symmetric couplings the network has before anything is stored.
+    """
+    return ClassicalHopfield(input_shape=tuple(input_shape), seed=seed)
+
+
+@register_model(
+    family="energy",
+    task="generate",
+    paradigm="generative",
+    objective=ModernHopfieldObjective,
+    pipeline=HopfieldPipeline,
+    plots=HopfieldPlots,
+    presets={
+        "tiny": {
+            "model": {"n_memories": 200, "beta": 1.0},
+            "data": BINARY_DIGITS,
+            "train": {"epochs": 1, "log_every": 1},
+        },
+        "default": {
+            "model": {"n_memories": 1000, "beta": 1.0},
+            "data": BINARY_DIGITS,
+            "train": {"epochs": 1, "log_every": 1},
+        },
+        "mnist": {
+            "model": {"n_memories": 10000, "beta": 1.0},
+            "data": {"name": "mnist", "flatten": True, "binarize": "threshold"},
+            "train": {"epochs": 1, "log_every": 1},
+        },
+    },
+)
+def modern_hopfield(
+    *, input_shape: tuple[int, ...], n_memories: int = 1000, beta: float = 1.0, seed: int = 0
+) -> ModernHopfield:
+    """Modern continuous Hopfield network (Ramsauer et al. 2021): xi <- X^T softmax(beta X xi), attention.
+
+    Args:
+        input_shape: shape of one pattern in [0, 1] (0.5 = unknown), flattened; filled from the data when unset.
+        n_memories: P, the training patterns stored as memories X (P, d) (the first P of the train split).
+        beta: inverse temperature of the softmax; large beta retrieves single memories, small beta averages.
+        seed: seed of the random +-1 memories the network has before anything is stored.
+    """
+    return ModernHopfield(input_shape=tuple(input_shape), n_memories=n_memories, beta=beta, seed=seed)
+
+
+TOY_EBM_TRAIN = {"optimizer": "adam", "lr": 1e-3, "batch_size": 100, "log_every": 20}
+
+
+@register_model(
+    family="energy",
+    task="generate",
+    paradigm="generative",
+    objective=LangevinObjective,
+    pipeline=EBMPipeline,
+    plots=EBMPlots,
+    presets={
+        "tiny": {
+            "model": {"hidden": [64, 64]},
+            "data": {"name": "ring", "n_train": 2000, "n_test": 500},
+            "task": {"steps": 20, "eval_samples": 500, "eval_steps": 100},
+            "train": {**TOY_EBM_TRAIN, "epochs": 3},
+        },
+        "default": {"data": {"name": "ring"}, "train": {**TOY_EBM_TRAIN, "epochs": 20, "eval_every": 5}},
+        "ring": {"data": {"name": "ring"}, "train": {**TOY_EBM_TRAIN, "epochs": 20, "eval_every": 5}},
+        "grid": {"data": {"name": "grid"}, "train": {**TOY_EBM_TRAIN, "epochs": 20, "eval_every": 5}},
+    },
+)
+def ebm(*, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (128, 128, 128)) -> EnergyMLP:
+    """Deep energy-based model E(x) (an MLP), trained by short-run Langevin with a replay buffer (Du & Mordatch 2019).
+
+    Args:
+        input_shape: shape of one example, e.g. (2,) for the 2-D toys; filled from the data when unset.
+        hidden: widths of the energy network's hidden layers (SiLU), input to the scalar energy.
+    """
+    return EnergyMLP(input_shape=tuple(input_shape), hidden=tuple(hidden))
