@@ -255,9 +255,15 @@ def test_results_page_and_family_table_are_generated_from_the_records(tmp_path: 
     records = [json.loads(p.read_text()) for p in (tmp_path / "benchmarks" / "results").glob("*.json")]
     page = (tmp_path / "benchmarks" / "RESULTS.md").read_text()
     assert {f"## {r['family']}" for r in records} <= set(page.splitlines())
+    page, _, speed = page.partition("## Inference speed")  # inference_speed records: one table of their own
+    speed_records = [r for r in records if r["benchmark"] == "inference_speed"]
+    speed_rows = [line for line in speed.splitlines() if line.startswith("| ") and not line.startswith("| model")]
+    assert len(speed_rows) == len({(r["model"], r["config"].get("preset")) for r in speed_records})
+    assert all(line.count(" | ") == 7 for line in speed_rows)  # model, preset, params, 4 runtimes, hardware
     rows = [line for line in page.splitlines() if line.startswith("| ") and not line.startswith("| model")]
     older = [line for line in page.splitlines() if line.startswith("- [")]
-    assert len(rows) + len(older) == len(records)  # every record is a row, or listed under its newer twin
+    # every record is a row, or listed under its newer twin
+    assert len(rows) + len(older) == len(records) - len(speed_records)
     assert all(line.count(" | ") == 9 for line in rows)  # ten cells: a '|' inside a text is escaped
     for word in ("issue", "quoted in"):  # sources name papers and repositories, not our tracker
         assert word not in page.lower()
