@@ -111,15 +111,13 @@ def main() -> None:
     seeds = list(range(args.seeds))
     for ds in args.data:
         data = load_dataset(ds)
-        res: dict[str, tuple[list[float], list[float]]] = {}
-        for m in args.models:
-            nlls, walls = [], []
-            for s in seeds:
+        res: dict[str, tuple[list[float], list[float]]] = {m: ([], []) for m in args.models}
+        for s in seeds:  # seed-major: every model sees the same machine load, one seed after another
+            for m in args.models:
                 nll, wall = fit(m, data, steps=args.steps, batch=args.batch, seed=s)
-                nlls.append(nll)
-                walls.append(wall)
+                res[m][0].append(nll)
+                res[m][1].append(wall)
                 print(f"{ds:10s} {m:18s} seed {s}: test NLL {nll:.4f} nats, {wall:.1f} s", flush=True)
-            res[m] = (nlls, walls)
         for m in res:
             print(f"{ds:10s} {m:18s} {statistics.fmean(res[m][0]):.4f} nats  {statistics.fmean(res[m][1]):.1f} s")
         if args.smoke or args.no_record:
