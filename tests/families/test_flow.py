@@ -14,6 +14,7 @@ from torch import nn
 from dlzoo.families.flow.autoregressive import MADE, MAFLayer
 from dlzoo.families.flow.base import Compose, Permutation, standard_normal_log_prob
 from dlzoo.families.flow.build import glow_image, maf_vector, nsf_vector, realnvp_image, realnvp_vector
+from dlzoo.families.flow.ffjord import FFJORD
 from dlzoo.families.flow.coupling import AffineCoupling, ConvNet, alternating_mask, channel_mask, checkerboard_mask, mlp
 from dlzoo.families.flow.glow import InvConv1x1, MultiScale, squeeze, unsqueeze
 from dlzoo.families.flow.model import Flow, ImageFlow
@@ -62,6 +63,7 @@ def vector_bijections() -> dict[str, nn.Module]:
         "realnvp_stack": realnvp_vector(d, layers=3, hidden=(16,), batchnorm=True),
         "maf_stack": maf_vector(d, layers=2, hidden=(16,), batchnorm=False),
         "nsf_ar_stack": nsf_vector(d, kind="autoregressive", layers=2, hidden=(16,), bins=4, bound=2.0),
+        "ffjord": FFJORD(d, (16, 16), steps=64),  # eval mode: exact trace; rk4 fine enough to match autograd
     }
 
 

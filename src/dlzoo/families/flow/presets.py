@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dlzoo.families.flow import build
 from dlzoo.families.flow.build import check_image_shape, glow_image, maf_vector, nsf_vector, realnvp_vector
+from dlzoo.families.flow.base import Compose, Standardization
+from dlzoo.families.flow.ffjord import FFJORD
 from dlzoo.families.flow.model import Flow, ImageFlow
 from dlzoo.families.flow.objective import FlowObjective
 from dlzoo.families.flow.pipeline import FlowPipeline
@@ -175,3 +177,39 @@ def realnvp_image(
     check_image_shape(input_shape, levels)
     transform = build.realnvp_image(tuple(input_shape), levels=levels, steps=steps, hidden=hidden)
     return ImageFlow(transform, input_shape=tuple(input_shape), levels=levels_of_data)
+
+
+# -- continuous flow -----------------------------------------------------------------------------------
+
+FFJORD_TRAIN = {**TOY_TRAIN, "epochs": 25, "eval_every": 25}  # 1000 steps: each costs ~4 rk4 solves of f
+
+
+@register_model(
+    **REGISTER,
+    **SERVE,
+    presets={
+        **toy_presets({"hidden": [32, 32], "steps": 4}, {"hidden": [64, 64, 64], "steps": 8}),
+        **{k: {**v, "train": FFJORD_TRAIN} for k, v in toy_presets({}, {"hidden": [64, 64, 64], "steps": 8}).items()
+           if k != "tiny"},
+    },
+)
+def ffjord(
+    *,
+    input_shape: tuple[int, ...],
+    hidden: tuple[int, ...] = (64, 64, 64),
+    solver: str = "rk4",
+    steps: int = 8,
+    hutchinson: bool = True,
+) -> Flow:
+    """FFJORD (Grathwohl et al. 2019): a continuous normalizing flow, dx/dt = f(x, t) on t in [0, 1].
+
+    Args:
+        input_shape: (D,), filled from the data when unset.
+        hidden: widths of the dynamics MLP f([x, t]) (tanh).
+        solver: torchdiffeq's method: rk4 | midpoint | euler (fixed ``steps``) | dopri5 (adaptive, not exportable).
+        steps: steps of a fixed-grid solver on [0, 1].
+        hutchinson: Hutchinson's trace estimator in training (exact trace in evaluation either way).
+    """
+    d = _vector(input_shape)
+    transform = Compose([Standardization(d), FFJORD(d, tuple(hidden), solver=solver, steps=steps, hutchinson=hutchinson)])
+    return Flow(transform, input_shape=(d,))
