@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from dlzoo.families.flow.autoregressive import MADE, MAFLayer
-from dlzoo.families.flow.base import Compose, Permutation, standard_normal_log_prob
+from dlzoo.families.flow.base import Permutation, standard_normal_log_prob
 from dlzoo.families.flow.build import glow_image, maf_vector, nsf_vector, realnvp_image, realnvp_vector
 from dlzoo.families.flow.ffjord import FFJORD
 from dlzoo.families.flow.coupling import AffineCoupling, ConvNet, alternating_mask, channel_mask, checkerboard_mask, mlp

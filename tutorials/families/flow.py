@@ -19,7 +19,6 @@ import dlzoo
 import dlzoo.evaluate
 import dlzoo.export
 import dlzoo.serve
-from dlzoo import inference
 from dlzoo.data import load_dataset
 
 torch.set_num_threads(1)

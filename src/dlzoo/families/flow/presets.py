@@ -24,8 +24,9 @@ TINY_TRAIN = {"epochs": 4, "batch_size": 128, "lr": 3e-3, "log_every": 10}
 TOY_TRAIN = {"epochs": 75, "batch_size": 256, "lr": 1e-3, "scheduler": "cosine", "log_every": 40, "eval_every": 25}
 
 
-def toy_presets(tiny_model: dict, model: dict) -> dict[str, dict]:
-    toy = {"model": model, "train": TOY_TRAIN}
+def toy_presets(tiny_model: dict, model: dict, *, train: dict = TOY_TRAIN) -> dict[str, dict]:
+    """tiny (2000 moons, seconds) and the benchmark's toy sets: default = moons, ring, swiss_roll."""
+    toy = {"model": model, "train": train}
     return {
         "tiny": {"model": tiny_model, "data": TINY_DATA, "train": TINY_TRAIN, "task": {"integration_grid": 100}},
         "default": {**toy, "data": {"name": "moons"}},
@@ -187,11 +188,7 @@ FFJORD_TRAIN = {**TOY_TRAIN, "epochs": 25, "eval_every": 25}  # 1000 steps: each
 @register_model(
     **REGISTER,
     **SERVE,
-    presets={
-        **toy_presets({"hidden": [32, 32], "steps": 4}, {"hidden": [64, 64, 64], "steps": 8}),
-        **{k: {**v, "train": FFJORD_TRAIN} for k, v in toy_presets({}, {"hidden": [64, 64, 64], "steps": 8}).items()
-           if k != "tiny"},
-    },
+    presets=toy_presets({"hidden": [32, 32], "steps": 4}, {"hidden": [64, 64, 64], "steps": 8}, train=FFJORD_TRAIN),
 )
 def ffjord(
     *,
@@ -211,5 +208,7 @@ def ffjord(
         hutchinson: Hutchinson's trace estimator in training (exact trace in evaluation either way).
     """
     d = _vector(input_shape)
-    transform = Compose([Standardization(d), FFJORD(d, tuple(hidden), solver=solver, steps=steps, hutchinson=hutchinson)])
+    transform = Compose(
+        [Standardization(d), FFJORD(d, tuple(hidden), solver=solver, steps=steps, hutchinson=hutchinson)]
+    )
     return Flow(transform, input_shape=(d,))
