@@ -74,7 +74,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=["realnvp_image", "glow"])
     p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--train", type=int, default=60000, help="training images (the first ones)")
+    p.add_argument("--train", type=int, default=40000, help="training images (the first ones)")
     p.add_argument("--smoke", action="store_true")
     p.add_argument("overrides", nargs="*")
     args = p.parse_args()
