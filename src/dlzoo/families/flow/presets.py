@@ -1,8 +1,8 @@
 """Registered flow entrypoints and their presets (presets are data: partial run configs).
 
-Vector flows (``realnvp``, ``maf``, ``nsf``) on the 2-D toy sets: ``tiny`` (seconds; the tests),
-``default`` = ``moons``, ``ring``, ``swiss_roll`` (3000 Adam steps of batch 256 on 10000 draws, the
-benchmark's protocol). Image flows (``glow``, ``realnvp_image``): ``tiny`` on scikit-learn's 8x8 digits
+Vector flows (``realnvp``, ``maf``, ``nsf``, ``ffjord``) on the 2-D toy sets: ``tiny`` (seconds; the
+tests), ``default`` = ``moons``, ``ring``, ``swiss_roll``, ``checkerboard``, ``two_spirals`` (3000 Adam
+steps of batch 256 on 10000 draws, the benchmark's protocol; ffjord 1000). Image flows (``glow``, ``realnvp_image``): ``tiny`` on scikit-learn's 8x8 digits
 (17 grey levels), ``mnist`` (8-bit MNIST, dequantized; benchmarks/flow_mnist.py).
 """
 
@@ -33,6 +33,8 @@ def toy_presets(tiny_model: dict, model: dict, *, train: dict = TOY_TRAIN) -> di
         "moons": {**toy, "data": {"name": "moons"}},
         "ring": {**toy, "data": {"name": "ring"}},
         "swiss_roll": {**toy, "data": {"name": "swiss_roll"}},
+        "checkerboard": {**toy, "data": {"name": "checkerboard"}},
+        "two_spirals": {**toy, "data": {"name": "two_spirals"}},
     }
 
 
