@@ -2,8 +2,9 @@
 
 Vector flows (``realnvp``, ``maf``, ``nsf``, ``ffjord``) on the 2-D toy sets: ``tiny`` (seconds; the
 tests), ``default`` = ``moons``, ``ring``, ``swiss_roll``, ``checkerboard``, ``two_spirals`` (3000 Adam
-steps of batch 256 on 10000 draws, the benchmark's protocol; ffjord 1000). Image flows (``glow``, ``realnvp_image``): ``tiny`` on scikit-learn's 8x8 digits
-(17 grey levels), ``mnist`` (8-bit MNIST, dequantized; benchmarks/flow_mnist.py).
+steps of batch 256 on 10000 draws, the benchmark's protocol; ffjord 1000). Image flows (``glow``,
+``realnvp_image``): ``tiny`` on scikit-learn's 8x8 digits (17 grey levels), ``mnist`` (8-bit MNIST,
+dequantized; benchmarks/flow_mnist.py).
 """
 
 from __future__ import annotations
