@@ -3,7 +3,7 @@
     flock /tmp/dlzoo-bench.lock nice -n 5 python benchmarks/flow_mnist.py          # records
     python benchmarks/flow_mnist.py --smoke                                        # 200 images, records nothing
 
-Data: LeCun's MNIST grey levels (DLZOO_DATA), the first ``--train`` training images (all 60000 by
+Data: LeCun's MNIST grey levels (DLZOO_DATA), the first ``--train`` training images (40000 by
 default; no validation split: the curve shows the training bits/dim), tested on the 10000 published
 test images. Each pixel is dequantized with uniform noise and logit-transformed; the log-det of both
 is part of the likelihood (families/flow/model.py: ImageFlow), so test bits/dim = NLL of the 8-bit
