@@ -32,6 +32,7 @@ HEADLINES = {
     "energy": "rbm_mnist-rbm25-exact",
     "rl": "dqn_cartpole-default-return",
     "meta": "meta_omniglot-protonet-lake20",
+    "flow": "flow_toy2d-nsf-moons",
 }
 #: the families in the order of the design (families without records or models are left out)
 ORDER = [

@@ -8,7 +8,7 @@ import torch
 from dlzoo.data import DataError, list_datasets, load_dataset
 from dlzoo.data.toy2d import grid_modes, ring_modes
 
-TOYS = ["grid", "moons", "ring", "swiss_roll"]
+TOYS = ["checkerboard", "grid", "moons", "ring", "swiss_roll", "two_spirals"]
 
 
 def test_registry() -> None:
@@ -22,7 +22,7 @@ def test_shapes_and_info(name: str) -> None:
     assert data.info.splits == {"train": 300, "test": 100}
     assert data.train.x.shape == (300, 2) and data.test.x.shape == (100, 2)
     assert data.train.x.dtype == torch.float32 and torch.isfinite(data.train.x).all()
-    if name == "swiss_roll":
+    if name in ("swiss_roll", "checkerboard"):
         assert data.train.y is None and data.test.y is None
     else:
         assert data.train.y.dtype == torch.int64 and data.train.y.shape == (300,)
@@ -77,3 +77,15 @@ def test_moons_and_swiss_roll_ranges() -> None:
 def test_bad_params(kwargs: dict) -> None:
     with pytest.raises(DataError, match=next(iter(kwargs))):
         load_dataset("ring", **kwargs)
+
+
+def test_checkerboard_fills_the_eight_dark_squares_and_two_spirals_are_point_symmetric() -> None:
+    x = load_dataset("checkerboard", n_train=4000, n_test=10).train.x
+    assert float(x.abs().max()) <= 4
+    cells = torch.floor(x / 2).long()  # (N, 2) square indices in -2..1
+    assert bool(((cells[:, 0] + cells[:, 1]) % 2 == 0).all())  # dark squares only
+    assert len({tuple(c) for c in cells.tolist()}) == 8
+    s = load_dataset("two_spirals", noise=0.0, n_train=4000, n_test=10).train
+    arm0, arm1 = s.x[s.y == 0], s.x[s.y == 1]
+    assert len(arm0) > 1500 and len(arm1) > 1500
+    assert float(s.x.norm(dim=1).max()) <= 3 * torch.pi / 3 + 1e-4  # r = theta / 3, theta <= 3 pi

@@ -129,3 +129,32 @@ def swiss_roll(*, noise: float = 0.5, n_train: int = 10000, n_test: int = 2000, 
     x3, _ = sklearn.datasets.make_swiss_roll(n_samples=n_train + n_test, noise=noise, random_state=seed)
     x = x3[:, [0, 2]] / 5.0  # (N, 3) -> (N, 2): drop the height axis y, scale by 1/5
     return _pack("swiss_roll", x, None, n_train=n_train, version=SKLEARN_VERSION, seed=seed)
+
+
+@register_dataset("checkerboard", modality="toy2d")
+def checkerboard(*, n_train: int = 10000, n_test: int = 2000, seed: int = 0) -> TensorData:
+    """Uniform on the 8 dark squares of a 4x4 checkerboard on [-4, 4]^2 (squares of side 2), the density
+    of the FFJORD / NSF toy figures. y = None. x: (N, 2)."""
+    _check_sizes(n_train, n_test)
+    rng = np.random.default_rng(seed)
+    n = n_train + n_test
+    # FFJORD's toy_data.py: x1 ~ U[-2, 2), x2 ~ U[0, 1) - 2 Bernoulli(1/2), shifted up by one cell on odd columns
+    x1 = rng.uniform(-2, 2, size=n)  # (N,)
+    x2 = rng.uniform(0, 1, size=n) - 2 * rng.integers(0, 2, size=n) + np.floor(x1) % 2  # (N,)
+    x = 2 * np.stack([x1, x2], axis=1)  # (N, 2) in [-4, 4]^2, squares of side 2
+    return _pack("checkerboard", x, None, n_train=n_train, version=TOY2D_VERSION, seed=seed)
+
+
+@register_dataset("two_spirals", modality="toy2d")
+def two_spirals(*, noise: float = 0.1, n_train: int = 10000, n_test: int = 2000, seed: int = 0) -> TensorData:
+    """Two interleaved spirals r = theta, theta = 540 deg * sqrt(u) (the FFJORD toy), scaled by 1/3, plus
+    Gaussian noise of std ``noise``. y = spiral index. x: (N, 2) roughly in [-3.5, 3.5]^2."""
+    _check_sizes(n_train, n_test)
+    rng = np.random.default_rng(seed)
+    n = n_train + n_test
+    theta = np.sqrt(rng.uniform(size=n)) * 3 * np.pi  # (N,) up to 540 degrees
+    arm = rng.integers(0, 2, size=n)  # (N,) which spiral
+    sign = 1 - 2 * arm  # +1 / -1: the second spiral is the first rotated by 180 degrees
+    x = sign[:, None] * np.stack([-np.cos(theta) * theta, np.sin(theta) * theta], axis=1) / 3
+    x = x + noise * rng.standard_normal((n, 2))
+    return _pack("two_spirals", x, arm, n_train=n_train, version=TOY2D_VERSION, seed=seed)
