@@ -19,7 +19,7 @@ from optuna.trial import TrialState
 
 from dlzoo.families.nas.space import SearchSpace
 from dlzoo.families.nas.strategies import make_pruner, make_sampler
-from dlzoo.search.study import SearchError, default_storage, load_study, open_storage
+from dlzoo.search.study import GRACE_S, HEARTBEAT_S, SearchError, default_storage, load_study, open_storage
 
 #: evaluate(trial, overrides) -> the metric to optimize; the default trains through the loop
 Evaluate = Callable[[optuna.Trial, dict[str, Any]], float]
@@ -75,9 +75,11 @@ def create_or_load(
     seed: int | None = None,
     population: int = 20,
     sample_size: int = 5,
+    heartbeat_s: int = HEARTBEAT_S,
+    grace_s: int = GRACE_S,
 ) -> optuna.Study:
     """The study ``study_name``: created with the space recorded in it, or loaded (same space only)."""
-    storage = open_storage(storage_url)
+    storage = open_storage(storage_url, heartbeat_s=heartbeat_s, grace_s=grace_s)
     sampler = make_sampler(strategy, space.distributions, seed=seed, population=population, sample_size=sample_size)
     study = optuna.create_study(
         study_name=study_name,
@@ -113,6 +115,8 @@ def run_search(
     population: int = 20,
     sample_size: int = 5,
     evaluate: Evaluate | None = None,
+    heartbeat_s: int = HEARTBEAT_S,
+    grace_s: int = GRACE_S,
 ) -> optuna.Study:
     """Run (or resume, or join) a search until the study holds ``n_trials`` finished trials.
 
@@ -132,6 +136,8 @@ def run_search(
         seed=seed,
         population=population,
         sample_size=sample_size,
+        heartbeat_s=heartbeat_s,
+        grace_s=grace_s,
     )
     evaluate = evaluate or train_trial(space, root, study_name)
 

@@ -53,6 +53,7 @@ def open_storage(url: str, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRA
         folder = Path(url.removeprefix("sqlite:///")).parent
         if not folder.is_dir():
             raise SearchError(f"cannot reach the study storage {url!r}: folder {folder} does not exist")
+    shown, url = url, _with_installed_driver(url)
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     if url.startswith("postgresql"):
         engine_kwargs["connect_args"] = {"connect_timeout": 5}
@@ -68,7 +69,17 @@ def open_storage(url: str, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRA
             )
     except Exception as e:  # sqlalchemy's OperationalError / ArgumentError, a missing DB driver (ImportError)
         reason = (str(getattr(e, "orig", None) or e).strip().splitlines() or [type(e).__name__])[0]
-        raise SearchError(f"cannot reach the study storage {redact(url)!r}: {reason}") from None
+        raise SearchError(f"cannot reach the study storage {redact(shown)!r}: {reason}") from None
+
+
+def _with_installed_driver(url: str) -> str:
+    """``postgresql://`` means psycopg 3 to SQLAlchemy >= 2.1; use psycopg2 when only it is installed."""
+    if url.startswith("postgresql://"):
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+            return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+    return url
 
 
 def load_study(
