@@ -63,12 +63,28 @@ def main() -> None:
             values=[round(100 * v, 2) for v in o["acc"]],
             seeds=seeds,
             wall_time_s=wall / (2 * len(seeds)),
-            split="search: dlzoo digits_images train split in halves (weights / alpha); accuracy: the table's mean test",
-            reference={"value": round(100 * best, 2), "source": "best cell of the table (benchmarks/nas_tabular.py --build)"},
-            baselines=[{"name": "median cell of the table", "value": round(100 * float(np.median(list(table.test.values()))), 2),
-                        "sd": None, "wall_time_s": None}],
-            config={"epochs": epochs, "channels": 16, "batch_size": 64, "lr_w": 5e-3, "lr_alpha": 3e-3,
-                    "first_order": True, "guard": "DARTS- auxiliary skip, beta 1 -> 0 linearly" if "-" in name else "none"},
+            split="search: digits_images train split in halves (weights / alpha); accuracy: the table's mean test",
+            reference={
+                "value": round(100 * best, 2),
+                "source": "best cell of the table (benchmarks/nas_tabular.py --build)",
+            },
+            baselines=[
+                {
+                    "name": "median cell of the table",
+                    "value": round(100 * float(np.median(list(table.test.values()))), 2),
+                    "sd": None,
+                    "wall_time_s": None,
+                }
+            ],
+            config={
+                "epochs": epochs,
+                "channels": 16,
+                "batch_size": 64,
+                "lr_w": 5e-3,
+                "lr_alpha": 3e-3,
+                "first_order": True,
+                "guard": "DARTS- auxiliary skip, beta 1 -> 0 linearly" if "-" in name else "none",
+            },
             notes=f"found cells {o['genotypes']}; skip share (fraction of the 3 edges whose argmax op is skip_connect, "
             f"mean over seeds) per epoch: {np.round(o['share'], 2).tolist()}",
             extra={"skip_share": [round(float(v), 3) for v in o["share"]], "genotypes": o["genotypes"]},

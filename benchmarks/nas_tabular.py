@@ -6,7 +6,8 @@
 
 --build trains each cell of ``families/nas/spaces/cell_digits.yaml`` (nas_cell, 16 channels, one cell)
 on scikit-learn's 8x8 digits (dlzoo's ``digits_images`` split: 20% test, 20% of the rest val) for the
-``default`` preset's 5 epochs of Adam (lr 5e-3, batch 64; 5 epochs so 375 trainings fit ~10 min), once per seed 0, 1, 2, on one thread, and
+``default`` preset's 5 epochs of Adam (lr 5e-3, batch 64; 5 epochs so that 375 trainings fit ~10 min),
+once per seed 0, 1, 2, on one thread, and
 writes ``src/dlzoo/families/nas/data/digits_cells.json`` (per cell: val accuracy after every epoch and
 final test accuracy per seed, parameter count). The simulation then replays the table (tabular.py).
 """
@@ -85,8 +86,7 @@ def build(smoke: bool) -> None:
         "seeds": seeds,
         "made_with": {
             "command": "python benchmarks/nas_tabular.py --build",
-            "data": "scikit-learn digits via dlzoo digits_images(val_size=0.2): "
-            + json.dumps(data.info.splits),
+            "data": "scikit-learn digits via dlzoo digits_images(val_size=0.2): " + json.dumps(data.info.splits),
             "model": "nas_cell, channels=16, cells=1 (stem conv3x3-BN, cell, BN-ReLU, GAP, linear)",
             "train": {**TABLE_TRAIN, "optimizer": "Adam", "threads": 1},
             "wall_time_s": round(wall, 1),
@@ -109,7 +109,9 @@ def run_simulation(repeats: int, budget: int, smoke: bool) -> None:
     curves, per_run = {}, {}
     for strategy, pruner in STRATEGIES:
         name = strategy if pruner == "none" else f"{strategy}+{pruner}"
-        regrets = [simulate(table, strategy, budget=budget, seed=s, pruner=pruner)["regret"] for s in random_seeds(repeats)]
+        regrets = [
+            simulate(table, strategy, budget=budget, seed=s, pruner=pruner)["regret"] for s in random_seeds(repeats)
+        ]
         per_run[name] = np.stack(regrets)  # (repeats, budget)
         curves[name] = np.nanmean(per_run[name], axis=0)
         print(name, " ".join(f"{b}:{100 * curves[name][b - 1]:.2f}" for b in (5, 10, 20, 30, 50) if b <= budget))
@@ -157,11 +159,22 @@ def run_simulation(repeats: int, budget: int, smoke: bool) -> None:
                 "source": "Dong & Yang 2020 (NAS-Bench-201, ICLR): regularised evolution and BOHB beat random search; "
                 "White et al. 2021 (local search is competitive on small cell spaces)",
             },
-            baselines=[{"name": f"random search, same table, same {repeats} repeats",
-                        "value": round(100 * float(np.nanmean(rand)), 3), "sd": None, "wall_time_s": None}],
-            config={"table": str(TABLE.relative_to(ROOT)), "budget": budget, "strategy": name,
-                    "evolution": {"population": 10, "sample_size": 3}, "tpe": {"n_startup_trials": 10},
-                    "hyperband": {"min_resource": 1, "max_resource": table.epochs, "reduction_factor": 3}},
+            baselines=[
+                {
+                    "name": f"random search, same table, same {repeats} repeats",
+                    "value": round(100 * float(np.nanmean(rand)), 3),
+                    "sd": None,
+                    "wall_time_s": None,
+                }
+            ],
+            config={
+                "table": str(TABLE.relative_to(ROOT)),
+                "budget": budget,
+                "strategy": name,
+                "evolution": {"population": 10, "sample_size": 3},
+                "tpe": {"n_startup_trials": 10},
+                "hyperband": {"min_resource": 1, "max_resource": table.epochs, "reduction_factor": 3},
+            },
             notes=(
                 f"mean regret curve (accuracy points) at {checkpoints} evaluated cells: "
                 + ", ".join(f"{b}: {100 * curve[b - 1]:.2f}" for b in checkpoints)

@@ -1,4 +1,4 @@
-"""The ``dlzoo`` command: list | info | train | eval | predict | sample | export | serve | bench | nas, and --version."""
+"""The ``dlzoo`` command: list | info | train | eval | predict | sample | export | serve | bench | nas; --version."""
 
 from __future__ import annotations
 

@@ -48,13 +48,24 @@ def test_space_samples_only_configs_the_registry_builds(name):
     space = SearchSpace.load(name)
     for params in _sample(space, 12):
         overrides = space.overrides(params)
-        cfg = resolve_config(space.model, preset=space.preset, overrides=[f"{k}={v!r}" if isinstance(v, str)
-                                                                          else f"{k}={v}" for k, v in overrides.items()])
+        cfg = resolve_config(
+            space.model,
+            preset=space.preset,
+            overrides=[f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in overrides.items()],
+        )
         for key, value in overrides.items():  # the sampled value is the one the config holds
             section, arg = key.split(".", 1)
-            got = cfg.model.get(arg) if section == "model" else getattr(cfg.train, arg, None) if section == "train" else cfg.data.get(arg)
+            got = (
+                cfg.model.get(arg)
+                if section == "model"
+                else getattr(cfg.train, arg, None)
+                if section == "train"
+                else cfg.data.get(arg)
+            )
             assert got == value or list(got) == value, (key, got, value)
-        derived = DERIVED.get(space.model, {"input_shape": (1, 28, 28) if "mnist" in name else (1, 8, 8), "num_classes": 10})
+        derived = DERIVED.get(
+            space.model, {"input_shape": (1, 28, 28) if "mnist" in name else (1, 8, 8), "num_classes": 10}
+        )
         model = create_model(space.model, **cfg.model_args(), **derived)
         out = model(torch.rand(2, *derived.get("input_shape", (64,))))
         assert out.shape == (2, 10) and torch.isfinite(out).all()
@@ -108,7 +119,10 @@ def _synthetic_table() -> Table:
     for k, params in enumerate(space.enumerate()):
         g = space.overrides(params)["model.genotype"]
         s = sum(score[o] * (i + 1) for i, o in enumerate(genotype_ops(g))) / 24  # in [0, 1], unique max
-        cells[g] = {"val": [[0.1 + 0.5 * s * e / 4 for e in (1, 2, 3, 4)]] * 3, "test": [0.1 + 0.5 * s + 0.001 * (k % 3)] * 3}
+        cells[g] = {
+            "val": [[0.1 + 0.5 * s * e / 4 for e in (1, 2, 3, 4)]] * 3,
+            "test": [0.1 + 0.5 * s + 0.001 * (k % 3)] * 3,
+        }
     return Table.from_dict({"space": space.to_dict(), "epochs": 4, "seeds": [0, 1, 2], "cells": cells})
 
 
@@ -144,7 +158,10 @@ def test_local_search_finds_the_optimum_of_a_smooth_table_without_repeats():
 def test_evolution_children_are_one_mutation_from_a_population_member():
     table = _synthetic_table()
     space = table.space
-    study = optuna.create_study(direction="maximize", sampler=RegularizedEvolutionSampler(space.distributions, population=8, sample_size=3, seed=0))
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=RegularizedEvolutionSampler(space.distributions, population=8, sample_size=3, seed=0),
+    )
     study.optimize(lambda t: table.val[table.genotype(space.suggest(t))], n_trials=40)
     trials = study.trials
     for t in trials[8:]:
@@ -156,7 +173,7 @@ def test_darts_mixed_op_with_one_hot_weights_is_the_chosen_op():
     torch.manual_seed(0)
     mixed = MixedOp(6).eval()
     x = torch.randn(2, 6, 8, 8)
-    for k, name in enumerate(OP_NAMES):
+    for k in range(len(OP_NAMES)):
         w = torch.nn.functional.one_hot(torch.tensor(k), len(OP_NAMES)).float()
         torch.testing.assert_close(mixed(x, w), mixed.ops[k](x))
     net = SearchNetwork(input_shape=(1, 8, 8), num_classes=10, channels=4)
@@ -182,11 +199,30 @@ def test_study_resumes_after_an_interruption_without_losing_trials(tmp_path):
         return _fake_score(overrides)
 
     with pytest.raises(KeyboardInterrupt):
-        run_search(space, study_name="s", storage_url=url, root=tmp_path, strategy="random", n_trials=8, seed=0, evaluate=evaluate)
-    before = [(t.number, t.params, t.value) for t in open_study("s", storage_url=url).trials if t.state.name == "COMPLETE"]
+        run_search(
+            space,
+            study_name="s",
+            storage_url=url,
+            root=tmp_path,
+            strategy="random",
+            n_trials=8,
+            seed=0,
+            evaluate=evaluate,
+        )
+    before = [
+        (t.number, t.params, t.value) for t in open_study("s", storage_url=url).trials if t.state.name == "COMPLETE"
+    ]
     assert len(before) == 3
-    study = run_search(space, study_name="s", storage_url=url, root=tmp_path, strategy="random", n_trials=8, seed=0,
-                       evaluate=lambda t, o: _fake_score(o))
+    study = run_search(
+        space,
+        study_name="s",
+        storage_url=url,
+        root=tmp_path,
+        strategy="random",
+        n_trials=8,
+        seed=0,
+        evaluate=lambda t, o: _fake_score(o),
+    )
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert len(complete) == 8
     assert [(t.number, t.params, t.value) for t in complete[:3]] == before
@@ -194,8 +230,12 @@ def test_study_resumes_after_an_interruption_without_losing_trials(tmp_path):
 
 def test_run_export_and_train_the_found_config(tmp_path):
     space = SearchSpace.from_dict(
-        {"model": "mlp_classifier", "preset": "tiny", "fixed": {"data.val_size": 0.2, "train.epochs": 3},
-         "params": {"model.hidden": [[16], [64]], "train.lr": [3e-3, 1e-2]}},
+        {
+            "model": "mlp_classifier",
+            "preset": "tiny",
+            "fixed": {"data.val_size": 0.2, "train.epochs": 3},
+            "params": {"model.hidden": [[16], [64]], "train.lr": [3e-3, 1e-2]},
+        },
         name="tiny_mlp",
     )
     study = run_search(space, study_name="t", root=tmp_path, strategy="tpe", pruner="median", n_trials=3, seed=0)
@@ -204,11 +244,27 @@ def test_run_export_and_train_the_found_config(tmp_path):
     assert Path(best.user_attrs["run"]).is_dir() and best.user_attrs["test/accuracy"] > 0.6
     out = export_best(study, tmp_path / "best.yaml")
     raw = yaml.safe_load(out.read_text())
-    assert raw["model"]["name"] == "mlp_classifier" and raw["model"]["hidden"] == space.overrides(best.params)["model.hidden"]
+    assert (
+        raw["model"]["name"] == "mlp_classifier"
+        and raw["model"]["hidden"] == space.overrides(best.params)["model.hidden"]
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.run(
-        [sys.executable, "-m", "dlzoo.cli", "train", "--config", str(out), "train.epochs=2", "--runs", str(tmp_path / "runs2")],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "dlzoo.cli",
+            "train",
+            "--config",
+            str(out),
+            "train.epochs=2",
+            "--runs",
+            str(tmp_path / "runs2"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert "test/accuracy" in proc.stdout
@@ -216,7 +272,9 @@ def test_run_export_and_train_the_found_config(tmp_path):
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    return subprocess.run([sys.executable, "-m", "dlzoo.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "dlzoo.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
 
 
 def test_bad_storage_and_study_names_get_one_line_errors(tmp_path):
@@ -229,12 +287,20 @@ def test_bad_storage_and_study_names_get_one_line_errors(tmp_path):
         open_storage(f"sqlite:///{tmp_path / 'nowhere' / 'x.db'}")
     with pytest.raises(SearchError, match="is not a URL"):
         open_storage("mysql-ish")
-    run_search(SearchSpace.load("cell_digits"), study_name="real", root=tmp_path, strategy="random", n_trials=1,
-               evaluate=lambda t, o: 0.5)
+    run_search(
+        SearchSpace.load("cell_digits"),
+        study_name="real",
+        root=tmp_path,
+        strategy="random",
+        n_trials=1,
+        evaluate=lambda t, o: 0.5,
+    )
     with pytest.raises(SearchError, match="no study 'nope' in sqlite:///.*; studies there: real"):
         open_study("nope", root=tmp_path)
     with pytest.raises(SearchError, match="another search space"):
-        run_search(SearchSpace.load("mlp_digits"), study_name="real", root=tmp_path, n_trials=1, evaluate=lambda t, o: 0.5)
+        run_search(
+            SearchSpace.load("mlp_digits"), study_name="real", root=tmp_path, n_trials=1, evaluate=lambda t, o: 0.5
+        )
 
 
 # -- two workers sharing one study -------------------------------------------------------------------------
@@ -272,8 +338,17 @@ def _two_workers_one_killed(url: str, tmp_path: Path, n: int = 12) -> None:
     script.write_text(WORKER)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     # create the study first, so that two fresh workers do not race to create it
-    run_search(SearchSpace.load("cell_digits"), study_name="shared", storage_url=url, root=tmp_path,
-               strategy="random", n_trials=1, evaluate=lambda t, o: _fake_score(o), heartbeat_s=1, grace_s=2)
+    run_search(
+        SearchSpace.load("cell_digits"),
+        study_name="shared",
+        storage_url=url,
+        root=tmp_path,
+        strategy="random",
+        n_trials=1,
+        evaluate=lambda t, o: _fake_score(o),
+        heartbeat_s=1,
+        grace_s=2,
+    )
     procs = [subprocess.Popen([sys.executable, str(script), url, str(n), str(log), "0.4"], env=env) for _ in range(2)]
     victim = procs[0]
     deadline = time.time() + 90
@@ -288,8 +363,17 @@ def _two_workers_one_killed(url: str, tmp_path: Path, n: int = 12) -> None:
     # the survivor fails a silent worker's trial and re-runs it before its next trial; when the killed
     # trial was the last one, one more trial after the grace period shows it is re-run, not lost
     time.sleep(2.5)
-    run_search(SearchSpace.load("cell_digits"), study_name="shared", storage_url=url, root=tmp_path,
-               strategy="random", n_trials=n + 2, evaluate=_logged(log), heartbeat_s=1, grace_s=2)
+    run_search(
+        SearchSpace.load("cell_digits"),
+        study_name="shared",
+        storage_url=url,
+        root=tmp_path,
+        strategy="random",
+        n_trials=n + 2,
+        evaluate=_logged(log),
+        heartbeat_s=1,
+        grace_s=2,
+    )
     pairs = [line.split() for line in log.read_text().splitlines()]
     numbers = [int(num) for _, num in pairs]
     assert len(numbers) == len(set(numbers)), "a trial was evaluated twice"
@@ -347,7 +431,17 @@ def postgres(tmp_path):
         shutil.rmtree(home, ignore_errors=True)
         pytest.skip(f"initdb failed: {r.stderr.strip()[:200]}")
     port = _free_port()
-    r = run(pg_ctl, "-D", str(data), "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "-l", str(data / "log"), "-w", "start")
+    r = run(
+        pg_ctl,
+        "-D",
+        str(data),
+        "-o",
+        f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+        "-l",
+        str(data / "log"),
+        "-w",
+        "start",
+    )
     if r.returncode != 0:
         pytest.skip(f"postgres did not start: {r.stderr.strip()[:200]}")
     try:

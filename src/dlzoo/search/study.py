@@ -82,13 +82,9 @@ def _with_installed_driver(url: str) -> str:
     return url
 
 
-def load_study(
-    name: str, storage: optuna.storages.BaseStorage, url: str, *, sampler=None, pruner=None
-) -> optuna.Study:
+def load_study(name: str, storage: optuna.storages.BaseStorage, url: str, *, sampler=None, pruner=None) -> optuna.Study:
     """An existing study; SearchError listing the studies the storage holds when ``name`` is not one."""
     names = optuna.get_all_study_names(storage)
     if name not in names:
-        raise SearchError(
-            f"no study {name!r} in {redact(url)}; studies there: {', '.join(sorted(names)) or '(none)'}"
-        )
+        raise SearchError(f"no study {name!r} in {redact(url)}; studies there: {', '.join(sorted(names)) or '(none)'}")
     return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)

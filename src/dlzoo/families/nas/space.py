@@ -229,4 +229,3 @@ class SearchSpace:
 
 def bundled_spaces() -> list[str]:
     return sorted(p.stem for p in SPACES_DIR.glob("*.yaml"))
-

@@ -113,7 +113,9 @@ class RegularizedEvolutionSampler(_HistorySampler):
     ) -> None:
         super().__init__(space, seed=seed)
         if population < 1 or not 1 <= sample_size <= population:
-            raise ValueError(f"evolution needs population >= 1 and 1 <= sample_size <= population, got {population}, {sample_size}")
+            raise ValueError(
+                f"evolution needs population >= 1 and 1 <= sample_size <= population, got {population}, {sample_size}"
+            )
         self.population, self.sample_size = population, sample_size
 
     def sample_relative(
@@ -146,7 +148,7 @@ class LocalSearchSampler(_HistorySampler):
     def _advance(self, current: tuple | None, seen: dict[tuple, float]) -> tuple | None:
         """Move the walk while the current config's neighbourhood is fully evaluated; None = restart."""
         while current is not None:
-            nbrs = [_key(n, self.names) for n in neighbours(dict(zip(self.names, current)), self.space)]
+            nbrs = [_key(n, self.names) for n in neighbours(dict(zip(self.names, current, strict=True)), self.space)]
             if any(n not in seen for n in nbrs):
                 return current
             best = max(nbrs, key=seen.__getitem__) if nbrs else current
@@ -168,7 +170,11 @@ class LocalSearchSampler(_HistorySampler):
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))
         busy = set(seen) | {_key(t.params, self.names) for t in running if t.number != trial.number}
         if current is not None:
-            todo = [n for n in neighbours(dict(zip(self.names, current)), self.space) if _key(n, self.names) not in busy]
+            todo = [
+                n
+                for n in neighbours(dict(zip(self.names, current, strict=True)), self.space)
+                if _key(n, self.names) not in busy
+            ]
             if todo:
                 return self._rng.choice(todo)
         for _ in range(1000):  # restart: a random config nobody has evaluated
@@ -179,7 +185,12 @@ class LocalSearchSampler(_HistorySampler):
 
 
 def make_sampler(
-    strategy: str, space: dict[str, BaseDistribution], *, seed: int | None = None, population: int = 20, sample_size: int = 5
+    strategy: str,
+    space: dict[str, BaseDistribution],
+    *,
+    seed: int | None = None,
+    population: int = 20,
+    sample_size: int = 5,
 ) -> optuna.samplers.BaseSampler:
     """The Optuna sampler of a strategy name (STRATEGIES)."""
     if strategy == "random":
