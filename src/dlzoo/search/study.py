@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+import time
 import warnings
 from pathlib import Path
 
@@ -57,19 +58,28 @@ def open_storage(url: str, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRA
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     if url.startswith("postgresql"):
         engine_kwargs["connect_args"] = {"connect_timeout": 5}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat API
-            return optuna.storages.RDBStorage(
-                url,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=heartbeat_s,
-                grace_period=grace_s,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
-            )
-    except Exception as e:  # sqlalchemy's OperationalError / ArgumentError, a missing DB driver (ImportError)
-        reason = (str(getattr(e, "orig", None) or e).strip().splitlines() or [type(e).__name__])[0]
-        raise SearchError(f"cannot reach the study storage {redact(shown)!r}: {reason}") from None
+    for attempt in range(3):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat API
+                return optuna.storages.RDBStorage(
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat_s,
+                    grace_period=grace_s,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
+                )
+        except Exception as e:  # sqlalchemy's OperationalError / ArgumentError, a missing DB driver (ImportError)
+            reason = (str(getattr(e, "orig", None) or e).strip().splitlines() or [type(e).__name__])[0]
+            if attempt < 2 and any(m in reason for m in _SCHEMA_RACE):
+                time.sleep(0.5 + attempt)  # two workers created the tables at once: the other one won
+                continue
+            raise SearchError(f"cannot reach the study storage {redact(shown)!r}: {reason}") from None
+    raise AssertionError("unreachable")
+
+
+#: errors of two fresh workers creating the same tables at once
+_SCHEMA_RACE = ("UNIQUE constraint failed", "already exists", "duplicate key", "database is locked")
 
 
 def _with_installed_driver(url: str) -> str:
