@@ -402,7 +402,11 @@ def _free_port() -> int:
 @pytest.fixture
 def postgres(tmp_path):
     """A throwaway PostgreSQL server on a free loopback port, run as an unprivileged user when we are root."""
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    import glob
+
+    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin"))  # Debian keeps the server binaries off PATH
+    path = os.pathsep.join([os.environ.get("PATH", ""), *debian])
+    initdb, pg_ctl = shutil.which("initdb", path=path), shutil.which("pg_ctl", path=path)
     if initdb is None or pg_ctl is None:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
     pytest.importorskip("psycopg2", reason="psycopg2 (the PostgreSQL driver) is not installed")
