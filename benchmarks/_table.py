@@ -30,6 +30,7 @@ HEADLINES = {
     "deconv": "superres-x2-shuffle_icnr",
     "gan": "gan_mnist-dcgan-fid",
     "rl": "dqn_cartpole-default-return",
+    "nas": "nas_tabular-evolution",
 }
 #: the families in the order of the design (families without records or models are left out)
 ORDER = [
