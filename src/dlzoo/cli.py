@@ -248,6 +248,7 @@ def _train_lines(paradigm: str, values: dict[str, Any]) -> list[tuple[str, str]]
 
 @app.command(context_settings={"allow_extra_args": False})
 def train(
+    ctx: typer.Context,
     name: str | None = typer.Argument(None, help="model name (see `dlzoo list`); with --config, the file's"),
     overrides: list[str] | None = typer.Argument(None, help="dotted overrides: train.lr=0.01 model.hidden=[64]"),
     config: Path | None = typer.Option(
@@ -274,8 +275,12 @@ def train(
         if name is not None and name != file_cfg.model_name:
             _fail(f"--config {config} trains {file_cfg.model_name!r}, not {name!r} (leave the model name out)")
         name = file_cfg.model_name
-    elif name is None:
-        _fail("give a model name (see `dlzoo list`) or --config FILE")
+    elif name is None:  # click's own usage error, as when an argument is missing
+        try:
+            from typer._click.exceptions import UsageError
+        except ImportError:
+            from click.exceptions import UsageError
+        raise UsageError("Missing argument 'name' (a model, see `dlzoo list`), or give --config FILE.", ctx=ctx)
 
     # DDP re-launches this command per process: the first process picks the name, the others inherit it
     run_name = run_name or os.environ.get("DLZOO_RUN_NAME") or default_run_name()
