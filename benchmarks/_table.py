@@ -33,6 +33,7 @@ HEADLINES = {
     "rl": "dqn_cartpole-default-return",
     "meta": "meta_omniglot-protonet-lake20",
     "flow": "flow_toy2d-nsf-moons",
+    "nas": "nas_tabular-evolution",
 }
 #: the families in the order of the design (families without records or models are left out)
 ORDER = [

@@ -1,4 +1,4 @@
-"""The ``dlzoo`` command: list | info | train | eval | predict | sample | export | serve | bench, and --version."""
+"""The ``dlzoo`` command: list | info | train | eval | predict | sample | export | serve | bench | nas; --version."""
 
 from __future__ import annotations
 
@@ -248,8 +248,12 @@ def _train_lines(paradigm: str, values: dict[str, Any]) -> list[tuple[str, str]]
 
 @app.command(context_settings={"allow_extra_args": False})
 def train(
-    name: str = typer.Argument(..., help="model name (see `dlzoo list`)"),
+    ctx: typer.Context,
+    name: str | None = typer.Argument(None, help="model name (see `dlzoo list`); with --config, the file's"),
     overrides: list[str] | None = typer.Argument(None, help="dotted overrides: train.lr=0.01 model.hidden=[64]"),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="a run config YAML (a run's config.yaml, `dlzoo nas export`'s best.yaml)"
+    ),
     preset: str = typer.Option("default", "--preset", "-p", help="preset of the model (see `dlzoo info`)"),
     data: str | None = typer.Option(None, help="dataset (or environment) instead of the preset's"),
     runs: Path = typer.Option(Path("runs"), help="root of the run directories"),
@@ -257,9 +261,26 @@ def train(
     resume: bool = typer.Option(False, help="continue the run --name from its last checkpoint"),
 ) -> None:
     """Train a model; writes runs/<model>/<name>/ (config, metrics, weights, card, plots)."""
-    from dlzoo.config import resolve_config
+    from dlzoo.config import config_from_file, resolve_config
     from dlzoo.runs import RunDir, default_run_name
     from dlzoo.training.loop import summarize, train_run
+
+    file_cfg = None
+    if config is not None:
+        if name is not None and "=" in name:  # `dlzoo train --config F train.lr=0.1`: the first override
+            overrides, name = [name, *(overrides or [])], None
+        if resume or data or preset != "default":
+            _fail("--config gives the whole config: --preset, --data and --resume are not allowed with it")
+        file_cfg = config_from_file(config, overrides=overrides or [])
+        if name is not None and name != file_cfg.model_name:
+            _fail(f"--config {config} trains {file_cfg.model_name!r}, not {name!r} (leave the model name out)")
+        name = file_cfg.model_name
+    elif name is None:  # click's own usage error, as when an argument is missing
+        try:
+            from typer._click.exceptions import UsageError
+        except ImportError:
+            from click.exceptions import UsageError
+        raise UsageError("Missing argument 'name' (a model, see `dlzoo list`), or give --config FILE.", ctx=ctx)
 
     # DDP re-launches this command per process: the first process picks the name, the others inherit it
     run_name = run_name or os.environ.get("DLZOO_RUN_NAME") or default_run_name()
@@ -271,6 +292,8 @@ def train(
         if overrides or data:
             _fail("--resume continues a run with its saved config.yaml; overrides and --data are not allowed")
         cfg = run.read_config()
+    elif file_cfg is not None:
+        cfg = file_cfg
     else:
         cfg = resolve_config(name, preset=preset, overrides=overrides or [], data=data)
     try:
@@ -584,6 +607,15 @@ def bench(
     if name is None or name not in scripts:
         _fail(f"unknown benchmark {name!r}; valid: {', '.join(scripts)}")
     raise typer.Exit(subprocess.call([sys.executable, str(root / f"{name}.py"), *(args or [])]))
+
+
+def _add_nas() -> None:
+    from dlzoo.search.cli import nas_app  # typer only: optuna is imported by each nas command
+
+    app.add_typer(nas_app, name="nas")
+
+
+_add_nas()
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -268,7 +269,14 @@ def resolve_config(
     raw["preset"] = preset
     if data is not None and data != raw["data"].get("name"):
         raw["data"] = {"name": data}  # another dataset: its own loader defaults, not the preset's
-    for item in overrides or []:
+    apply_overrides(raw, overrides or [])
+    check_train_fields(spec, raw["train"])
+    return validate_run_config(raw, source=f"{model} preset {preset!r}")
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> None:
+    """Set each dotted ``section.key=value`` in ``raw`` (in place)."""
+    for item in overrides:
         path, value = parse_override(item)
         node = raw.setdefault(path[0], {})
         for depth, p in enumerate(path[1:-1], start=1):
@@ -279,5 +287,22 @@ def resolve_config(
                     f"override {item!r}: {where} is a value ({node!r}), not a section; expected {where}=<value>"
                 )
         node[path[-1]] = value
-    check_train_fields(spec, raw["train"])
-    return validate_run_config(raw, source=f"{model} preset {preset!r}")
+
+
+def config_from_file(path: str | Path, *, overrides: list[str] | None = None) -> RunConfig:
+    """A run config from a YAML file (a run's config.yaml, or `dlzoo nas export`'s best.yaml), then overrides."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"--config {path}: no such file")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("model"), dict) or "name" not in raw["model"]:
+        raise ConfigError(f"{path}: expected a run config mapping with model.name, data, task, train")
+    for sec in ("model", "data", "task", "train"):
+        raw.setdefault(sec, {})
+    info = raw.get("info") if isinstance(raw.get("info"), dict) else {}
+    raw["info"] = {k: v for k, v in info.items() if k == "nas"}  # facts of an old run are re-derived
+    apply_overrides(raw, overrides or [])
+    return validate_run_config(raw, source=str(path))

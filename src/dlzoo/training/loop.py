@@ -17,6 +17,7 @@ once per extra process (or run under ``torchrun``/``fabric run`` for many nodes)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -48,20 +49,36 @@ def make_fabric(cfg: RunConfig) -> Fabric:
     )
 
 
-def train_run(cfg: RunConfig, run: RunDir, *, resume: bool = False, fabric: Fabric | None = None) -> dict[str, Any]:
+def train_run(
+    cfg: RunConfig,
+    run: RunDir,
+    *,
+    resume: bool = False,
+    fabric: Fabric | None = None,
+    on_eval: Callable[[int, dict[str, float]], None] | None = None,
+) -> dict[str, Any]:
     """Train ``cfg`` into ``run``; with ``resume`` continue from its last checkpoint. Returns eval.json.
 
-    torch's thread count is set from ``train.threads`` for the run and restored afterwards."""
+    torch's thread count is set from ``train.threads`` for the run and restored afterwards.
+    ``on_eval(round, val_metrics)`` is called after each validation (a search reports to its pruner
+    there; an exception it raises, e.g. ``optuna.TrialPruned``, ends the run)."""
     import torch
 
     threads_before = torch.get_num_threads()
     try:
-        return _train_run(cfg, run, resume=resume, fabric=fabric)
+        return _train_run(cfg, run, resume=resume, fabric=fabric, on_eval=on_eval)
     finally:
         torch.set_num_threads(threads_before)
 
 
-def _train_run(cfg: RunConfig, run: RunDir, *, resume: bool, fabric: Fabric | None) -> dict[str, Any]:
+def _train_run(
+    cfg: RunConfig,
+    run: RunDir,
+    *,
+    resume: bool,
+    fabric: Fabric | None,
+    on_eval: Callable[[int, dict[str, float]], None] | None = None,
+) -> dict[str, Any]:
     fabric = fabric or make_fabric(cfg)
     fabric.launch()
     rank0 = fabric.global_rank == 0
@@ -124,6 +141,8 @@ def _train_run(cfg: RunConfig, run: RunDir, *, resume: bool, fabric: Fabric | No
                 if val:
                     logger.write({**val, "step": step, "round": r, "time": time.perf_counter() - t0})
                 bar.describe(val)
+                if val and on_eval is not None:
+                    on_eval(r, val)
             if ((r + 1) % t.checkpoint_every == 0 or last) and rank0:
                 run.save_checkpoint(
                     {
