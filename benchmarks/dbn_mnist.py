@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("DLZOO_DATA", "/work/shared/data")
+os.environ.setdefault("DLZOO_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))  # ../shared/data
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402

@@ -30,7 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import RESULTS, record  # noqa: E402
 
-os.environ.setdefault("DLZOO_DATA", "/work/shared/data")
+os.environ.setdefault("DLZOO_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))  # ../shared/data
 
 from dlzoo.config import resolve_config  # noqa: E402
 from dlzoo.runs import RunDir  # noqa: E402

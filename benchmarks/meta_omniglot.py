@@ -1,6 +1,6 @@
 """Omniglot few-shot classification from the two small background sets only.
 
-    DLZOO_DATA=/work/shared/data flock /tmp/dlzoo-bench.lock nice -n 5 python benchmarks/meta_omniglot.py \
+    DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock nice -n 5 python benchmarks/meta_omniglot.py \
         --methods protonet --minutes 4                                          # records
     python benchmarks/meta_omniglot.py --smoke                                  # generated data, no record
 
@@ -174,5 +174,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     if not os.environ.get("DLZOO_DATA") and "--smoke" not in sys.argv:
-        sys.exit("set DLZOO_DATA to a folder with omniglot/*.zip (e.g. DLZOO_DATA=/work/shared/data)")
+        sys.exit("set DLZOO_DATA to a folder with omniglot/*.zip (e.g. DLZOO_DATA=../shared/data)")
     main()

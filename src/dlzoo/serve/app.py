@@ -760,7 +760,7 @@ def create_app(
 
     def budget(served: Served, body: Any) -> None:
         """422 when a sample request asks for more compute than the server allows per request."""
-        steps = int(getattr(served.loaded.spec.pipeline, "sample_steps", 1))  # Pipeline.sample_steps
+        steps = int(served.loaded.spec.pipeline.sample_steps)  # checked at registration
         cost = request_cost(body, sample_steps=steps)
         if cost is None:
             return
