@@ -97,6 +97,7 @@ def build(smoke: bool, n_seeds: int = 3) -> None:
     if smoke:
         print(f"smoke: {len(cells)} cells in {wall:.1f} s; nothing written")
         return
+    TABLE.parent.mkdir(parents=True, exist_ok=True)
     TABLE.write_text(json.dumps(table, indent=1) + "\n")
     print(f"wrote {TABLE} ({len(cells)} cells, {wall:.0f} s)")
 

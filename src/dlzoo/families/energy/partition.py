@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from dlzoo.families.energy.rbm import RBM
+from dlzoo.families.energy.rbm import RBM, bernoulli
 
 LOG_2PI = math.log(2 * math.pi)
 EXACT_CHUNK_ELEMENTS = 2**23  # hidden configurations x visible units evaluated at once (memory bound)
@@ -168,7 +168,7 @@ def log_z_ais(
     b_a = base_bias.to(W.device).float()  # (D,)
     betas = ais_betas(n_betas).tolist()
     p_a = torch.sigmoid(b_a).expand(n_chains, D)  # (M, D)
-    v = torch.bernoulli(p_a, generator=generator)  # (M, D) v_1 ~ p_A
+    v = bernoulli(p_a, generator)  # (M, D) v_1 ~ p_A
     log_w = torch.zeros(n_chains, dtype=torch.float64, device=W.device)  # (M,)
     for k in range(1, len(betas)):
         beta, prev = betas[k], betas[k - 1]
@@ -176,8 +176,8 @@ def log_z_ais(
         # log p*_k(v) - log p*_{k-1}(v)
         log_w += ((beta - prev) * (v @ (b - b_a)) + (F.softplus(beta * a) - F.softplus(prev * a)).sum(-1)).double()
         if k < len(betas) - 1:  # v ~ T_k(v): one Gibbs sweep at inverse temperature beta_k
-            h = torch.bernoulli(torch.sigmoid(beta * a), generator=generator)  # (M, H)
-            v = torch.bernoulli(torch.sigmoid((1 - beta) * b_a + beta * (h @ W + b)), generator=generator)
+            h = bernoulli(torch.sigmoid(beta * a), generator)  # (M, H)
+            v = bernoulli(torch.sigmoid((1 - beta) * b_a + beta * (h @ W + b)), generator)
     log_z0 = float(F.softplus(b_a.double()).sum()) + H * math.log(2)
     top = float(log_w.max())
     r = (log_w - top).exp()  # (M,) w / max w
