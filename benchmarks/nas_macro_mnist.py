@@ -1,4 +1,4 @@
-"""A short macro-space search on MNIST (mlp family's builder): TPE + median pruning, then the best found.
+"""A 30-minute macro-space search on MNIST (mlp family's builder): TPE + median pruning; the winner retrained.
 
     DLZOO_DATA=<your data folder> flock /tmp/dlzoo-bench.lock nice -n 5 python benchmarks/nas_macro_mnist.py
     python benchmarks/nas_macro_mnist.py --smoke      # 30 s budget, nothing recorded
@@ -26,10 +26,27 @@ from dlzoo.families.nas.space import SearchSpace  # noqa: E402
 from dlzoo.search.driver import run_search  # noqa: E402
 
 
+def retrain(study, epochs: int, root: Path) -> dict:  # noqa: ANN001
+    """The winner as `dlzoo nas export` writes it, trained from scratch for the preset's epoch count."""
+    from dlzoo.config import validate_run_config
+    from dlzoo.runs import RunDir
+    from dlzoo.search.driver import best_config
+    from dlzoo.training.loop import train_run
+
+    raw = best_config(study)
+    raw["train"] = {**raw.get("train", {}), "epochs": epochs, "progress": False}
+    cfg = validate_run_config(raw, source="best trial")
+    result = train_run(cfg, RunDir.create(root / "retrain", cfg.model["name"], "best"))
+    acc, wall = result["test/accuracy"], result["wall_time_s"]
+    print(f"retrained {epochs} epochs: test accuracy {100 * acc:.2f}% in {wall:.0f} s")
+    return {"epochs": epochs, "test/accuracy": result["test/accuracy"], "wall_time_s": result["wall_time_s"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true")
-    ap.add_argument("--budget", type=float, default=300.0, help="search seconds")
+    ap.add_argument("--budget", type=float, default=1800.0, help="search seconds (30 min)")
+    ap.add_argument("--retrain-epochs", type=int, default=15, help="the winner retrained like the mlp preset (0: skip)")
     a = ap.parse_args()
     space = SearchSpace.load("mlp_mnist")
     space.fixed = {**space.fixed, "train.threads": 1}
@@ -45,6 +62,7 @@ def main() -> None:
         from dlzoo.runs import load_run
 
         n_params = sum(p.numel() for p in load_run(run).model.parameters())
+        retrained = retrain(study, a.retrain_epochs if not a.smoke else 1, Path(tmp)) if a.retrain_epochs else None
     states = [t.state.name for t in study.trials]
     epochs = int(space.fixed["train.epochs"])
     per_epoch = ev["wall_time_s"] / epochs
@@ -84,9 +102,16 @@ def main() -> None:
             "threads": 1,
             "best": best.user_attrs["overrides"],
         },  # fmt: skip
-        notes=f"a {budget:.0f} s search budget (the task asks for 30 min; the shared 2-core machine allowed this): "
+        extra={"retrained": retrained},
+        notes=f"a {budget / 60:.0f}-minute search budget on a shared 2-core machine: "
         f"{len(states)} trials, {states.count('PRUNED')} pruned; best architecture {n_params} parameters, "
-        f"{per_epoch:.1f} s per epoch; trained 3 epochs only, so below the presets trained 12-15 epochs",
+        f"{per_epoch:.1f} s per epoch; the value is the trial as searched (3 epochs)"
+        + (
+            f"; the winner retrained for {retrained['epochs']} epochs (as `dlzoo nas export` + `dlzoo train --config`) "
+            f"reaches {100 * retrained['test/accuracy']:.2f}% in {retrained['wall_time_s']:.0f} s"
+            if retrained
+            else ""
+        ),
     )
 
 
