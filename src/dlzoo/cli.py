@@ -550,6 +550,11 @@ def serve(
     body_timeout_s: float = typer.Option(
         10.0, min=0.001, help="time to send a request's headers, and its body (then 408 / closed)"
     ),
+    runtime: str = typer.Option(
+        "pytorch",
+        help="predict of plain classifiers/regressors with an export/model.onnx (dlzoo export RUN): pytorch, "
+        "onnx (onnxruntime), or fastest (time both on one example at load, serve the faster)",
+    ),
 ) -> None:
     """Serve every finished run under --runs over HTTP (FastAPI; OpenAPI at /docs, metrics at /metrics)."""
     from dlzoo.extras import require
@@ -576,6 +581,7 @@ def serve(
             queue_timeout_s=queue_timeout_s,
             max_tokens=max_tokens,
             max_sample_steps=max_sample_steps,
+            runtime=runtime,
             api_key=api_key or None,
         )
     except ValueError as e:

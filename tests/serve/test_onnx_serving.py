@@ -177,3 +177,34 @@ def test_load_onnx_run_reports_a_bad_serving_yaml(tmp_path: Path, served_root: P
     (tmp_path / "serving.yaml").write_text("name: x\ntask: classify\n")
     with pytest.raises(RunError, match="missing input_shape"):
         load_onnx_run(tmp_path)
+
+
+def test_a_run_is_served_through_its_own_export_when_asked(train_tiny, tmp_path: Path) -> None:
+    """--runtime onnx: the run keeps its name and metrics, onnxruntime answers predict with PyTorch's
+    numbers; a run exported before newer weights, or never exported, stays on PyTorch."""
+    from dlzoo.serve.settings import ServeSettings
+
+    run = train_tiny("mlp_classifier", "train.epochs=5")
+    root = tmp_path / "runs"
+    shutil.copytree(run, root / "mlp_classifier" / "exported")
+    export_run(root / "mlp_classifier" / "exported", fmt="onnx")
+    shutil.copytree(run, root / "mlp_classifier" / "plain")
+    shutil.rmtree(root / "mlp_classifier" / "plain" / "export", ignore_errors=True)
+    x = load_dataset("digits").test.x[:5]
+
+    answers = {}
+    for runtime in ("pytorch", "onnx", "fastest"):
+        with TestClient(create_app(settings=ServeSettings(runs=str(root), runtime=runtime))) as client:
+            info = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+            assert info["mlp_classifier@plain"]["runtime"] == "pytorch"
+            assert info["mlp_classifier@exported"]["runtime"] == ("onnxruntime" if runtime == "onnx" else
+                                                                 info["mlp_classifier@exported"]["runtime"])  # fmt: skip
+            assert info["mlp_classifier@exported"]["metrics"]["test/accuracy"] > 0.5
+            r = client.post("/v1/models/mlp_classifier@exported/predict", json={"inputs": x.tolist()})
+            assert r.status_code == 200, r.text
+            answers[runtime] = r.json()
+    assert info["mlp_classifier@exported"]["runtime"] in ("pytorch", "onnxruntime")  # fastest picked one
+    assert answers["onnx"]["labels"] == answers["pytorch"]["labels"]
+    np.testing.assert_allclose(answers["onnx"]["probabilities"], answers["pytorch"]["probabilities"], atol=1e-4)
+    with pytest.raises(ValueError, match="runtime must be one of pytorch, onnx, fastest"):
+        ServeSettings(runtime="tensorrt")

@@ -147,8 +147,9 @@ class ModelTable:
     goes up by one each time a scan changes what is served (added, reloaded, removed) or skipped.
     """
 
-    def __init__(self, root: Path | str, *, batching: BatchConfig) -> None:
+    def __init__(self, root: Path | str, *, batching: BatchConfig, runtime: str = "pytorch") -> None:
         self.root = Path(root)
+        self.runtime = runtime  # pytorch | onnx | fastest: who answers predict where a run has an ONNX export
         if not self.root.is_dir():
             raise RunError(f"{self.root}: no such folder (give the folder that holds run directories, e.g. runs/)")
         self.batching = batching
@@ -247,11 +248,30 @@ class ModelTable:
         }
         return Served(
             name=f"{loaded.spec.name}@{run.path.name}",
-            loaded=loaded,
+            loaded=self._runtime(loaded),
             verbs=verbs_for(loaded.spec),
             metrics=metrics,
             mtime=run.weights_path.stat().st_mtime,
         )
+
+    def _runtime(self, loaded: LoadedRun) -> LoadedRun | onnx_runs.OnnxRun:
+        """The run itself, or an onnxruntime session on its export (--runtime onnx, or fastest when faster)."""
+        file = onnx_runs.export_of(loaded) if self.runtime != "pytorch" else None
+        if file is None:
+            return loaded
+        onnx_run = onnx_runs.from_run(loaded, file)
+        if self.runtime == "onnx":
+            return onnx_run
+        t = onnx_runs.time_both(loaded, onnx_run)
+        pick = "onnx" if t["onnx"] < t["pytorch"] else "pytorch"
+        log.info(
+            "%s: one example in %.3f ms (PyTorch) vs %.3f ms (onnxruntime): serving through %s",
+            loaded.run.path.name,
+            1e3 * t["pytorch"],
+            1e3 * t["onnx"],
+            "onnxruntime" if pick == "onnx" else "PyTorch",
+        )
+        return onnx_run if pick == "onnx" else loaded
 
     def _load_onnx(self, path: Path) -> Served:
         run = onnx_runs.load_onnx_run(path)
@@ -343,6 +363,7 @@ def _model_info(s: Served, *, short: str, aliases: list[str], latest: bool) -> M
         data=cfg.data.get("name"),
         metrics=s.metrics,
         verbs=list(s.verbs),
+        runtime="onnxruntime" if isinstance(s.loaded, onnx_runs.OnnxRun) else "pytorch",
     )
 
 
@@ -605,7 +626,9 @@ def create_app(
     }
     cfg = replace(settings or ServeSettings(), **{k: v for k, v in given.items() if v is not None})
     _show_logs()
-    table = ModelTable(cfg.runs, batching=BatchConfig(max_batch=cfg.max_batch, max_wait_ms=cfg.max_wait_ms))
+    table = ModelTable(
+        cfg.runs, batching=BatchConfig(max_batch=cfg.max_batch, max_wait_ms=cfg.max_wait_ms), runtime=cfg.runtime
+    )
     gates: dict[str, Gate] = {}
 
     def gate(served: Served) -> Gate:

@@ -251,3 +251,61 @@ def write_serving(
     (path / SERVING_FILE).write_text(yaml.safe_dump(raw, sort_keys=False, default_flow_style=None))
     load_onnx_run(path)
     return path / SERVING_FILE
+
+
+# -- a run served through its own ONNX export (dlzoo serve --runtime onnx|fastest) -------------------
+
+
+def export_of(loaded: Any) -> Path | None:
+    """``<run>/export/model.onnx`` when it exists, is newer than the weights and the model is a plain
+    tensor classifier or regressor (predict is its only verb); otherwise None (served by PyTorch)."""
+    spec, run = loaded.spec, loaded.run
+    file = run.path / "export" / "model.onnx"
+    plain = spec.task in TASKS and not spec.pipeline.verbs and not spec.pipeline.requests
+    if not plain or not file.is_file() or file.stat().st_mtime < run.weights_path.stat().st_mtime:
+        return None
+    return file
+
+
+def from_run(loaded: Any, file: Path) -> OnnxRun:
+    """An OnnxRun answering predict for a PyTorch run from its ONNX export (same info, names, checks)."""
+    import torch
+
+    ort = require("onnxruntime", extra="export", feature="serving runs through their ONNX export")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()  # the threads PyTorch would have used
+    session = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+    spec = loaded.spec
+    shown = OnnxSpec(spec.name, spec.task, spec.description, family=spec.family, paradigm=spec.paradigm)
+    return OnnxRun(loaded.run, OnnxConfig(dict(loaded.config.info), dict(loaded.config.data)), shown, session, file)
+
+
+def time_both(loaded: Any, onnx_run: OnnxRun, *, calls: int = 30) -> dict[str, float]:
+    """Median seconds of one single-example predict through PyTorch and through onnxruntime."""
+    import statistics
+    import time
+
+    import torch
+
+    from dlzoo import inference
+
+    x = loaded.spec.pipeline.export_inputs(loaded, 1)[0]
+    lo, hi = onnx_run.config.info.get("input_range") or (None, None)
+    if lo is not None:  # inside the training range, or the checks refuse it
+        x = x.clamp(lo, hi)
+    example = x.tolist()
+    out: dict[str, float] = {}
+    for name, call in (
+        ("pytorch", lambda: inference.predict(loaded, example)),
+        ("onnx", lambda: onnx_run.predict(onnx_run.as_batch(example))),
+    ):
+        with torch.inference_mode():
+            for _ in range(3):
+                call()
+            times = []
+            for _ in range(calls):
+                t0 = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - t0)
+        out[name] = statistics.median(times)
+    return out

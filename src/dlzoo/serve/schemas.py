@@ -100,6 +100,7 @@ class ModelInfo(BaseModel):
     data: str | None = Field(None, description="dataset (or environment) it was trained on")
     metrics: dict[str, float | None] = Field(description="final metrics from eval.json, 'split/metric'")
     verbs: list[str] = Field(description="POST /v1/models/{name}/<verb> this model serves")
+    runtime: str = Field("pytorch", description="what answers predict: pytorch, or onnxruntime (the run's ONNX export)")
 
 
 class SkippedRun(BaseModel):

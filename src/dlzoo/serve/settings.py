@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 MiB = 2**20
+RUNTIMES = ("pytorch", "onnx", "fastest")  # what answers predict (see serve/onnx_runs.py: export_of)
 ENV = "DLZOO_SERVE_SETTINGS"
 KEY_ENV = "DLZOO_API_KEY"
 
@@ -32,17 +33,22 @@ class ServeSettings:
     queue_timeout_s: float = 10.0  # a request waiting longer for a slot gets 503 + Retry-After
     max_tokens: int = 8192  # language models: n x max_new_tokens per request; more get 422
     max_sample_steps: int = 4096  # tensor samplers: n x the sampler's steps per request; more get 422
+    runtime: str = "pytorch"  # predict of plain tensor runs: pytorch, onnx (their export/model.onnx), fastest
     api_key: str | None = None  # when set, every endpoint but /healthz needs Authorization: Bearer <key>
 
     def __post_init__(self) -> None:
         positive = {
-            f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("runs", "api_key", "max_wait_ms")
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("runs", "api_key", "max_wait_ms", "runtime")
         }
         bad = [f"{k}={v}" for k, v in positive.items() if not v > 0]
         if bad or self.max_wait_ms < 0:
             raise ValueError(
                 f"server settings must be positive (max_wait_ms >= 0), got {', '.join(bad) or self.max_wait_ms}"
             )
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("an empty API key would let anyone in: give a non-empty --api-key or DLZOO_API_KEY")
 
