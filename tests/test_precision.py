@@ -39,7 +39,7 @@ def test_tiny_preset_trains_in_bf16_mixed(name: str, train_tiny) -> None:
     ("isa", "accelerator", "expected"),
     [
         (["avx2", "avx512f", "amx_tile", "amx_bf16"], "cpu", "bf16-mixed"),
-        (["avx2", "avx512f", "avx512_bf16"], "cpu", "bf16-mixed"),
+        (["avx2", "avx512f", "avx512_bf16"], "cpu", "32-true"),  # measured slower in bf16 (bf16_speed)
         (["avx2", "fma", "avx512f"], "cpu", "32-true"),  # bf16 emulated through fp32: no gain
         (["avx2", "fma"], "cpu", "32-true"),
     ],

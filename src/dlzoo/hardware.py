@@ -50,20 +50,25 @@ def hardware() -> dict[str, Any]:
 
 #: instruction sets with native bf16 arithmetic (AMX tiles, AVX-512-BF16 dot products)
 BF16_ISA = ("amx_bf16", "avx512_bf16")
+#: the ones where bf16 pays for training: AMX only. With AVX-512-BF16 alone (no AMX) a bf16 matmul ran
+#: at 0.5-0.8x fp32's GFLOP/s and a GPT training step under bf16 autocast took 1.2-2x fp32's time
+#: (benchmarks/bf16_speed.py, record bf16_speed-avx512_bf16.json): auto keeps fp32 there
+BF16_FASTER_ISA = ("amx_bf16",)
 
 
 def native_bf16(accelerator: str) -> bool:
     """Whether bf16 runs natively where a run with this ``train.accelerator`` computes.
 
-    On the CPU: AMX or AVX-512-BF16 (without them torch emulates bf16 through fp32 and gains nothing).
-    On a GPU: ``torch.cuda.is_bf16_supported()`` (Ampere and later)."""
+    On the CPU: AMX (AVX-512-BF16 alone has bf16 dot products but measured slower than fp32, and
+    without either torch emulates bf16 through fp32). On a GPU: ``torch.cuda.is_bf16_supported()``
+    (Ampere and later)."""
     import torch
 
     if accelerator in ("cuda", "gpu") or (accelerator == "auto" and torch.cuda.is_available()):
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     if accelerator == "mps":
         return False
-    return any(f in BF16_ISA for f in cpu_model()[1])
+    return any(f in BF16_FASTER_ISA for f in cpu_model()[1])
 
 
 def resolve_precision(precision: str, accelerator: str) -> str:
