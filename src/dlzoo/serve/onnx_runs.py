@@ -64,6 +64,7 @@ class ExportedPipeline:
 
     verbs: tuple[str, ...] = ()
     requests: Mapping[str, Any] = MappingProxyType({})
+    sample_steps: int = 1
 
 
 @dataclass(frozen=True)
