@@ -129,7 +129,7 @@ def test_a_trained_model_samples_the_mixture_weights_and_its_ode_likelihood() ->
     objective = DiffusionObjective(DiffusionObjective.Config())
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
     model.train()
-    for step in range(1500):
+    for _ in range(1500):
         idx = torch.randint(0, len(data), (256,), generator=g)
         loss, _ = objective.loss(model, data[idx])
         opt.zero_grad()
