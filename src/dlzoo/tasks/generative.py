@@ -64,7 +64,7 @@ class GenerativeTask:
         fit_standardizers(self.model, self.data.train.x)
         self.opt = Optimization(fabric, self.model, t)
         # objectives with ``uses_labels`` (class-conditional diffusion) get (x, y) batches when y exists
-        self.labelled = bool(getattr(self.objective, "uses_labels", False)) and self.data.train.y is not None
+        self.labelled = bool(self.objective.uses_labels) and self.data.train.y is not None
         tensors = (self.data.train.x, self.data.train.y) if self.labelled else (self.data.train.x,)
         self.batches = TensorBatches(
             *tensors,
