@@ -172,17 +172,45 @@ def test_diffusers_ddpm_and_ddim_steps_match_ours() -> None:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory):
+def tiny_run(tmp_path_factory: pytest.TempPathFactory):
     from dlzoo.config import resolve_config
     from dlzoo.runs import RunDir
-    from dlzoo.serve import create_app
     from dlzoo.training import train_run
 
     root = tmp_path_factory.mktemp("diffusion")
     cfg = resolve_config("ddpm_2d", preset="tiny", overrides=["train.progress=false", "train.epochs=1"])
-    train_run(cfg, RunDir.create(root, "ddpm_2d", "r"))
-    with TestClient(create_app(root)) as c:
+    run = RunDir.create(root, "ddpm_2d", "r")
+    train_run(cfg, run)
+    return root, run.path
+
+
+@pytest.fixture(scope="module")
+def client(tiny_run):
+    from dlzoo.serve import create_app
+
+    with TestClient(create_app(tiny_run[0])) as c:
         yield c
+
+
+def test_cli_sample_takes_the_family_request_and_flags(tiny_run, tmp_path) -> None:
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from dlzoo.cli import app
+
+    out = tmp_path / "x.npy"
+    runner = CliRunner()
+    r = runner.invoke(
+        app, ["sample", str(tiny_run[1]), "--request", '{"sampler": "ddim", "steps": 5, "n": 7}', "--out", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    assert np.load(out).shape == (7, 2)
+    r = runner.invoke(
+        app, ["sample", str(tiny_run[1]), "--sampler", "heun", "--steps", "4", "--n", "3", "--out", str(out)]
+    )
+    assert r.exit_code == 0 and np.load(out).shape == (3, 2), r.output
+    r = runner.invoke(app, ["sample", str(tiny_run[1]), "--sampler", "nope"])
+    assert r.exit_code != 0 and "euler_maruyama" in (r.output + str(r.exception))
 
 
 def test_sample_requests_are_bounded_and_stream_progress(client: TestClient) -> None:
