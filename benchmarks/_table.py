@@ -34,6 +34,7 @@ HEADLINES = {
     "meta": "meta_omniglot-protonet-lake20",
     "flow": "flow_toy2d-nsf-moons",
     "nas": "nas_tabular-evolution",
+    "diffusion": "diffusion_toy2d-ring-hq",
 }
 #: the families in the order of the design (families without records or models are left out)
 ORDER = [

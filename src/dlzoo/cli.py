@@ -436,6 +436,8 @@ def sample(
     as_json: bool = typer.Option(
         False, "--json", help="language models etc.: print the JSON answer (one object per line) instead of text"
     ),
+    sampler: str | None = typer.Option(None, help="diffusion models: the sampler (ddpm, ddim, euler_maruyama, heun)"),
+    steps: int | None = typer.Option(None, help="diffusion models: denoising steps"),
 ) -> None:
     """Draw samples from a generative model into a PNG grid or an .npy file.
 
@@ -452,7 +454,8 @@ def sample(
         except json.JSONDecodeError as e:
             raise typer.BadParameter(f"is not valid JSON: {e}", param_hint="--request") from None
         if isinstance(body, dict):  # --n / --seed, when given, fill the body's fields of those names
-            given = {k: v for k, v in {"n": n, "seed": seed}.items() if v is not None and k in own.model_fields}
+            flags = {"n": n, "seed": seed, "sampler": sampler, "steps": steps}
+            given = {k: v for k, v in flags.items() if v is not None and k in own.model_fields}
             body = {**given, **body}
         answer = inference.handle(loaded, "sample", body)
         if isinstance(answer, dict) and "samples" in answer and not as_json:  # tensors: saved like the tensor verb
@@ -469,6 +472,8 @@ def sample(
             default = schema.model_fields["prompt"].default if "prompt" in schema.model_fields else ""
             _print_text(answer, prompt=str(body.get("prompt", default) if isinstance(body, dict) else default))
         return
+    if sampler is not None or steps is not None:
+        raise typer.BadParameter(f"{loaded.spec.name} takes no sampler or steps", param_hint="--sampler/--steps")
     n, seed = 64 if n is None else n, 0 if seed is None else seed
     _save_samples(inference.sample(loaded, n=n, seed=seed), out, title=f"{n} samples, seed {seed}")
 

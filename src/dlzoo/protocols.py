@@ -83,6 +83,9 @@ class GenerativeObjective(Objective, Protocol):
         """Metrics of a whole split that are not means of per-example values (a pooled PSNR, a probe)."""
         return {}
 
+    # True: the task passes the labels too, ``loss(model, x, y)``, when the data has them (class conditioning)
+    uses_labels = False
+
     # True for a model fitted in closed form (Hopfield storage): a round is one ``fit`` call, no optimizer
     closed_form = False
 

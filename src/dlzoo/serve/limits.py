@@ -104,6 +104,9 @@ def request_cost(body: Any, *, sample_steps: int = 1) -> tuple[str, int] | None:
     tokens = getattr(body, "max_new_tokens", None)
     if isinstance(tokens, int):
         return "n x max_new_tokens", n * tokens
+    steps = getattr(body, "steps", None)  # a diffusion request names its own step count
+    if isinstance(steps, int) and not isinstance(steps, bool):
+        return "n x steps", n * steps
     return f"n x sampler steps ({sample_steps})", n * sample_steps
 
 

@@ -11,6 +11,9 @@ The family objective (e.g. ``families.autoencoder.objective.VAEObjective``) supp
   fitted on the train codes, a Jacobian norm on a subset), reported as ``<split>/<name>``; the model
   is in eval mode and gradients are off unless the objective turns them on.
 
+``uses_labels = True`` (default False): the loss is called as ``loss(model, x, y)`` when the data has
+labels (a class-conditional diffusion model), else ``loss(model, x)``.
+
 Two members with defaults, for models trained by sampling or in closed form (the energy family):
 
 - ``state_dict() / load_state_dict(state)`` (default: none): tensors the objective carries between
@@ -60,8 +63,11 @@ class GenerativeTask:
         self.model = build_model(ctx, facts)
         fit_standardizers(self.model, self.data.train.x)
         self.opt = Optimization(fabric, self.model, t)
+        # objectives with ``uses_labels`` (class-conditional diffusion) get (x, y) batches when y exists
+        self.labelled = bool(self.objective.uses_labels) and self.data.train.y is not None
+        tensors = (self.data.train.x, self.data.train.y) if self.labelled else (self.data.train.x,)
         self.batches = TensorBatches(
-            self.data.train.x,
+            *tensors,
             batch_size=t.batch_size,
             seed=t.seed,
             rank=fabric.global_rank,
@@ -79,9 +85,9 @@ class GenerativeTask:
                 logs = self.objective.fit(self.model, self.data.train.x.to(self.ctx.fabric.device))
             yield {f"train/{k}": v for k, v in logs.items()}
             return
-        for (x,) in self.batches.epoch(round_idx):
+        for batch in self.batches.epoch(round_idx):
             with gradients_inside_the_loss():  # a Jacobian penalty differentiates inside the loss
-                loss, logs = self.objective.loss(self.opt.fmodel, x)
+                loss, logs = self.objective.loss(self.opt.fmodel, *batch)
             self.opt.step(loss)
             yield {"train/loss": loss.detach(), **{f"train/{k}": v.detach() for k, v in logs.items()}}
         self.opt.end_epoch()
