@@ -70,16 +70,18 @@ def log_z_exact(rbm: RBM, *, max_hidden: int = 25, dtype: torch.dtype | None = N
     pre_low = h_low @ W[:n_low]  # (2^low, D)
     c_low = h_low @ c[:n_low]  # (2^low,)
     h_high = all_binary(H - n_low).to(W.device, dtype)  # (2^high, high) (one empty row when high = 0)
-    parts = []
-    for row in h_high:
+    # one preallocated buffer: a list of 0-dim tensors, each allocated between two 25 MB temporaries,
+    # fragmented the heap until a 25-unit sum reached 23 GB (glibc could neither reuse nor trim it)
+    parts = torch.empty(len(h_high), dtype=torch.float64, device=W.device)
+    for i, row in enumerate(h_high):
         pre = pre_low + (b + row @ W[n_low:])  # (2^low, D): b + W^T h
         log_p = c_low + row @ c[n_low:]  # (2^low,) c^T h
         if rbm.visible == "bernoulli":
             log_p = log_p + torch.logaddexp(pre, torch.zeros((), dtype=dtype)).sum(-1)  # softplus, faster
         else:
             log_p = log_p + 0.5 * (pre.pow(2).sum(-1) - b.pow(2).sum())
-        parts.append(torch.logsumexp(log_p.double(), 0))
-    log_z = torch.logsumexp(torch.stack(parts), 0)
+        parts[i] = torch.logsumexp(log_p.double(), 0)
+    log_z = torch.logsumexp(parts, 0)
     return log_z + (0.5 * D * LOG_2PI if rbm.visible == "gaussian" else 0.0)
 
 
