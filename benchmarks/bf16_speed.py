@@ -27,7 +27,7 @@ from torch.nn import functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import record  # noqa: E402
 
-from dlzoo.hardware import cpu_model  # noqa: E402
+from dlzoo.hardware import BF16_ISA, cpu_model  # noqa: E402
 from dlzoo.registry import create_model  # noqa: E402
 
 
@@ -107,7 +107,7 @@ def main() -> None:
     gpt = steps["gpt 6x384 (nanoGPT shakespeare-char), batch 16x256"]
     ratio = gpt["fp32"] / gpt["bf16"]
     isa = cpu_model()[1]
-    native = [f for f in ("amx_bf16", "avx512_bf16") if f in isa]
+    native = [f for f in BF16_ISA if f in isa]
     record(
         "bf16_speed",
         key="+".join(native) or "no-native-bf16",

@@ -17,7 +17,7 @@ PLOT_SEED = 0
 class DiffusionPlots(Plots):
     @staticmethod
     def draw(objective: Any, model: Any, data: Any, folder: Path, *, modes: Any = None) -> list[Path]:
-        """samples.png: data | samples (2-D), or 64 samples by DDIM (images)."""
+        """samples.png: samples over the data (2-D, with the mode circles of ring/grid), or a grid (images)."""
         model.eval()
         g = torch.Generator().manual_seed(PLOT_SEED)
         cfg = objective.cfg
@@ -32,18 +32,7 @@ class DiffusionPlots(Plots):
             title = f"{cfg.eval_sampler} {cfg.eval_steps} steps"
             nrow = 10 if model.num_classes else 8  # conditional: row i holds classes 0..9
             return [image_grid(x.cpu(), folder / "samples.png", title=title, nrow=nrow)]
-        return [scatter(data.train.x, x.cpu(), folder / "samples.png")]
+        from dlzoo.plots import points_2d
 
-
-def scatter(real: torch.Tensor, samples: torch.Tensor, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(8, 4), sharex=True, sharey=True)
-    axes[0].scatter(real[:2000, 0], real[:2000, 1], s=1, c="tab:orange", alpha=0.5)
-    axes[0].set_title("data")
-    axes[1].scatter(samples[:, 0], samples[:, 1], s=1, c="black", alpha=0.5)
-    axes[1].set_title(f"{len(samples)} samples")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+        title = f"{cfg.eval_sampler} {cfg.eval_steps} steps (black) over the data"
+        return [points_2d(x.cpu(), folder / "samples.png", title=title, real=data.train.x[:n], modes=modes)]
