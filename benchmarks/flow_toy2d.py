@@ -8,7 +8,7 @@ Protocol: dlzoo's toy loaders (10000 train / 2000 test draws, seed 0); every mod
 plain loop below (Adam, lr 1e-3, batch 256, the same batches for every model of a seed, ``--steps``
 steps, one thread), then test NLL in nats (mean over the 2000 test points) and the wall time of the
 training loop. Ours are built by their registered entrypoints with the toy presets' settings (nsf:
-4 spline couplings 64x64, 8 bins; maf: 5 layers 64x64; realnvp: 8 couplings 64x64), fitted by this loop
+4 spline couplings 64x64, 8 bins; maf: 5 layers 128x128; realnvp: 8 couplings 64x64), fitted by this loop
 rather than ``dlzoo train`` so that the loop is identical for ours and theirs. Baselines: zuko.flows.NSF
 and zuko.flows.MAF (their defaults: 3 transforms, 64x64) and normflows' RealNVP (8 affine couplings
 on alternating masks, 64x64 MLPs, an ActNorm after every second one, as in its RealNVP example).

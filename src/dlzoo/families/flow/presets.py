@@ -74,10 +74,10 @@ def realnvp(
 @register_model(
     **REGISTER,
     **SERVE,
-    presets=toy_presets({"layers": 3, "hidden": [32, 32]}, {"layers": 5, "hidden": [64, 64]}),
+    presets=toy_presets({"layers": 3, "hidden": [32, 32]}, {"layers": 5, "hidden": [128, 128]}),
 )
 def maf(
-    *, input_shape: tuple[int, ...], layers: int = 5, hidden: tuple[int, ...] = (64, 64), batchnorm: bool = False
+    *, input_shape: tuple[int, ...], layers: int = 5, hidden: tuple[int, ...] = (128, 128), batchnorm: bool = False
 ) -> Flow:
     """MAF (Papamakarios et al. 2017): MADE-parametrised affine autoregressive layers, order reversed between.
 

@@ -34,10 +34,6 @@ def _knots(raw: torch.Tensor, bound: float) -> tuple[torch.Tensor, torch.Tensor]
     return knots[..., 1:] - knots[..., :-1], knots
 
 
-def _gather(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    return torch.gather(t, -1, idx.unsqueeze(-1)).squeeze(-1)
-
-
 def rational_quadratic_spline(
     x: torch.Tensor,
     raw_widths: torch.Tensor,
@@ -53,16 +49,14 @@ def rational_quadratic_spline(
     """
     inside = (x >= -bound) & (x <= bound)
     xc = x.clamp(-bound, bound)
-    widths, cumwidths = _knots(raw_widths, bound)  # (..., K), (..., K + 1)
-    heights, cumheights = _knots(raw_heights, bound)
+    sizes, knots = _knots(torch.stack([raw_widths, raw_heights]), bound)  # (2, ..., K), (2, ..., K + 1): both at once
     ones = torch.ones_like(raw_derivatives[..., :1])
     derivs = torch.cat([ones, MIN_DERIVATIVE + F.softplus(raw_derivatives + ONE), ones], dim=-1)  # (..., K + 1)
 
-    knots = cumheights if inverse else cumwidths
-    k = (xc.unsqueeze(-1) >= knots[..., 1:-1]).sum(-1)  # (...,) bin index in 0..K-1
-    x_k, w_k = _gather(cumwidths, k), _gather(widths, k)
-    y_k, h_k = _gather(cumheights, k), _gather(heights, k)
-    d_k, d_k1 = _gather(derivs, k), _gather(derivs[..., 1:], k)
+    k = (xc.unsqueeze(-1) >= knots[1 if inverse else 0, ..., 1:-1]).sum(-1)  # (...,) bin index in 0..K-1
+    # one gather for the six per-bin quantities: x_k, y_k, w_k, h_k, d_k, d_{k+1}
+    table = torch.stack([knots[0, ..., :-1], knots[1, ..., :-1], sizes[0], sizes[1], derivs[..., :-1], derivs[..., 1:]])
+    x_k, y_k, w_k, h_k, d_k, d_k1 = torch.gather(table, -1, k.expand(6, *k.shape).unsqueeze(-1)).squeeze(-1)
     s_k = h_k / w_k
     if inverse:
         a = h_k * (s_k - d_k) + (xc - y_k) * (d_k1 + d_k - 2 * s_k)
@@ -71,12 +65,11 @@ def rational_quadratic_spline(
         disc = (b.pow(2) - 4 * a * c).clamp_min(0)
         xi = (2 * c) / (-b - torch.sqrt(disc))
         out = xi * w_k + x_k
-    else:
-        xi = (xc - x_k) / w_k
-        out = y_k + h_k * (s_k * xi.pow(2) + d_k * xi * (1 - xi)) / (s_k + (d_k1 + d_k - 2 * s_k) * xi * (1 - xi))
-    xi = xi.clamp(0, 1)
+    xi = (xi if inverse else (xc - x_k) / w_k).clamp(0, 1)  # in [0, 1] but for rounding
     omx = xi * (1 - xi)
     denom = s_k + (d_k1 + d_k - 2 * s_k) * omx
+    if not inverse:
+        out = y_k + h_k * (s_k * xi.pow(2) + d_k * omx) / denom  # eq. 4, sharing the denominator with g'
     deriv = s_k.pow(2) * (d_k1 * xi.pow(2) + 2 * s_k * omx + d_k * (1 - xi).pow(2)) / denom.pow(2)
     logabsdet = torch.log(deriv) * (-1 if inverse else 1)
     return torch.where(inside, out, x), torch.where(inside, logabsdet, torch.zeros_like(logabsdet))
