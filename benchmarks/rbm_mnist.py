@@ -40,8 +40,8 @@ from _record import record  # noqa: E402
 from dlzoo.config import resolve_config  # noqa: E402
 from dlzoo.data import load_dataset  # noqa: E402
 from dlzoo.families.energy.objective import mean_neg_free_energy  # noqa: E402
-from dlzoo.families.energy.partition import base_rate_bias, base_rate_loglik, log_z_ais, log_z_exact  # noqa: E402
-from dlzoo.families.energy.rbm import RBM  # noqa: E402
+from dlzoo.families.energy.partition import base_rate_loglik, log_z_ais, log_z_exact  # noqa: E402
+from dlzoo.families.energy.rbm import RBM, base_rate_bias  # noqa: E402
 from dlzoo.runs import RunDir, default_run_name  # noqa: E402
 from dlzoo.training import train_run  # noqa: E402
 

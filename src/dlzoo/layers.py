@@ -40,8 +40,20 @@ class Standardize(nn.Module):
         return z * self.std + self.mean
 
 
+class DataInit:
+    """Mixin for a module whose initial parameters come from statistics of the training inputs.
+
+    The training paradigms call ``init_from_data(x)`` once, before the first step (through
+    ``fit_standardizers``); a resumed run's checkpoint then overwrites what it set, as for any weight.
+    """
+
+    def init_from_data(self, x: torch.Tensor) -> None:
+        raise NotImplementedError
+
+
 def fit_standardizers(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> int:
-    """Fit every ``Standardize`` in ``model`` on the training inputs (or targets); returns how many."""
+    """Fit every ``Standardize`` in ``model`` on the training inputs (or targets) and initialise every
+    ``DataInit`` module from the inputs; returns how many modules were set."""
     fitted = 0
     for m in model.modules():
         if isinstance(m, Standardize):
@@ -49,4 +61,7 @@ def fit_standardizers(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None 
             if source is not None:
                 m.fit(source.float())
                 fitted += 1
+        elif isinstance(m, DataInit):
+            m.init_from_data(x.float())
+            fitted += 1
     return fitted

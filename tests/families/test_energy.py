@@ -19,13 +19,12 @@ from dlzoo.families.energy.objective import RBMObjective, mean_neg_free_energy
 from dlzoo.families.energy.partition import (
     AISBudgetError,
     all_binary,
-    base_rate_bias,
     base_rate_loglik,
     log_z_ais,
     log_z_brute_force,
     log_z_exact,
 )
-from dlzoo.families.energy.rbm import RBM
+from dlzoo.families.energy.rbm import RBM, base_rate_bias
 
 
 def random_rbm(d: int, h: int, *, visible: str = "bernoulli", scale: float = 1.0, seed: int = 0) -> RBM:
@@ -360,3 +359,24 @@ def test_pcd_run_interrupted_and_resumed_matches_an_uninterrupted_one(tmp_path, 
         json.loads(run.eval_path.read_text())["test/loglik_exact"]
         == json.loads(ref.eval_path.read_text())["test/loglik_exact"]
     )
+
+
+def test_base_rate_init_makes_the_untrained_rbm_the_independent_pixel_model() -> None:
+    """fit_standardizers (what the paradigms call before training) sets b = logit(pixel means): with
+    W = 0 the RBM's log-likelihood is then the base-rate model's, exactly; "zero" leaves b at 0."""
+    from dlzoo.layers import fit_standardizers
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(500, 12, generator=g) < torch.linspace(0.05, 0.9, 12)).float()
+    rbm = RBM(input_shape=(12,), n_hidden=3)
+    assert fit_standardizers(rbm, x) == 1
+    torch.testing.assert_close(rbm.b, base_rate_bias(x).float())
+    with torch.no_grad():
+        rbm.W.zero_()
+    loglik = float(-rbm.free_energy(x).mean() - log_z_exact(rbm, max_hidden=3))
+    assert loglik == pytest.approx(float(base_rate_loglik(x, base_rate_bias(x)).mean()), abs=1e-4)
+    zero = RBM(input_shape=(12,), n_hidden=3, init_visible="zero")
+    fit_standardizers(zero, x)
+    assert float(zero.b.abs().max()) == 0.0
+    with pytest.raises(ValueError, match="init_visible"):
+        RBM(input_shape=(12,), n_hidden=3, init_visible="mean")

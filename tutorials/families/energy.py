@@ -19,7 +19,8 @@ from IPython.display import Image, display
 import dlzoo
 import dlzoo.serve
 from dlzoo.data import load_dataset
-from dlzoo.families.energy.partition import base_rate_bias, log_z_ais, log_z_exact
+from dlzoo.families.energy.partition import log_z_ais, log_z_exact
+from dlzoo.families.energy.rbm import base_rate_bias
 
 torch.set_num_threads(1)
 RUNS = Path("runs")

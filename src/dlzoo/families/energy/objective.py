@@ -28,11 +28,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dlzoo.families.energy.partition import (
     AISBudgetError,
-    base_rate_bias,
     base_rate_loglik,
     log_z_ais,
     log_z_exact,
 )
+from dlzoo.families.energy.rbm import base_rate_bias
 from dlzoo.protocols import GenerativeObjective
 
 EVAL_SEED = 0  # AIS chains are drawn from a generator with this seed: reproducible numbers

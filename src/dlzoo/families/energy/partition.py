@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from dlzoo.families.energy.rbm import RBM, bernoulli
 
+
 LOG_2PI = math.log(2 * math.pi)
 EXACT_CHUNK_ELEMENTS = 2**23  # hidden configurations x visible units evaluated at once (memory bound)
 
@@ -100,13 +101,6 @@ def all_binary(n: int) -> torch.Tensor:
     """Every configuration of n binary units, (2^n, n) float."""
     idx = torch.arange(2**n)
     return ((idx[:, None] & (2 ** torch.arange(n))) > 0).float()
-
-
-def base_rate_bias(x: torch.Tensor, *, pseudo_count: float = 0.5) -> torch.Tensor:
-    """b_A = logit(p_i) with p_i the pixel means of binary data x (N, ...), smoothed: (D,)."""
-    x = x.reshape(len(x), -1).double()
-    p = (x.sum(0) + pseudo_count) / (len(x) + 2 * pseudo_count)  # (D,)
-    return torch.log(p) - torch.log1p(-p)
 
 
 def base_rate_loglik(x: torch.Tensor, b_a: torch.Tensor) -> torch.Tensor:

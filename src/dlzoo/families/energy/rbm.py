@@ -29,9 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlzoo.layers import Standardize
+from dlzoo.layers import DataInit, Standardize
 
 VISIBLE = ("bernoulli", "gaussian")
+INIT_VISIBLE = ("base_rate", "zero")
 
 
 def bernoulli(p: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -42,7 +43,17 @@ def bernoulli(p: torch.Tensor, generator: torch.Generator | None = None) -> torc
     return (u < p).to(p.dtype)
 
 
-class RBM(nn.Module):
+def base_rate_bias(x: torch.Tensor, *, pseudo_count: float = 0.5) -> torch.Tensor:
+    """b_A = logit(p_i) with p_i the pixel means of binary data x (N, ...), smoothed: (D,) float64.
+
+    The visible biases of the independent-pixel model: AIS's base-rate model (partition.py) and the
+    Bernoulli RBM's starting visible bias (Hinton 2010, Sec. 8)."""
+    x = x.reshape(len(x), -1).double()
+    p = (x.sum(0) + pseudo_count) / (len(x) + 2 * pseudo_count)  # (D,)
+    return torch.log(p) - torch.log1p(-p)
+
+
+class RBM(nn.Module, DataInit):
     """A restricted Boltzmann machine whose forward is the free energy F(v) (B,).
 
     Args:
@@ -50,25 +61,42 @@ class RBM(nn.Module):
         n_hidden: H, the number of binary hidden units.
         visible: "bernoulli" (binary pixels) | "gaussian" (real values, unit variance).
         init_std: std of the initial weights (Hinton 2010: 0.01).
+        init_visible: Bernoulli units' starting visible bias: "base_rate", logit of the training pixel
+            means (Hinton 2010, Sec. 8; set by ``init_from_data`` before training), or "zero".
 
     Shapes:
         forward: v (B, *input_shape) -> F(v) (B,)
     """
 
     def __init__(
-        self, *, input_shape: tuple[int, ...], n_hidden: int, visible: str = "bernoulli", init_std: float = 0.01
+        self,
+        *,
+        input_shape: tuple[int, ...],
+        n_hidden: int,
+        visible: str = "bernoulli",
+        init_std: float = 0.01,
+        init_visible: str = "base_rate",
     ):
         super().__init__()
         if visible not in VISIBLE:
             raise ValueError(f"unknown visible unit type {visible!r}; valid: {', '.join(VISIBLE)}")
+        if init_visible not in INIT_VISIBLE:
+            raise ValueError(f"unknown init_visible {init_visible!r}; valid: {', '.join(INIT_VISIBLE)}")
         if n_hidden < 1:
             raise ValueError(f"n_hidden must be >= 1, got {n_hidden}")
-        self.input_shape, self.visible = tuple(input_shape), visible
+        self.input_shape, self.visible, self.init_visible = tuple(input_shape), visible, init_visible
         self.n_visible, self.n_hidden = math.prod(self.input_shape), n_hidden
         self.W = nn.Parameter(init_std * torch.randn(n_hidden, self.n_visible))  # (H, D)
         self.b = nn.Parameter(torch.zeros(self.n_visible))  # (D,) visible bias
         self.c = nn.Parameter(torch.zeros(n_hidden))  # (H,) hidden bias
         self.standardize = Standardize(self.n_visible) if visible == "gaussian" else None
+
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Bernoulli units with ``init_visible="base_rate"``: b = logit(training pixel means), so the
+        untrained model is the independent-pixel model (the rest of the biases and W as constructed)."""
+        if self.visible == "bernoulli" and self.init_visible == "base_rate":
+            self.b.copy_(base_rate_bias(x.reshape(len(x), -1)).to(self.b.dtype))
 
     # -- the energy and its marginal -------------------------------------------------------------
     def flat(self, v: torch.Tensor) -> torch.Tensor:
