@@ -58,6 +58,7 @@ from dlzoo.inference import InputError
 from dlzoo.registry import ModelSpec, choices_error
 from dlzoo.runs import LoadedRun, RunDir, RunError, find_runs, load_run
 from dlzoo.serve import onnx_runs
+from dlzoo.serve.rows import prepare as prepare_rows
 from dlzoo.serve.batching import BatchConfig, MicroBatcher
 from dlzoo.serve.limits import Busy, Gate, check_budget, once, request_cost, stream_lines
 from dlzoo.serve.observe import Metrics, Observe, RequestIdFilter, request_id
@@ -129,7 +130,7 @@ class Served:
                 "act": lambda x: {"actions": inference.act(loaded, x)},
             }[verb]
             self.batchers[verb] = MicroBatcher(
-                prepare=partial(inference.as_batch, loaded), run=run, config=config, name=f"{self.name}/{verb}"
+                prepare=partial(prepare_rows, loaded), run=run, config=config, name=f"{self.name}/{verb}"
             )
         self.batchers[verb].on_batch = on_batch
         return self.batchers[verb]
