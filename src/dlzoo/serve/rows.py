@@ -80,7 +80,7 @@ def _fast(loaded: LoadedRun, data: Any) -> Rows | None:
         if not all(type(v) is list and len(v) == n for v in leaves):
             return None
         leaves = leaves[0] if len(leaves) == 1 else [v for item in leaves for v in item]
-    if not dims or any(type(v) is list for v in leaves):
+    if not dims:
         return None
     if tuple(dims) == shape:
         dims = [1, *dims]
@@ -90,7 +90,7 @@ def _fast(loaded: LoadedRun, data: Any) -> Rows | None:
         return None
     bounds = loaded.config.info.get("input_range")
     try:
-        total = sum(leaves)
+        total = sum(leaves)  # a TypeError where a leaf is a list (ragged depth), a string or null
         if total != total:  # a NaN somewhere (min and max skip it)
             return None
         lo, hi = min(leaves), max(leaves)
