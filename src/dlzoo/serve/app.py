@@ -887,7 +887,9 @@ def create_app(
         if has_own(served, "predict"):
             return await own_request(served, "predict", body)
         out = await batched(served, "predict", parse(InputsRequest, body).inputs)
-        return PredictResponse(model=served.name, **out)
+        # a PredictResponse's fields, built here from lists of ints, floats and strs: returned as JSON
+        # directly (FastAPI would dump, validate and dump the model again: ~0.1 ms per request at 1 client)
+        return JSONResponse({"model": served.name, **out})
 
     @app.post("/v1/models/{name}/reconstruct", response_model=ReconstructResponse, responses=ERRORS)
     async def reconstruct(body: InputsRequest, served: Served = serving("reconstruct")) -> ReconstructResponse:
