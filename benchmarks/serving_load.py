@@ -3,20 +3,20 @@
     flock /tmp/dlzoo-bench.lock nice -n 5 python benchmarks/serving_load.py      # ~3 minutes, records
     python benchmarks/serving_load.py --smoke                                     # seconds, records nothing
 
-``--model`` picks the served model (one example per request):
+``--model`` picks the served model (one example per request); the record's ``config.forward_alone``
+has its forward pass alone (one torch thread, ms per example at batch 1 and at batch 32):
   mlp_wide  ``mlp_classifier`` (digits, 64 inputs) widened to two hidden layers of 2048 units (4.3 M
             parameters, 17 MB of float32 weights), trained one epoch. At batch 1 its forward pass is two
-            matrix-vector products that read every weight from memory; a batch of 32 reads them once.
-            The forward pass (~2 ms) costs about as much as the HTTP handling: an HTTP-bound model.
+            matrix-vector products that read every weight from memory (~1 ms); a batch of 32 reads them
+            once (~0.25 ms per example). The forward pass costs about what the HTTP handling costs.
   lenet     the cnn family's ``lenet`` on MNIST-shaped input (1 x 28 x 28, sent flattened as 784
-            numbers) with two conv layers of 32 and 64 5x5 filters and a 1024-unit dense layer (3.3 M
-            parameters), trained for 8 steps on 1024 MNIST images: the weights' quality does not matter
-            for throughput. Its batch-1 forward pass costs several times the HTTP handling; a batch of 32
-            costs about a quarter as much per example: the compute-bound case micro-batching is for.
+            numbers), two conv layers of 32 and 64 5x5 filters and a 1024-unit dense layer (3.3 M
+            parameters), trained for 8 steps on 1024 MNIST images (the weights' quality does not matter
+            for throughput): ~1.2 ms at batch 1, ~0.5 ms per example at batch 32.
   resnet2d  the resnet family's CIFAR-style ``resnet2d`` (3 stages of 3 basic blocks, width 32: 20
-            layers, 0.5 M parameters) on the same MNIST input, trained for the same 8 steps: about 5 ms
-            per example at batch 1, but convolutions on a CPU are compute-bound already at batch 1, so a
-            batch of 32 costs only ~1.7x less per example: batching cannot gain more than that.
+            layers, 0.5 M parameters) on the same input, trained for the same 8 steps: ~5 ms at batch 1,
+            but convolutions on a CPU are compute-bound already at batch 1: ~2.2 ms per example at batch
+            32, so batching cannot save more than about half of the model's time.
 
 Three servers, each its own process on 127.0.0.1 with one torch thread and one uvicorn worker:
   dlzoo     ``dlzoo serve`` with its defaults (adaptive micro-batching: no wait when idle, requests that
