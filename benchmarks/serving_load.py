@@ -463,7 +463,7 @@ def main() -> None:
             f"dlzoo p50 at 1 client = {p50_ratio1:.2f} x plain's. The model was trained briefly "
             f"({', '.join(which['overrides'])}): the weights' quality does not matter for throughput."
         ),
-        extra={"dlzoo": results["dlzoo"], "p50_ratio_at_1_client": p50_ratio1},
+        extra={"dlzoo": results["dlzoo"], "p50_ratio_at_1_client": p50_ratio1, "overrides": which["overrides"]},
     )
 
 
