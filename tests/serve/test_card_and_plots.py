@@ -83,6 +83,16 @@ def test_only_listed_plots_can_be_fetched(client: TestClient, path: str, status:
         assert "learning_curves.png" in r.json()["detail"]  # says which plots there are
 
 
+def test_a_plots_folder_linked_elsewhere_is_not_listed(train_tiny, tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "r"
+    shutil.copytree(train_tiny("mlp_classifier"), run)
+    shutil.move(run / "plots", tmp_path / "elsewhere")
+    (run / "plots").symlink_to(tmp_path / "elsewhere")
+    with TestClient(create_app(tmp_path / "runs")) as c:
+        assert c.get("/v1/models/mlp_classifier/card").json()["plots"] == []
+        assert c.get("/v1/models/mlp_classifier/plots/learning_curves.png").status_code == 404
+
+
 def test_card_needs_the_key(root: Path) -> None:
     with TestClient(create_app(root, api_key="k")) as c:
         assert c.get("/v1/models/mlp_classifier/card").status_code == 401

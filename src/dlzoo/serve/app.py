@@ -379,7 +379,7 @@ def plots_of(run: RunDir) -> dict[str, Path]:
     """The run's figures: regular PNG files directly in its plots/ folder, with plain names (PLOT_NAME).
     Only these can be fetched: a name is looked up here, never joined onto a path."""
     folder = run.plots_dir
-    if not folder.is_dir():
+    if folder.is_symlink() or not folder.is_dir():  # a plots/ linked elsewhere is not the run's
         return {}
     return {
         p.name: p
