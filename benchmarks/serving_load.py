@@ -3,11 +3,20 @@
     flock /tmp/dlzoo-bench.lock nice -n 5 python benchmarks/serving_load.py      # ~3 minutes, records
     python benchmarks/serving_load.py --smoke                                     # seconds, records nothing
 
-The model: ``mlp_classifier`` (digits, 64 inputs) widened to two hidden layers of 2048 units (4.3 M
-parameters, 17 MB of float32 weights), trained one epoch. One example per request. At batch 1 its
-forward pass is two matrix-vector products that read every weight from memory; a batch of 32 reads
-them once: the case micro-batching is for (on a model of a few thousand parameters, HTTP costs far more
-than the forward pass and no server gains from batching).
+``--model`` picks the served model (one example per request); the record's ``config.forward_alone``
+has its forward pass alone (one torch thread, ms per example at batch 1 and at batch 32):
+  mlp_wide  ``mlp_classifier`` (digits, 64 inputs) widened to two hidden layers of 2048 units (4.3 M
+            parameters, 17 MB of float32 weights), trained one epoch. At batch 1 its forward pass is two
+            matrix-vector products that read every weight from memory (~1 ms); a batch of 32 reads them
+            once (~0.25 ms per example). The forward pass costs about what the HTTP handling costs.
+  lenet     the cnn family's ``lenet`` on MNIST-shaped input (1 x 28 x 28, sent flattened as 784
+            numbers), two conv layers of 32 and 64 5x5 filters and a 1024-unit dense layer (3.3 M
+            parameters), trained for 8 steps on 1024 MNIST images (the weights' quality does not matter
+            for throughput): ~1.2 ms at batch 1, ~0.5 ms per example at batch 32.
+  resnet2d  the resnet family's CIFAR-style ``resnet2d`` (3 stages of 3 basic blocks, width 32: 20
+            layers, 0.5 M parameters) on the same input, trained for the same 8 steps: ~5 ms at batch 1,
+            but convolutions on a CPU are compute-bound already at batch 1: ~2.2 ms per example at batch
+            32, so batching cannot save more than about half of the model's time.
 
 Three servers, each its own process on 127.0.0.1 with one torch thread and one uvicorn worker:
   dlzoo     ``dlzoo serve`` with its defaults (adaptive micro-batching: no wait when idle, requests that
@@ -49,8 +58,41 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pydantic import BaseModel  # noqa: E402
 
-HIDDEN = [2048, 2048]
 CLIENTS = (1, 8, 32)
+#: --model: the registered model, its preset and overrides (trained in a temporary runs folder), the record's key
+MODELS: dict[str, dict[str, Any]] = {
+    "mlp_wide": {
+        "model": "mlp_classifier",
+        "preset": "tiny",
+        "overrides": ["train.epochs=1", "model.hidden=[2048, 2048]"],
+        "key": "mlp_classifier_wide",
+        "family": "mlp",
+        "dataset": "digits (one test example per request)",
+    },
+    "lenet": {
+        "model": "lenet",
+        "preset": "mnist",
+        "overrides": [
+            "model.channels=[32, 64]",
+            "model.hidden=1024",
+            "data.limit=1024",
+            "data.val_size=0",
+            "train.epochs=1",
+            "train.scheduler=none",
+        ],
+        "key": "lenet_mnist",
+        "family": "cnn",
+        "dataset": "MNIST (one test image per request, flattened to 784 numbers)",
+    },
+    "resnet2d": {
+        "model": "resnet2d",
+        "preset": "mnist",
+        "overrides": ["model.width=32", "data.limit=1024", "data.val_size=0", "train.epochs=1", "train.scheduler=none"],
+        "key": "resnet2d_mnist",
+        "family": "resnet",
+        "dataset": "MNIST (one test image per request, flattened to 784 numbers)",
+    },
+}
 
 
 class PlainBody(BaseModel):
@@ -70,13 +112,14 @@ def serve_plain(run: Path, port: int) -> None:
     from dlzoo.runs import load_run
 
     torch.set_num_threads(1)
-    model = load_run(run).model.eval()
+    loaded = load_run(run)
+    model, shape = loaded.model.eval(), loaded.config.info["input_shape"]
     app = FastAPI()
 
     @app.post("/predict")
     def predict(body: PlainBody) -> dict[str, Any]:
         with torch.no_grad():
-            probs = model(torch.tensor(body.inputs)).softmax(-1)
+            probs = model(torch.tensor(body.inputs).view(-1, *shape)).softmax(-1)
         return {"labels": probs.argmax(-1).tolist(), "probabilities": probs.tolist()}
 
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
@@ -96,17 +139,18 @@ if ls is not None:
             from dlzoo.runs import load_run
 
             torch.set_num_threads(1)
-            self.model = load_run(os.environ["DLZOO_BENCH_RUN"]).model.eval()
+            loaded = load_run(os.environ["DLZOO_BENCH_RUN"])
+            self.model, self.shape = loaded.model.eval(), loaded.config.info["input_shape"]
 
         def decode_request(self, request: PlainBody) -> Any:  # the same pydantic body as the plain endpoint
             import torch
 
-            return torch.tensor(request.inputs, dtype=torch.float32)  # (1, 64)
+            return torch.tensor(request.inputs, dtype=torch.float32).view(-1, *self.shape)  # (1, *shape)
 
         def batch(self, inputs: list[Any]) -> Any:
             import torch
 
-            return torch.cat(inputs)  # (B, 64)
+            return torch.cat(inputs)  # (B, *shape)
 
         def predict(self, x: Any) -> Any:
             import torch
@@ -257,7 +301,7 @@ def _stop(proc: subprocess.Popen) -> None:
             child.kill()
 
 
-def _train(root: Path) -> Path:
+def _train(root: Path, which: dict[str, Any]) -> Path:
     import torch
 
     from dlzoo.config import resolve_config
@@ -265,10 +309,42 @@ def _train(root: Path) -> Path:
     from dlzoo.training import train_run
 
     torch.set_num_threads(1)
-    overrides = ["train.progress=false", "train.epochs=1", "train.threads=1", f"model.hidden={HIDDEN}"]
-    run = RunDir.create(root, "mlp_classifier", "wide")
-    train_run(resolve_config("mlp_classifier", preset="tiny", overrides=overrides), run)
+    overrides = ["train.progress=false", "train.threads=1", *which["overrides"]]
+    run = RunDir.create(root, which["model"], "bench")
+    train_run(resolve_config(which["model"], preset=which["preset"], overrides=overrides), run)
     return run.path
+
+
+def _example(run: Path) -> list[float]:
+    """One test example of the run's data, flattened, as the server's users send it."""
+    from dlzoo.data import load_dataset
+    from dlzoo.runs import load_run
+
+    cfg = load_run(run).config
+    data = load_dataset(cfg.data["name"], **cfg.data_args())
+    return [float(v) for v in data.test.x[-1].flatten()]
+
+
+def _forward_ms(run: Path) -> dict[str, float]:
+    """The model's forward pass alone, one torch thread: ms at batch 1 and per example at batch 32."""
+    import torch
+
+    from dlzoo.runs import load_run
+
+    torch.set_num_threads(1)
+    loaded = load_run(run)
+    model, shape = loaded.model.eval(), loaded.config.info["input_shape"]
+    out = {}
+    with torch.no_grad():
+        for b in (1, 32):
+            x = torch.rand(b, *shape)
+            for _ in range(3):
+                model(x)
+            n, t0 = max(5, 200 // b), time.perf_counter()
+            for _ in range(n):
+                model(x)
+            out[f"batch{b}_ms_per_example"] = (time.perf_counter() - t0) / n / b * 1000
+    return out
 
 
 def main() -> None:
@@ -279,6 +355,7 @@ def main() -> None:
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of load before measuring")
     p.add_argument("--seconds", type=float, default=4.0, help="seconds measured per server and client count")
     p.add_argument("--reps", type=int, default=3, help="measurements per server and client count, alternating")
+    p.add_argument("--model", choices=sorted(MODELS), default="mlp_wide", help="the served model (see above)")
     p.add_argument("--smoke", action="store_true", help="short runs, dlzoo and plain only, no record")
     args = p.parse_args()
     if args.serve:
@@ -290,17 +367,18 @@ def main() -> None:
     kinds = ["dlzoo", "plain"] if args.smoke else ["dlzoo", "plain", "litserve"]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        run = _train(root)
-        from sklearn.datasets import load_digits
-
-        example = [float(v) for v in load_digits().data[-1]]  # one digit, as the server's users send it
+        which = MODELS[args.model]
+        run = _train(root, which)
+        forward = _forward_ms(run)
+        print(f"{args.model}: forward pass alone {forward}", flush=True)
+        example = _example(run)
         body = json.dumps({"inputs": [example]}).encode()
         servers: dict[str, tuple[int, str, subprocess.Popen]] = {}
         runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
         try:
             for kind in kinds:  # all up at once (idle when not measured), so that measurements can alternate
                 port = _free_port()
-                path = "/v1/models/mlp_classifier/predict" if kind == "dlzoo" else "/predict"
+                path = f"/v1/models/{which['model']}/predict" if kind == "dlzoo" else "/predict"
                 servers[kind] = (port, path, _start(kind, run, root, port))
             for port, path, proc in servers.values():
                 _wait_ready(port, path, body, proc)
@@ -356,10 +434,10 @@ def main() -> None:
     ]
     record(
         "serving_load",
-        key="mlp_classifier_wide",
-        model="mlp_classifier",
-        family="mlp",
-        dataset="digits (one test example per request)",
+        key=which["key"],
+        model=which["model"],
+        family=which["family"],
+        dataset=which["dataset"],
         split="n/a: serving throughput",
         metric="throughput_ratio_vs_plain_at_32_clients",
         values=[ratio32],
@@ -368,7 +446,10 @@ def main() -> None:
         reference={"value": 2.0, "source": "goal: >= 2x a one-request-one-forward FastAPI endpoint at 32 clients"},
         baselines=baselines,
         config={
-            "hidden": HIDDEN,
+            "model": args.model,
+            "preset": which["preset"],
+            "overrides": which["overrides"],
+            "forward_alone": forward,
             "clients": list(CLIENTS),
             "warmup_s": args.warmup,
             "reps": args.reps,
@@ -379,9 +460,10 @@ def main() -> None:
         },
         notes=(
             "One run on a 2-core machine shared with other jobs; client and servers on the same cores. "
-            f"dlzoo p50 at 1 client = {p50_ratio1:.2f} x plain's."
+            f"dlzoo p50 at 1 client = {p50_ratio1:.2f} x plain's. The model was trained briefly "
+            f"({', '.join(which['overrides'])}): the weights' quality does not matter for throughput."
         ),
-        extra={"dlzoo": results["dlzoo"], "p50_ratio_at_1_client": p50_ratio1},
+        extra={"dlzoo": results["dlzoo"], "p50_ratio_at_1_client": p50_ratio1, "overrides": which["overrides"]},
     )
 
 

@@ -1,6 +1,7 @@
 """The playground page at ``/``: served by the app, open without the key, using only the public API;
 and, where Chromium and Selenium are installed, driven in a headless browser (cards listed, a digit
-drawn and classified, text streamed), with screenshots saved under the test's temporary folder."""
+drawn and classified, text streamed, the run's card and plots shown, a drawn graph's nodes classified, a
+CartPole episode played), with screenshots saved under the test's temporary folder."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from dlzoo.serve import create_app
 @pytest.fixture(scope="module")
 def root(train_tiny, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("playground")
-    for model in ("mlp_classifier", "gpt"):
+    for model in ("mlp_classifier", "gpt", "gcn", "dqn"):
         shutil.copytree(train_tiny(model), root / model / "r")
     return root
 
@@ -31,8 +32,9 @@ def test_the_page_is_served_and_uses_only_the_public_api(root: Path) -> None:
         assert "/v1/models" in page and "Authorization" in page and "stream: true" in page
         paths = {p for p in c.get("/openapi.json", headers={"Authorization": "Bearer k"}).json()["paths"]}
     assert "/" not in paths  # not an API operation
-    for used in ("/v1/models/${m.name}/predict", "/v1/models/${m.name}/sample"):
+    for used in ("/v1/models/${m.name}/predict", "/v1/models/${m.name}/sample", "/v1/models/${m.name}/card"):
         assert used in page
+    assert "/v1/models/${m.name}/act" in page
 
 
 def _browser():
@@ -61,7 +63,13 @@ def test_the_page_in_a_headless_browser(root: Path, tmp_path: Path) -> None:
             browser.set_window_size(1200, 1600)
             browser.get(f"http://127.0.0.1:{port}/")
             wait = WebDriverWait(browser, 20)
-            wait.until(lambda b: len(b.find_elements(By.CLASS_NAME, "card")) == 2)
+            wait.until(lambda b: len(b.find_elements(By.CLASS_NAME, "card")) == 4)
+            # every card shows its run's plots (fetched through GET /v1/models/{name}/card and .../plots/...)
+            loaded_plots = (
+                "return [...document.querySelectorAll('#model-mlp_classifier img.plot')]"
+                ".filter(i => i.naturalWidth > 0).length"
+            )
+            wait.until(lambda b: b.execute_script(loaded_plots) >= 1)
             browser.save_screenshot(str(tmp_path / "cards.png"))
             # draw a vertical stroke, classify it
             digit = browser.find_element(By.ID, "model-mlp_classifier")
@@ -79,6 +87,29 @@ def test_the_page_in_a_headless_browser(root: Path, tmp_path: Path) -> None:
             wait.until(lambda b: len(out.text) >= 50)
             time.sleep(0.2)
             browser.save_screenshot(str(tmp_path / "answers.png"))
+            # node classification: the preset graph, then one node added by a click on empty space
+            graph = browser.find_element(By.ID, "model-gcn")
+            browser.execute_script("arguments[0].scrollIntoView()", graph)
+            labelled = graph.find_element(By.CLASS_NAME, "answer")
+            graph.find_element(By.XPATH, ".//button[text()='classify nodes']").click()
+            wait.until(lambda b: labelled.text.startswith("8 nodes labelled"))
+            drawing = graph.find_element(By.CLASS_NAME, "graph")
+            ActionChains(browser).move_to_element_with_offset(drawing, 0, 0).click().perform()  # its empty middle
+            graph.find_element(By.XPATH, ".//button[text()='classify nodes']").click()
+            wait.until(lambda b: labelled.text.startswith("9 nodes labelled"))
+            browser.save_screenshot(str(tmp_path / "graph.png"))
+            # a CartPole episode: actions from POST /act, the environment simulated in the page
+            cart = browser.find_element(By.ID, "model-dqn")
+            browser.execute_script("arguments[0].scrollIntoView()", cart)
+            cart.find_element(By.XPATH, ".//button[text()='play episode']").click()
+            episode = cart.find_element(By.CLASS_NAME, "answer")
+            WebDriverWait(browser, 60).until(lambda b: episode.text.startswith("return "))
+            steps = int(episode.text.split()[1])
+            assert 1 <= steps <= 500
+            time.sleep(min(2.0, 0.02 * steps + 0.2))  # let the replay draw its frames
+            browser.save_screenshot(str(tmp_path / "cartpole.png"))
     finally:
         browser.quit()
-    assert (tmp_path / "cards.png").stat().st_size > 1000 and (tmp_path / "answers.png").stat().st_size > 1000
+    for shot in ("cards", "answers", "graph", "cartpole"):
+        assert (tmp_path / f"{shot}.png").stat().st_size > 1000
+    print(f"screenshots: {tmp_path}")

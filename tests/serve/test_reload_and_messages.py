@@ -142,7 +142,7 @@ def test_422_names_the_fields_and_an_example_of_the_body(graphs_client: TestClie
     detail = r.json()["detail"]
     assert r.status_code == 422 and problem in detail, detail
     if model == "gcn":
-        assert 'expected a JSON object with nodes (required), e.g. {"nodes": [0, 1, 2]}' in detail
+        assert 'expected a JSON object with nodes (required), graph (default null), e.g. {"nodes": [0, 1, 2]}' in detail
     else:
         assert "expected a JSON object with graphs (required), e.g. " in detail
         assert '{"graphs": [{"features": [[1, 0], [0, 1], [1, 0]], "edges": [[0, 1], [1, 2]]}]}' in detail

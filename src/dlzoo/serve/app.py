@@ -12,6 +12,8 @@ served too, by onnxruntime without PyTorch, under ``<name>@<folder>`` (see onnx_
     GET  /v1/models                        models (+ runs that failed to load, under "skipped"), and a version
     POST /v1/reload                        scan the folder again: serve runs trained since the start
     GET  /v1/models/{name}                 one model: family, task, input_shape, metrics, verbs
+    GET  /v1/models/{name}/card            its card.md, its info and the list of its plots
+    GET  /v1/models/{name}/plots/{plot}    one PNG of the run's plots/ (only names the card lists)
     POST /v1/models/{name}/predict         classify | regress   {"inputs": [...]} -> labels/probabilities | predictions
     POST /v1/models/{name}/sample          generate             {"n": 16, "seed": 0} -> samples
     POST /v1/models/{name}/reconstruct     generate             {"inputs": [...]} -> reconstructions
@@ -49,6 +51,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import anyio
 import torch
 from fastapi import BackgroundTasks, Body, Depends, FastAPI, Request
+from fastapi import Path as FastAPIPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
@@ -58,6 +61,7 @@ from dlzoo.inference import InputError
 from dlzoo.registry import ModelSpec, choices_error
 from dlzoo.runs import LoadedRun, RunDir, RunError, find_runs, load_run
 from dlzoo.serve import onnx_runs
+from dlzoo.serve.rows import prepare as prepare_rows
 from dlzoo.serve.batching import BatchConfig, MicroBatcher
 from dlzoo.serve.limits import Busy, Gate, check_budget, once, request_cost, stream_lines
 from dlzoo.serve.observe import Metrics, Observe, RequestIdFilter, request_id
@@ -65,11 +69,13 @@ from dlzoo.serve.security import ApiKey
 from dlzoo.serve.settings import ServeSettings
 from dlzoo.serve.schemas import (
     ActResponse,
+    CardResponse,
     ErrorResponse,
     Health,
     InputsRequest,
     ModelInfo,
     ModelList,
+    PlotInfo,
     PredictResponse,
     ReconstructResponse,
     ReloadResponse,
@@ -83,6 +89,7 @@ log = logging.getLogger("dlzoo.serve")
 MiB = 2**20
 PLAYGROUND = Path(__file__).with_name("playground.html")
 ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (400, 401, 404, 408, 413, 422, 503)}
+PLOT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\.png$"  # a plot's file name: no separators, no leading dot
 
 
 class APIError(Exception):
@@ -129,7 +136,7 @@ class Served:
                 "act": lambda x: {"actions": inference.act(loaded, x)},
             }[verb]
             self.batchers[verb] = MicroBatcher(
-                prepare=partial(inference.as_batch, loaded), run=run, config=config, name=f"{self.name}/{verb}"
+                prepare=partial(prepare_rows, loaded), run=run, config=config, name=f"{self.name}/{verb}"
             )
         self.batchers[verb].on_batch = on_batch
         return self.batchers[verb]
@@ -364,7 +371,21 @@ def _model_info(s: Served, *, short: str, aliases: list[str], latest: bool) -> M
         metrics=s.metrics,
         verbs=list(s.verbs),
         runtime="onnxruntime" if isinstance(s.loaded, onnx_runs.OnnxRun) else "pytorch",
+        bodies={verb: body.model_json_schema() for verb, body in inference.requests_of(spec).items()},
     )
+
+
+def plots_of(run: RunDir) -> dict[str, Path]:
+    """The run's figures: regular PNG files directly in its plots/ folder, with plain names (PLOT_NAME).
+    Only these can be fetched: a name is looked up here, never joined onto a path."""
+    folder = run.plots_dir
+    if folder.is_symlink() or not folder.is_dir():  # a plots/ linked elsewhere is not the run's
+        return {}
+    return {
+        p.name: p
+        for p in sorted(folder.iterdir())
+        if re.fullmatch(PLOT_NAME, p.name) and not p.is_symlink() and p.is_file()
+    }
 
 
 # -- request bodies: size limit and standard JSON -----------------------------------------------
@@ -756,6 +777,39 @@ def create_app(
     async def get_model(name: str) -> ModelInfo:
         return table.resolve(name).info
 
+    @app.get("/v1/models/{name}/card", response_model=CardResponse, responses=ERRORS)
+    async def get_card(name: str) -> CardResponse:
+        """The run's model card (card.md, Markdown), its info, and its plots (fetch each at its url)."""
+        served = table.resolve(name)
+        run = served.loaded.run
+
+        def read() -> tuple[str | None, dict[str, Path]]:
+            card = run.card_path.read_text(encoding="utf-8") if run.card_path.is_file() else None
+            return card, plots_of(run)
+
+        card, plots = await anyio.to_thread.run_sync(read)
+        base = f"/v1/models/{served.info.name}/plots/"
+        return CardResponse(
+            model=served.name,
+            card=card,
+            info=served.info,
+            plots=[PlotInfo(name=n, url=base + n, bytes=p.stat().st_size) for n, p in plots.items()],
+        )
+
+    @app.get(
+        "/v1/models/{name}/plots/{plot}",
+        response_class=Response,
+        responses={**ERRORS, 200: {"content": {"image/png": {}}, "description": "the PNG file"}},
+    )
+    async def get_plot(name: str, plot: Annotated[str, FastAPIPath(pattern=PLOT_NAME)]) -> Response:
+        """One figure of the run's plots/ folder, by a name its card lists (404 for any other)."""
+        served = table.resolve(name)
+        plots = await anyio.to_thread.run_sync(plots_of, served.loaded.run)
+        if plot not in plots:
+            listed = ", ".join(plots) or "none"
+            raise APIError(404, f"{served.name} has no plot {plot!r}; its plots: {listed} (GET /v1/models/{name}/card)")
+        return Response(await anyio.to_thread.run_sync(plots[plot].read_bytes), media_type="image/png")
+
     def serving(verb: str) -> Any:
         """Dependency: the model named in the path, if it serves ``verb`` (checked before the body)."""
 
@@ -833,7 +887,9 @@ def create_app(
         if has_own(served, "predict"):
             return await own_request(served, "predict", body)
         out = await batched(served, "predict", parse(InputsRequest, body).inputs)
-        return PredictResponse(model=served.name, **out)
+        # a PredictResponse's fields, built here from lists of ints, floats and strs: returned as JSON
+        # directly (FastAPI would dump, validate and dump the model again: ~0.1 ms per request at 1 client)
+        return JSONResponse({"model": served.name, **out})
 
     @app.post("/v1/models/{name}/reconstruct", response_model=ReconstructResponse, responses=ERRORS)
     async def reconstruct(body: InputsRequest, served: Served = serving("reconstruct")) -> ReconstructResponse:

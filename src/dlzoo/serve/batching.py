@@ -8,7 +8,7 @@ Each (model, verb) gets a queue and one worker thread. A request's inputs are va
 submitted (on the event loop, which has just parsed them; a bad request fails alone, with
 ``InputError``, and never reaches the queue). The worker takes the first waiting request, then every
 request already queued, up to ``max_batch`` examples (waiting up to ``max_wait_ms`` for more when that
-is above 0), concatenates them, runs the model once and hands every request back its own rows. A
+is above 0), joins them into one tensor, runs the model once and hands every request back its own rows. A
 request larger than ``max_batch`` runs alone, never split.
 
 With ``max_wait_ms=0`` (the default) batching is adaptive: a request that finds the worker idle runs at
@@ -34,9 +34,12 @@ from collections.abc import Callable
 
 import torch
 
+from dlzoo.serve.rows import Rows, join
 from dlzoo.validation import NonFiniteOutput, nonfinite_error
 
-Prepare = Callable[[Any], torch.Tensor]  # raw JSON inputs -> validated (B, *input_shape); raises InputError
+# raw JSON inputs -> validated (B, *input_shape), as a tensor or as Rows (float32 values, no torch call on
+# the event loop: rows.py says why); raises InputError
+Prepare = Callable[[Any], "torch.Tensor | Rows"]
 Run = Callable[[torch.Tensor], dict[str, list[Any]]]  # batch -> per-example lists, each of length B
 
 
@@ -55,7 +58,7 @@ class _Job:
     data: Any
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future
-    x: torch.Tensor | None = None  # validated inputs
+    x: torch.Tensor | Rows | None = None  # validated inputs
 
 
 @dataclass
@@ -151,14 +154,15 @@ class MicroBatcher:
 
     def _run(self, jobs: list[_Job]) -> None:
         try:
-            out = self.run(torch.cat([j.x for j in jobs]) if len(jobs) > 1 else jobs[0].x)
+            out = self.run(join([j.x for j in jobs]))
         except NonFiniteOutput as e:  # some examples overflow the model: their requests fail, the others run again
             bad, good, start = set(e.rows), [], 0
             for j in jobs:
                 mine = [r - start for r in range(start, start + len(j.x)) if r in bad]
                 start += len(j.x)
                 if mine:
-                    _resolve(j, error=nonfinite_error(j.x, mine) if len(jobs) > 1 else e)
+                    x = j.x.tensor() if isinstance(j.x, Rows) else j.x
+                    _resolve(j, error=nonfinite_error(x, mine) if len(jobs) > 1 else e)
                 else:
                     good.append(j)
             if good:
@@ -168,17 +172,35 @@ class MicroBatcher:
             for j in jobs:
                 _resolve(j, error=e)
             return
-        start = 0
+        start, answers = 0, []
         for j in jobs:
             stop = start + len(j.x)
-            _resolve(j, result={k: v[start:stop] for k, v in out.items()})
+            answers.append((j, {k: v[start:stop] for k, v in out.items()}))
             start = stop
+        _resolve_all(answers)
         s = self.stats
         s.batches, s.requests, s.examples = s.batches + 1, s.requests + len(jobs), s.examples + start
         s.largest = max(s.largest, len(jobs))
         s.sizes = (s.sizes + [len(jobs)])[-100:]
         if self.on_batch is not None:
             self.on_batch(len(jobs))
+
+
+def _resolve_all(answers: list[tuple[_Job, Any]]) -> None:
+    """Complete the futures of one forward pass with one wake-up of each event loop (not one per request:
+    each ``call_soon_threadsafe`` writes to the loop's self-pipe, a system call that hands the GIL over)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any]]] = {}
+    for job, result in answers:
+        by_loop.setdefault(job.loop, []).append((job, result))
+
+    def done(items: list[tuple[_Job, Any]]) -> None:
+        for job, result in items:
+            if not job.future.done():
+                job.future.set_result(result)
+
+    for loop, items in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # event loop closed
+            loop.call_soon_threadsafe(done, items)
 
 
 def _resolve(job: _Job, *, result: Any = None, error: BaseException | None = None) -> None:

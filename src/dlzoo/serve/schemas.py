@@ -8,6 +8,8 @@ NaN and Infinity are refused with 422; the shape itself is checked against the m
 from __future__ import annotations
 
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
@@ -101,6 +103,25 @@ class ModelInfo(BaseModel):
     metrics: dict[str, float | None] = Field(description="final metrics from eval.json, 'split/metric'")
     verbs: list[str] = Field(description="POST /v1/models/{name}/<verb> this model serves")
     runtime: str = Field("pytorch", description="what answers predict: pytorch, or onnxruntime (the run's ONNX export)")
+    bodies: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="verbs answered with a request body of the family's own (graphs, prompts): the body's JSON schema",
+    )
+
+
+class PlotInfo(BaseModel):
+    name: str = Field(description="file name in the run's plots/ folder")
+    url: str = Field(description="GET it for the PNG (with the API key, if the server has one)")
+    bytes: int
+
+
+class CardResponse(BaseModel):
+    """A run's model card (card.md, written at the end of training) and the figures of its plots/ folder."""
+
+    model: str = Field(description="the run, as <model>@<run>")
+    card: str | None = Field(description="card.md as Markdown; null when the run has none (info has the facts)")
+    info: ModelInfo
+    plots: list[PlotInfo] = Field(description="the run's figures (PNG files of plots/), by name")
 
 
 class SkippedRun(BaseModel):

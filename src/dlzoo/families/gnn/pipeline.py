@@ -1,7 +1,8 @@
 """Serving and export of the GNN objectives: request bodies, answers, example graphs.
 
 - node classification: ``POST /predict {"nodes": [0, 1, 2]}`` labels nodes of the run's graph
-  (reloaded from its ``data:`` section);
+  (reloaded from its ``data:`` section), or, with ``"graph": {"features": ..., "edges": ...}``, nodes
+  of a graph posted whole (features of the model's width; the playground's drawn graph);
 - graph classification: ``{"graphs": [{"features": [[...]], "edges": [[0, 1]]}]}`` classifies
   posted graphs;
 - link prediction: ``{"pairs": [[0, 1]]}`` gives the edge probability σ(z_uᵀ z_v) of node pairs.
@@ -33,14 +34,6 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class NodesRequest(_Body):
-    """Node classification on the run's graph: which nodes to label."""
-
-    nodes: list[int] = Field(
-        min_length=1, max_length=MAX_ITEMS, description="node ids 0..N-1 of the served graph", examples=[[0, 1, 2]]
-    )
-
-
 class GraphIn(_Body):
     features: list[list[float]] = Field(
         min_length=1, description="(num_nodes, num_features) node feature rows", examples=[[[1, 0], [0, 1], [1, 0]]]
@@ -49,6 +42,22 @@ class GraphIn(_Body):
         default_factory=list,
         description="[src, dst] node-id pairs, 0-based; treated as undirected, duplicates merged, self-loops dropped",
         examples=[[[0, 1], [1, 2]]],
+    )
+
+
+class NodesRequest(_Body):
+    """Node classification: which nodes to label, on the run's graph or on a graph posted with them."""
+
+    nodes: list[int] = Field(
+        min_length=1,
+        max_length=MAX_ITEMS,
+        description="node ids 0..N-1 of the served graph (or of the posted graph)",
+        examples=[[0, 1, 2]],
+    )
+    graph: GraphIn | None = Field(
+        None,
+        description="a graph of your own (features of the model's input width, GET /v1/models/{name} gives it): "
+        "its nodes are labelled by the trained model instead of the run's graph's",
     )
 
 
@@ -107,6 +116,33 @@ def _class_result(logits: torch.Tensor, loaded: Any) -> dict[str, Any]:
     return out
 
 
+def _posted_graph(g: GraphIn, f: int, *, where: str) -> Any:
+    """A posted graph -> ``Graph`` (label 0): features of width ``f``, finite; edges checked and made canonical."""
+    from dlzoo.data import DataError
+    from dlzoo.data.graphs import Graph, canonical_edges
+
+    widths = {len(row) for row in g.features}
+    if widths != {f}:
+        row = next(i for i, r in enumerate(g.features) if len(r) != f)
+        raise InputError(
+            f"{where}.features[{row}]: expected {f} features per node (the model's input size), "
+            f"got {len(g.features[row])}"
+        )
+    x = torch.tensor(g.features, dtype=torch.float32)  # (n, F)
+    if not torch.isfinite(x).all():
+        raise InputError(f"{where}.features: contains NaN or infinity")
+    bad = next((v for e in g.edges for v in e if not 0 <= v < len(x)), None)  # torch.tensor overflows
+    if bad is not None:  # on ids beyond int64: checked on the Python ints, as canonical_edges words it
+        n = len(x)
+        raise InputError(f"{where}.edges: node id {bad} out of range; the graph has {n} nodes (ids 0..{n - 1})")
+    ei = torch.tensor(g.edges, dtype=torch.long).reshape(-1, 2).T  # (2, E)
+    try:
+        ei = canonical_edges(ei, len(x), where=f"{where}.edges")
+    except DataError as e:
+        raise InputError(str(e)) from None
+    return Graph(x, ei, torch.tensor(0))
+
+
 class NodePipeline(Pipeline):
     """Node classification on the run's graph."""
 
@@ -120,7 +156,12 @@ class NodePipeline(Pipeline):
     @staticmethod
     @torch.no_grad()
     def serve(verb: str, loaded: Any, body: NodesRequest) -> dict[str, Any]:
-        graph = served_graph(loaded)
+        if body.graph is not None:
+            if len(body.graph.features) > MAX_NODES:
+                raise InputError(f"graph: more than {MAX_NODES} nodes; send a smaller graph")
+            graph = _posted_graph(body.graph, _num_features(loaded), where="graph")
+        else:
+            graph = served_graph(loaded)
         nodes = _check_ids(body.nodes, graph.num_nodes, what="nodes")
         logits = loaded.model(graph.x, graph.edge_index)[nodes]  # (B, C)
         return {"nodes": body.nodes, **_class_result(logits, loaded)}
@@ -139,36 +180,14 @@ class GraphPipeline(Pipeline):
     @staticmethod
     @torch.no_grad()
     def serve(verb: str, loaded: Any, body: GraphsRequest) -> dict[str, Any]:
-        from dlzoo.data import DataError
-        from dlzoo.data.graphs import Graph, canonical_edges, collate
+        from dlzoo.data.graphs import collate
 
         f = _num_features(loaded)
         graphs = []
         if sum(len(g.features) for g in body.graphs) > MAX_NODES:
             raise InputError(f"more than {MAX_NODES} nodes in one request; send fewer graphs")
         for k, g in enumerate(body.graphs):
-            widths = {len(row) for row in g.features}
-            if widths != {f}:
-                row = next(i for i, r in enumerate(g.features) if len(r) != f)
-                raise InputError(
-                    f"graphs[{k}].features[{row}]: expected {f} features per node "
-                    f"(the model's input size), got {len(g.features[row])}"
-                )
-            x = torch.tensor(g.features, dtype=torch.float32)  # (n, F)
-            if not torch.isfinite(x).all():
-                raise InputError(f"graphs[{k}].features: contains NaN or infinity")
-            bad = next((v for e in g.edges for v in e if not 0 <= v < len(x)), None)  # torch.tensor overflows
-            if bad is not None:  # on ids beyond int64: checked on the Python ints, as canonical_edges words it
-                n = len(x)
-                raise InputError(
-                    f"graphs[{k}].edges: node id {bad} out of range; the graph has {n} nodes (ids 0..{n - 1})"
-                )
-            ei = torch.tensor(g.edges, dtype=torch.long).reshape(-1, 2).T  # (2, E)
-            try:
-                ei = canonical_edges(ei, len(x), where=f"graphs[{k}].edges")
-            except DataError as e:
-                raise InputError(str(e)) from None
-            graphs.append(Graph(x, ei, torch.tensor(0)))
+            graphs.append(_posted_graph(g, f, where=f"graphs[{k}]"))
         b = collate(graphs)
         return _class_result(loaded.model(b.x, b.edge_index, b.batch), loaded)
 
