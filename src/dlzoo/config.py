@@ -268,10 +268,31 @@ def resolve_config(
     raw["model"]["name"] = model
     raw["preset"] = preset
     if data is not None and data != raw["data"].get("name"):
-        raw["data"] = {"name": data}  # another dataset: its own loader defaults, not the preset's
+        raw["data"] = _data_section(data, spec, preset_data=raw["data"], info=raw.setdefault("info", {}))
     apply_overrides(raw, overrides or [])
     check_train_fields(spec, raw["train"])
     return validate_run_config(raw, source=f"{model} preset {preset!r}")
+
+
+def _data_section(data: str, spec: ModelSpec, *, preset_data: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+    """``--data NAME``: a registered loader (its own defaults, not the preset's), or a dataset inside one.
+
+    A Planetoid graph, TU set or UCR set found under ``DLZOO_DATA`` (``dlzoo.data.resolve``) becomes
+    ``{name: <loader>, dataset: <Name>}`` (keeping the preset's other arguments when the preset uses that
+    loader too), and ``info.data_resolved`` says so; anything else is a ConfigError with the exact form."""
+    from dlzoo.data import list_datasets
+    from dlzoo.data.resolve import find_dataset, not_found_hint
+
+    if PARADIGMS[spec.paradigm].data == "environment" or data in list_datasets():
+        return {"name": data}  # another dataset: its own loader defaults, not the preset's
+    found = find_dataset(data)
+    if not found:
+        raise ConfigError(f"unknown dataset {data!r}; valid: {', '.join(list_datasets())}; {not_found_hint(data)}")
+    pick = next((f for f in found if f.loader == preset_data.get("name")), found[0])
+    section = dict(preset_data) if pick.loader == preset_data.get("name") else {"name": pick.loader}
+    section["dataset"] = pick.dataset
+    info["data_resolved"] = f"--data {data}: resolved to {pick.form()} ({pick.where})"
+    return section
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> None:
