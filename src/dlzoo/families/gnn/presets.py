@@ -63,7 +63,7 @@ GAT_CORA = {
         "default": GAT_CORA,
         "cora": GAT_CORA,
         # the same training, tested with the weights of the best val/accuracy epoch (the paper's model selection)
-        "cora_best": {**GAT_CORA, "task": {"keep_best": True}},
+        "cora_best": {**GAT_CORA, "train": {**GAT_CORA["train"], "keep_best": {"monitor": "val/accuracy", "mode": "max"}}},
     },
 )
 def gat(
