@@ -68,7 +68,12 @@ def run_ours(seed: int, overrides: list[str]) -> dict[str, Any]:
     cfg = resolve_config(
         "dqn",
         preset="default",
-        overrides=[*overrides, "train.keep_best={monitor: val/return_mean, mode: max, ties_improve: true}", f"train.seed={seed}", "train.progress=false"],
+        overrides=[
+            *overrides,
+            "train.keep_best={monitor: val/return_mean, mode: max, ties_improve: true}",
+            f"train.seed={seed}",
+            "train.progress=false",
+        ],
     )
     with tempfile.TemporaryDirectory() as root:
         run = RunDir.create(root, "dqn", f"seed{seed}")

@@ -51,7 +51,11 @@ def test_keep_best_needs_every_monitor_at_its_best_and_skips_nan() -> None:
     s.restore(model)
     assert float(model.weight.detach()) == 2.0
     with pytest.raises(ConfigError, match="2 monitors but 3 modes"):
-        resolve_config("mlp_classifier", preset="tiny", overrides=["train.keep_best={monitor: [val/a, val/b], mode: [min, max, min]}"])
+        resolve_config(
+            "mlp_classifier",
+            preset="tiny",
+            overrides=["train.keep_best={monitor: [val/a, val/b], mode: [min, max, min]}"],
+        )
     with pytest.raises(ConfigError, match="val/<metric> or train/<metric>"):
         resolve_config("mlp_classifier", preset="tiny", overrides=["train.keep_best={monitor: loss, mode: min}"])
 
@@ -157,7 +161,9 @@ def test_batch_fraction_is_fawaz_et_als_rule() -> None:
 
 
 def test_ucr_presets_size_the_batch_from_the_training_set(tmp_path: Path) -> None:
-    cfg = resolve_config("fcn_tsc", preset="fawaz2019", data="cbf", overrides=[*FAST, "train.epochs=2", "model.filters=[4,4,4]"])
+    cfg = resolve_config(
+        "fcn_tsc", preset="fawaz2019", data="cbf", overrides=[*FAST, "train.epochs=2", "model.filters=[4,4,4]"]
+    )
     assert cfg.train.scheduler == "plateau" and cfg.train.keep_best.monitor == ["train/loss"]
     run = RunDir.create(tmp_path, "fcn_tsc", "r")
     result = train_run(cfg, run)

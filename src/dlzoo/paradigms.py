@@ -81,10 +81,17 @@ PARADIGMS: dict[str, Paradigm] = {
     p.name: p
     for p in (
         Paradigm(
-            "supervised", "dlzoo.tasks.supervised:SupervisedTask", protocols.SupervisedObjective, (*EPOCHS, "batch_fraction")
+            "supervised",
+            "dlzoo.tasks.supervised:SupervisedTask",
+            protocols.SupervisedObjective,
+            (*EPOCHS, "batch_fraction"),
         ),
         Paradigm(
-            "generative", "dlzoo.tasks.generative:GenerativeTask", protocols.GenerativeObjective, EPOCHS, _BATCH_FRACTION
+            "generative",
+            "dlzoo.tasks.generative:GenerativeTask",
+            protocols.GenerativeObjective,
+            EPOCHS,
+            _BATCH_FRACTION,
         ),
         Paradigm("seq2seq", "dlzoo.tasks.seq2seq:Seq2SeqTask", protocols.Seq2SeqObjective, EPOCHS, _BATCH_FRACTION),
         Paradigm("graph", "dlzoo.tasks.graph:graph_task", protocols.GraphObjective, EPOCHS, _BATCH_FRACTION),

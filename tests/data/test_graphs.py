@@ -153,7 +153,9 @@ def test_tu_reads_graphs_features_and_folds(tmp_path: Path) -> None:
 
 def test_tu_continuous_attributes_are_standardised_with_the_training_fold(tmp_path: Path) -> None:
     write_tu(tmp_path)
-    n_nodes = sum(len(line.strip()) > 0 for line in (tmp_path / "TOY" / "TOY_graph_indicator.txt").read_text().splitlines())
+    n_nodes = sum(
+        len(line.strip()) > 0 for line in (tmp_path / "TOY" / "TOY_graph_indicator.txt").read_text().splitlines()
+    )
     raw = np.linspace(-540.0, 800.0, n_nodes)  # PROTEINS' raw attribute range
     (tmp_path / "TOY" / "TOY_node_attributes.txt").write_text("\n".join(f"{v:.3f}" for v in raw) + "\n")
     kw = {"dataset": "TOY", "root": str(tmp_path / "TOY"), "folds": 5}

@@ -264,7 +264,12 @@ def test_keep_best_tests_the_best_validation_round() -> None:
     cfg = resolve_config(
         "dqn",
         preset="tiny",
-        overrides=["model.hidden=[]", "train.keep_best={monitor: val/return_mean, mode: max, ties_improve: true}", "task.eval_episodes=2", "task.final_eval_episodes=2"],
+        overrides=[
+            "model.hidden=[]",
+            "train.keep_best={monitor: val/return_mean, mode: max, ties_improve: true}",
+            "task.eval_episodes=2",
+            "task.final_eval_episodes=2",
+        ],
     )
     selection = Selection(cfg.train)  # the loop's keep-best, as train_run drives it
     task = ReinforcementTask(Context(get_spec("dqn"), cfg, Fabric(accelerator="cpu", devices=1)))

@@ -478,7 +478,9 @@ def tudataset(
     if val_is_test:
         splits["val"] = len(test)
         note += "; val = the test fold (GIN paper protocol)"
-    version = f"tu-{name}" + ("" if node_attributes == "standardize" or not n_attr else f"/attributes={node_attributes}")
+    version = f"tu-{name}" + (
+        "" if node_attributes == "standardize" or not n_attr else f"/attributes={node_attributes}"
+    )
     info = _info(name.lower(), version, num_features=graphs[0].x.shape[1], classes=classes, splits=splits, note=note)
     return GraphSetData(train, test if val_is_test else None, test, info)
 

@@ -408,7 +408,8 @@ def cbf(*, n_train: int = 30, n_test: int = 900, length: int = 128, seed: int = 
         num_classes=3,
         class_names=CBF_CLASSES,
         splits={k: len(s) for k, s in parts.items()},
-        split_note=f"generated, seed={seed}: train first, then test" + ("; z-normalised per series" if znorm else "")
+        split_note=f"generated, seed={seed}: train first, then test"
+        + ("; z-normalised per series" if znorm else "")
         + " (not the archive's CBF: that is --data ucr data.dataset=CBF)",
     )
     return TensorData(train=parts["train"], val=None, test=parts["test"], info=info)

@@ -102,7 +102,10 @@ def resnet_tsc(
             "train": {**UCR_TRAIN, "batch_size": 64, "batch_fraction": None, "epochs": 150},
         },
         # InceptionTime's own protocol (Fawaz et al. 2020, their code): batch 64, 1500 epochs, plateau, min train loss
-        "fawaz2020": {"data": UCR_DATA, "train": {**FAWAZ_TRAIN, "batch_size": 64, "batch_fraction": None, "epochs": 1500}},
+        "fawaz2020": {
+            "data": UCR_DATA,
+            "train": {**FAWAZ_TRAIN, "batch_size": 64, "batch_fraction": None, "epochs": 1500},
+        },
     },
 )
 def inception_time(
