@@ -9,8 +9,9 @@ same code (``dlzoo.tasks.reinforcement.rollout_returns``: greedy actions, episod
 ``offset + 1000·seed + i``): every ``eval_every_steps`` env steps on ``eval_episodes`` validation
 episodes (SB3: a callback at EvalCallback's cadence), and after training on ``final_eval_episodes``
 test episodes, twice: with the last weights and with the weights of the best validation round (the
-latest of equals: dlzoo's ``train.keep_best`` on ``val/return_mean``, SB3's EvalCallback ``best_model``). Evaluation time is
-excluded from both wall times; ours includes its checkpoints (the loop's price for exact resume).
+latest of equals: dlzoo's ``train.keep_best`` on ``val/return_mean``, SB3's EvalCallback
+``best_model``). Evaluation time is excluded from both wall times; ours includes its checkpoints (the
+loop's price for exact resume).
 
 Ours runs the ``default`` preset with ``train.keep_best`` (the ``stable`` preset): training is
 identical to ``default`` (keep_best only copies weights after validation), so one run gives both the

@@ -156,11 +156,12 @@ def run_one(model: str, dataset: str, overrides: list[str], args: argparse.Names
         + f"{args.threads} torch thread(s) on a {os.cpu_count()}-core machine shared with other jobs; "
         f"preset {args.preset}: {cfg.train.epochs} epochs, batch {cfg.train.batch_size}, Adam lr {cfg.train.lr}, "
         + (
-            "cosine schedule, last weights (Fawaz et al.: 2000/1500 epochs, ReduceLROnPlateau, min-train-loss weights). "
+            "cosine schedule, last weights "
+            "(Fawaz et al.: 2000/1500 epochs, ReduceLROnPlateau, min-train-loss weights). "
             if args.preset == "ucr"
             else "ReduceLROnPlateau on the training loss, min-train-loss weights (Fawaz et al.'s protocol). "
         )
-        "wall_time_s = the loop's training time per seed.",
+        + "wall_time_s = the loop's training time per seed.",
         extra={"final_train_loss": final_loss, "total_wall_s_all_seeds": sum(loop_s), "overrides": overrides},
     )
 

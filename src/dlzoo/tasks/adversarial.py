@@ -89,8 +89,6 @@ class AdversarialTask:
         opt_d = torch.optim.Adam(self.model.critic.parameters(), lr=c.lr_d, betas=tuple(c.betas_d))
         self.opt_g, self.opt_d = fabric.setup_optimizers(opt_g, opt_d)
         if t.scheduler == "plateau":
-            from dlzoo.config import ConfigError
-
             raise ConfigError(
                 "train.scheduler=plateau: the generator and the critic have no one training loss to watch; "
                 "set train.scheduler to none, cosine or step"

@@ -7,7 +7,8 @@
         train.early_stop / train.keep_best checks (training/selection.py): stop early, remember the best
         atomic checkpoint every checkpoint_every rounds (model, task state, RNG, step, wall time)
     keep_best: load the kept round's weights
-    task.evaluate("test", final=True) -> eval.json (with "selection": which round, why); model.safetensors; card.md; plots/
+    task.evaluate("test", final=True) -> eval.json (+ "selection": which round, why)
+    model.safetensors; card.md; plots/
 
 A logged training loss that is NaN or infinite stops the run with ``TrainingDiverged`` before the
 round's checkpoint is written, so ``checkpoints/last.ckpt`` still holds the last good round.

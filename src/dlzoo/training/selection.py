@@ -104,11 +104,11 @@ class Selection:
 
     def check(self, round_idx: int, metrics: dict[str, float], model: torch.nn.Module) -> None:
         """Update keep-best and early stopping with this round's metrics (train means and/or val)."""
-        if self.keep_watch is not None and self.keep_watch.ready(metrics):
-            if all(self.keep_watch.improved(metrics)):
-                self.kept_round = round_idx
-                self.kept_reason = f"every monitored metric at its best so far: {self.keep_watch.describe(metrics)}"
-                self.kept_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        keep = self.keep_watch
+        if keep is not None and keep.ready(metrics) and all(keep.improved(metrics)):
+            self.kept_round = round_idx
+            self.kept_reason = f"every monitored metric at its best so far: {keep.describe(metrics)}"
+            self.kept_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if self.early_watch is not None and self.early_watch.ready(metrics):
             if any(self.early_watch.improved(metrics)):
                 self.bad_checks = 0
