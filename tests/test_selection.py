@@ -94,6 +94,7 @@ def test_a_run_stops_early_and_saves_the_kept_rounds_weights(tmp_path: Path, mod
     assert math.isclose(again["val/nll"], rows[0]["val/nll"], rel_tol=1e-5)
     assert not math.isclose(again["val/nll"], rows[3]["val/nll"], rel_tol=1e-5)
     assert json.loads(run.eval_path.read_text())["selection"] == sel
+    assert "weights of round 0 of 4 rounds" in run.card_path.read_text()
 
 
 def test_a_natural_early_stop_on_the_graph_keeps_the_best_validation_epoch(tmp_path: Path) -> None:
