@@ -177,6 +177,18 @@ def test_tu_continuous_attributes_are_standardised_with_the_training_fold(tmp_pa
         load_dataset("tudataset", node_attributes="scale", **kw)
 
 
+def test_tu_val_fraction_holds_out_part_of_the_training_fold(tmp_path: Path) -> None:
+    write_tu(tmp_path, graphs=40)
+    kw = {"dataset": "TOY", "root": str(tmp_path / "TOY"), "folds": 5}
+    full = load_dataset("tudataset", **kw)
+    data = load_dataset("tudataset", val_fraction=0.25, **kw)
+    assert data.val is not None and data.info.splits == {"train": 24, "test": 8, "val": 8}
+    assert full.val is None and len(full.train) == 32 and "val = a stratified 0.25" in data.info.split_note
+    assert sorted(int(g.y) for g in data.val) == [0] * 4 + [1] * 4  # stratified
+    with pytest.raises(DataError, match="set one"):
+        load_dataset("tudataset", val_fraction=0.25, val_is_test=True, **kw)
+
+
 def test_tu_val_is_test_reports_the_held_out_fold(tmp_path: Path) -> None:
     write_tu(tmp_path)
     data = load_dataset("tudataset", dataset="TOY", root=str(tmp_path / "TOY"), folds=5, val_is_test=True)

@@ -440,12 +440,15 @@ def tudataset(
     folds: int = 10,
     split_seed: int = 0,
     val_is_test: bool = False,
+    val_fraction: float = 0.0,
     node_attributes: str = "standardize",
 ) -> GraphSetData:
     """Any TU graph-classification set ``<dataset>_*.txt``; fold ``fold`` of stratified ``folds``-fold CV.
 
     ``val_is_test`` reports the held-out fold as "val" every epoch too: the GIN paper's protocol
     (Xu et al. 2019, Sec. 7), which picks the epoch of best mean fold accuracy; off by default.
+    ``val_fraction`` holds out that stratified fraction of the training fold as "val" instead
+    (``split_seed``): an honest split for early stopping, the test fold never seen before the end.
     ``node_attributes``: what to do with continuous ``_node_attributes.txt`` columns (PROTEINS' raw
     attribute spans about -540..800): "standardize" (z-score with the mean and std of the fold's
     training graphs only, default), "raw" (as in the file), or "drop" (leave them out). One-hot node
@@ -466,11 +469,27 @@ def tudataset(
         raise DataError(f"{name}: the smallest class has {np.bincount(y).min()} graphs, fewer than folds={folds}")
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=split_seed)
     train_idx, test_idx = list(cv.split(np.zeros(len(y)), y))[fold]
+    if not 0 <= val_fraction < 1:
+        raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if val_fraction and val_is_test:
+        raise DataError("val_fraction and val_is_test both choose the val split; set one")
+    val: list[Graph] | None = None
+    if val_fraction:
+        from sklearn.model_selection import train_test_split
+
+        train_idx, val_idx = train_test_split(
+            train_idx, test_size=val_fraction, stratify=y[train_idx], random_state=split_seed
+        )
+        val = [graphs[i] for i in val_idx]
     train, test = [graphs[i] for i in train_idx], [graphs[i] for i in test_idx]
     splits = {"train": len(train), "test": len(test)}
     note = f"fold {fold} of stratified {folds}-fold CV (StratifiedKFold shuffle, random_state={split_seed})"
+    if val is not None:
+        splits["val"] = len(val)
+        note += f"; val = a stratified {val_fraction:g} of the training fold (random_state={split_seed})"
     if node_attributes == "standardize" and n_attr:
-        test, _ = standardize_attributes(train, test, n_attr)  # the training fold's statistics for both
+        test, _ = standardize_attributes(train, test, n_attr)  # the training graphs' statistics for all
+        val = standardize_attributes(train, val, n_attr)[0] if val is not None else None
         train, how = standardize_attributes(train, train, n_attr)
         note += f"; {how}"
     elif n_attr:
@@ -482,15 +501,29 @@ def tudataset(
         "" if node_attributes == "standardize" or not n_attr else f"/attributes={node_attributes}"
     )
     info = _info(name.lower(), version, num_features=graphs[0].x.shape[1], classes=classes, splits=splits, note=note)
-    return GraphSetData(train, test if val_is_test else None, test, info)
+    return GraphSetData(train, test if val_is_test else val, test, info)
 
 
 @register_dataset("mutag", modality="graphs")
 def mutag(
-    *, root: str = "", fold: int = 0, folds: int = 10, split_seed: int = 0, val_is_test: bool = False
+    *,
+    root: str = "",
+    fold: int = 0,
+    folds: int = 10,
+    split_seed: int = 0,
+    val_is_test: bool = False,
+    val_fraction: float = 0.0,
 ) -> GraphSetData:  # MUTAG has one-hot atom types only: no continuous attributes to scale
     """MUTAG (Debnath et al. 1991): 188 nitro compounds, 7 atom types one-hot, mutagenic or not."""
-    return tudataset(dataset="MUTAG", root=root, fold=fold, folds=folds, split_seed=split_seed, val_is_test=val_is_test)
+    return tudataset(
+        dataset="MUTAG",
+        root=root,
+        fold=fold,
+        folds=folds,
+        split_seed=split_seed,
+        val_is_test=val_is_test,
+        val_fraction=val_fraction,
+    )
 
 
 # -- networkx -----------------------------------------------------------------------------------

@@ -170,6 +170,19 @@ GIN_MUTAG = {
     },
 }
 
+# the honest default for a new TU set: 10% of the training fold is val; training stops when the val loss has
+# not improved for 50 epochs and the weights of its minimum are tested (the paper's 350 fixed epochs
+# overfit a set they were not tuned on, and its model selection looks at the test folds)
+GIN_VAL = {
+    **GIN_MUTAG,
+    "data": {"name": "tudataset", "dataset": "MUTAG", "val_fraction": 0.1},
+    "train": {
+        **GIN_MUTAG["train"],
+        "early_stop": {"monitor": "val/nll", "mode": "min", "patience": 50},
+        "keep_best": {"monitor": "val/nll", "mode": "min"},
+    },
+}
+
 
 @register_model(
     family="gnn",
@@ -184,7 +197,7 @@ GIN_MUTAG = {
             "data": {"name": "graph_shapes"},
             "train": {"epochs": 15, "batch_size": 16, "lr": 0.01, "log_every": 10},
         },
-        "default": GIN_MUTAG,
+        "default": GIN_VAL,
         "mutag": GIN_MUTAG,
     },
 )
