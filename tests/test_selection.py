@@ -188,3 +188,18 @@ def test_plateau_halves_the_lr_after_patience_epochs_without_improvement() -> No
         opt.end_epoch()
         lrs.append(opt.optimizer.param_groups[0]["lr"])
     assert lrs[:3] == [1e-3] * 3 and lrs[3] == pytest.approx(5e-4) and lrs[-1] == pytest.approx(3e-4)
+
+
+def test_paper_presets_say_their_protocol() -> None:
+    gat = resolve_config("gat", preset="velickovic2018").train
+    assert gat.early_stop.patience == 100 and gat.early_stop.monitor == ["val/nll", "val/accuracy"]
+    assert gat.early_stop.mode == ["min", "max"] and gat.early_stop.ties_improve
+    assert gat.keep_best.monitor == ["val/nll", "val/accuracy"] and gat.keep_best.ties_improve
+    assert (gat.lr, gat.weight_decay, gat.epochs) == (0.005, 5e-4, 3000)
+    for model, epochs, cap in (("fcn_tsc", 2000, 16), ("resnet_tsc", 1500, 64)):
+        t = resolve_config(model, preset="fawaz2019").train
+        assert (t.epochs, t.batch_size, t.batch_fraction, t.optimizer, t.lr) == (epochs, cap, 0.1, "adam", 1e-3)
+        assert (t.scheduler, t.plateau_factor, t.plateau_patience, t.min_lr) == ("plateau", 0.5, 50, 1e-4)
+        assert t.keep_best.monitor == ["train/loss"] and t.keep_best.mode == ["min"]
+    gin = resolve_config("gin")
+    assert gin.data["val_fraction"] == 0.1 and gin.train.early_stop.monitor == ["val/nll"]
