@@ -114,7 +114,7 @@ class TrainConfig(BaseModel):
     early_stop: EarlyStop | None = Field(
         None,
         description="stop training when no monitored metric improved for patience checks, e.g. "
-        "{monitor: val/loss, mode: min, patience: 100}; eval.json's selection says when and why",
+        "{monitor: val/nll, mode: min, patience: 100}; eval.json's selection says when and why",
     )
     keep_best: KeepBest | None = Field(
         None,

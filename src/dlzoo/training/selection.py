@@ -1,6 +1,6 @@
 """Early stopping and keep-best: the loop's one model-selection rule, for every paradigm.
 
-``train.early_stop: {monitor: val/loss, mode: min, patience: 100}`` ends training when no monitored
+``train.early_stop: {monitor: val/nll, mode: min, patience: 100}`` ends training when no monitored
 metric improved on its best so far for ``patience`` checks in a row; ``train.keep_best: {monitor:
 train/loss, mode: min}`` makes the run's result (its test evaluation and ``model.safetensors``) the
 weights of the last round at which *every* monitored metric improved, not the last round.
