@@ -58,6 +58,8 @@ GAT_CORA = {
 GAT_SELECT = {"monitor": ["val/nll", "val/accuracy"], "mode": ["min", "max"], "ties_improve": True}
 GAT_PAPER = {
     **GAT_CORA,
+    # the authors' attn_head drops the projected features W h too (PyG's GATConv does not)
+    "model": {**GAT_CORA["model"], "value_dropout": 0.6},
     "train": {
         **GAT_CORA["train"],
         "epochs": 3000,
@@ -88,7 +90,14 @@ GAT_PAPER = {
     },
 )
 def gat(
-    *, in_features: int, out_features: int, hidden: int = 8, heads: int = 8, out_heads: int = 1, dropout: float = 0.6
+    *,
+    in_features: int,
+    out_features: int,
+    hidden: int = 8,
+    heads: int = 8,
+    out_heads: int = 1,
+    dropout: float = 0.6,
+    value_dropout: float = 0.0,
 ) -> GAT:
     """GAT node classifier (Veličković et al. 2018): multi-head masked attention over neighbours, ELU."""
     return GAT(
@@ -98,6 +107,7 @@ def gat(
         heads=heads,
         out_heads=out_heads,
         dropout=dropout,
+        value_dropout=value_dropout,
     )
 
 
