@@ -9,10 +9,11 @@ same code (``dlzoo.tasks.reinforcement.rollout_returns``: greedy actions, episod
 ``offset + 1000·seed + i``): every ``eval_every_steps`` env steps on ``eval_episodes`` validation
 episodes (SB3: a callback at EvalCallback's cadence), and after training on ``final_eval_episodes``
 test episodes, twice: with the last weights and with the weights of the best validation round (the
-latest of equals: dlzoo's ``task.keep_best``, SB3's EvalCallback ``best_model``). Evaluation time is
-excluded from both wall times; ours includes its checkpoints (the loop's price for exact resume).
+latest of equals: dlzoo's ``train.keep_best`` on ``val/return_mean``, SB3's EvalCallback
+``best_model``). Evaluation time is excluded from both wall times; ours includes its checkpoints (the
+loop's price for exact resume).
 
-Ours runs the ``default`` preset with ``task.keep_best=true`` (the ``stable`` preset): training is
+Ours runs the ``default`` preset with ``train.keep_best`` (the ``stable`` preset): training is
 identical to ``default`` (keep_best only copies weights after validation), so one run gives both the
 ``default`` result (the last weights, read back from checkpoints/last.ckpt) and the ``stable`` one
 (eval.json). Records: ``dqn_cartpole-default-return.json`` (last weights),
@@ -68,7 +69,12 @@ def run_ours(seed: int, overrides: list[str]) -> dict[str, Any]:
     cfg = resolve_config(
         "dqn",
         preset="default",
-        overrides=[*overrides, "task.keep_best=true", f"train.seed={seed}", "train.progress=false"],
+        overrides=[
+            *overrides,
+            "train.keep_best={monitor: val/return_mean, mode: max, ties_improve: true}",
+            f"train.seed={seed}",
+            "train.progress=false",
+        ],
     )
     with tempfile.TemporaryDirectory() as root:
         run = RunDir.create(root, "dqn", f"seed{seed}")

@@ -255,7 +255,12 @@ def train(
         None, "--config", "-c", help="a run config YAML (a run's config.yaml, `dlzoo nas export`'s best.yaml)"
     ),
     preset: str = typer.Option("default", "--preset", "-p", help="preset of the model (see `dlzoo info`)"),
-    data: str | None = typer.Option(None, help="dataset (or environment) instead of the preset's"),
+    data: str | None = typer.Option(
+        None,
+        help="dataset (or environment) instead of the preset's: a registered loader, or a "
+        "Planetoid graph / TU set / UCR set under DLZOO_DATA by name (resolved to --data planetoid|tudataset|ucr "
+        "data.dataset=NAME); `cbf` is the generated Cylinder-Bell-Funnel, the archive's is --data ucr data.dataset=CBF",
+    ),
     runs: Path = typer.Option(Path("runs"), help="root of the run directories"),
     run_name: str | None = typer.Option(None, "--name", help="run directory name (default: a timestamp)"),
     resume: bool = typer.Option(False, help="continue the run --name from its last checkpoint"),
@@ -296,6 +301,8 @@ def train(
         cfg = file_cfg
     else:
         cfg = resolve_config(name, preset=preset, overrides=overrides or [], data=data)
+        if "data_resolved" in cfg.info:  # --data NAME was a dataset inside a loader: say which
+            err.print(cfg.info["data_resolved"], highlight=False, soft_wrap=True, markup=False)
     try:
         result = train_run(cfg, run, resume=resume)
     except KeyboardInterrupt:

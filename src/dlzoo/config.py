@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from dlzoo.paradigms import PARADIGMS, validate_data
 from dlzoo.registry import ModelSpec, get_spec
@@ -32,6 +32,54 @@ class ConfigError(ValueError):
     """A config that cannot run; the message names the key and what was expected."""
 
 
+class Criterion(BaseModel):
+    """Metrics the loop watches, each to be minimized or maximized (``train.early_stop``, ``train.keep_best``).
+
+    ``monitor`` names metrics as logged: ``val/<metric>`` (checked after each validation) or
+    ``train/<metric>`` (the round's mean over its steps, checked every round). One ``mode`` for all,
+    or one per monitor. A value improves on the best so far of its metric when it is better by more
+    than ``min_delta``, or equal to it too with ``ties_improve`` (the GAT code's ``>=`` / ``<=``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    monitor: list[str] = Field(min_length=1, description="metrics to watch, e.g. val/loss or [val/nll, val/accuracy]")
+    mode: list[Literal["min", "max"]] = Field(min_length=1, description="min or max, one for all or one per monitor")
+    ties_improve: bool = Field(False, description="a value equal to the best so far counts as an improvement")
+    min_delta: float = Field(0.0, ge=0, description="an improvement must beat the best so far by more than this")
+
+    @field_validator("monitor", "mode", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("monitor")
+    @classmethod
+    def _metric_names(cls, value: list[str]) -> list[str]:
+        bad = [m for m in value if not (m.startswith("val/") or m.startswith("train/"))]
+        if bad:
+            raise ValueError(f"monitors are val/<metric> or train/<metric> names, got {bad}")
+        return value
+
+    @model_validator(mode="after")
+    def _modes(self) -> Criterion:
+        if len(self.mode) == 1:
+            self.mode = self.mode * len(self.monitor)
+        if len(self.mode) != len(self.monitor):
+            raise ValueError(f"{len(self.monitor)} monitors but {len(self.mode)} modes; give one mode or one each")
+        return self
+
+
+class EarlyStop(Criterion):
+    """Stop when no monitored metric has improved for ``patience`` checks in a row."""
+
+    patience: int = Field(ge=1, description="checks (validations, or rounds for train/ metrics) without improvement")
+
+
+class KeepBest(Criterion):
+    """Test and save the weights of the round where every monitored metric improved last, not the last round."""
+
+
 class TrainConfig(BaseModel):
     """The loop's settings, shared by every paradigm."""
 
@@ -39,15 +87,40 @@ class TrainConfig(BaseModel):
 
     epochs: int = Field(10, ge=1, description="passes over the training data (rounds for RL/episodic paradigms)")
     batch_size: int = Field(128, ge=1, description="global batch size, split over devices")
+    batch_fraction: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="size the batch from the training set: min(batch_size, floor(batch_fraction * N_train)), "
+        "at least 1 (Fawaz et al. 2019: 0.1, capped at 16 for FCN and 64 for ResNet); the size used is "
+        "written back to batch_size in config.yaml",
+    )
     optimizer: Literal["adam", "adamw", "sgd"] = Field(
         "adam", description="adam, adamw (decoupled weight decay) or sgd (with momentum)"
     )
     lr: float = Field(1e-3, gt=0, description="peak learning rate")
     weight_decay: float = Field(0.0, ge=0, description="L2 penalty (adam, sgd) or decoupled decay (adamw)")
     momentum: float = Field(0.9, ge=0, description="SGD momentum")
-    scheduler: Literal["none", "cosine", "step"] = Field("none", description="per-epoch LR schedule")
+    scheduler: Literal["none", "cosine", "step", "plateau"] = Field(
+        "none", description="per-epoch LR schedule; plateau: ReduceLROnPlateau on the epoch's mean training loss"
+    )
     step_gamma: float = Field(0.5, gt=0, description="'step' scheduler: factor every step_every epochs")
     step_every: int = Field(10, ge=1, description="'step' scheduler: epochs between LR decays")
+    plateau_factor: float = Field(0.5, gt=0, lt=1, description="'plateau' scheduler: LR factor on a plateau")
+    plateau_patience: int = Field(
+        50, ge=0, description="'plateau' scheduler: epochs without a training-loss improvement before a cut"
+    )
+    min_lr: float = Field(0.0, ge=0, description="'plateau' scheduler: the LR is never cut below this")
+    early_stop: EarlyStop | None = Field(
+        None,
+        description="stop training when no monitored metric improved for patience checks, e.g. "
+        "{monitor: val/nll, mode: min, patience: 100}; eval.json's selection says when and why",
+    )
+    keep_best: KeepBest | None = Field(
+        None,
+        description="test and save the weights of the best round by these metrics, not the last, e.g. "
+        "{monitor: train/loss, mode: min}; eval.json's selection says which round and why",
+    )
     grad_clip: float | None = Field(None, gt=0, description="clip the global gradient norm")
     seed: int = Field(0, description="seeds torch, numpy and random, the batch order and the model init")
     accelerator: Literal["auto", "cpu", "cuda", "gpu", "mps"] = Field(
@@ -268,10 +341,31 @@ def resolve_config(
     raw["model"]["name"] = model
     raw["preset"] = preset
     if data is not None and data != raw["data"].get("name"):
-        raw["data"] = {"name": data}  # another dataset: its own loader defaults, not the preset's
+        raw["data"] = _data_section(data, spec, preset_data=raw["data"], info=raw.setdefault("info", {}))
     apply_overrides(raw, overrides or [])
     check_train_fields(spec, raw["train"])
     return validate_run_config(raw, source=f"{model} preset {preset!r}")
+
+
+def _data_section(data: str, spec: ModelSpec, *, preset_data: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+    """``--data NAME``: a registered loader (its own defaults, not the preset's), or a dataset inside one.
+
+    A Planetoid graph, TU set or UCR set found under ``DLZOO_DATA`` (``dlzoo.data.resolve``) becomes
+    ``{name: <loader>, dataset: <Name>}`` (keeping the preset's other arguments when the preset uses that
+    loader too), and ``info.data_resolved`` says so; anything else is a ConfigError with the exact form."""
+    from dlzoo.data import list_datasets
+    from dlzoo.data.resolve import find_dataset, not_found_hint
+
+    if PARADIGMS[spec.paradigm].data == "environment" or data in list_datasets():
+        return {"name": data}  # another dataset: its own loader defaults, not the preset's
+    found = find_dataset(data)
+    if not found:
+        raise ConfigError(f"unknown dataset {data!r}; valid: {', '.join(list_datasets())}; {not_found_hint(data)}")
+    pick = next((f for f in found if f.loader == preset_data.get("name")), found[0])
+    section = dict(preset_data) if pick.loader == preset_data.get("name") else {"name": pick.loader}
+    section["dataset"] = pick.dataset
+    info["data_resolved"] = f"--data {data}: resolved to {pick.form()} ({pick.where})"
+    return section
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> None:

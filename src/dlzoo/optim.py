@@ -61,8 +61,23 @@ def decay_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     ]
 
 
-def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """``train.scheduler``, stepped once per epoch by the paradigm; None for 'none'."""
+def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig) -> Any:
+    """``train.scheduler``, stepped once per epoch by the paradigm; None for 'none'.
+
+    'plateau' is ``ReduceLROnPlateau`` on the epoch's mean training loss (its ``step`` takes that
+    loss): the LR is multiplied by ``plateau_factor`` after ``plateau_patience`` epochs without a
+    decrease of more than 1e-4 (absolute), never below ``min_lr``: Keras's ReduceLROnPlateau defaults,
+    which Fawaz et al. (2019) use."""
+    if cfg.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt,
+            mode="min",
+            factor=cfg.plateau_factor,
+            patience=cfg.plateau_patience,
+            threshold=1e-4,
+            threshold_mode="abs",
+            min_lr=cfg.min_lr,
+        )
     if cfg.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
     if cfg.scheduler == "step":

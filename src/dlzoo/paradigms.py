@@ -38,6 +38,8 @@ LOOP_FIELDS = (
     "progress",
     "retain_freed_memory",
     "threads",
+    "early_stop",
+    "keep_best",
 )
 #: the epoch loop's fields: one optimizer from train: (make_optimizer), a per-epoch scheduler, epochs
 EPOCHS = (
@@ -50,8 +52,13 @@ EPOCHS = (
     "scheduler",
     "step_gamma",
     "step_every",
+    "plateau_factor",
+    "plateau_patience",
+    "min_lr",
     "grad_clip",
 )
+#: only the supervised paradigm sizes its batches from the training set
+_BATCH_FRACTION = {"batch_fraction": "only the supervised paradigm sizes its batch from the data; set train.batch_size"}
 
 
 @dataclass(frozen=True)
@@ -67,15 +74,27 @@ class Paradigm:
 _LM_SCHEDULE = "set task.warmup_iters / task.decay_lr / task.lr_decay_iters / task.min_lr (the language lr schedule)"
 _RL_SCHEDULE = "set task.lr_schedule (the learning rate is scheduled per environment step)"
 _GAN_ADAM = "set task.betas_g / task.betas_d (the generator and the critic use Adam)"
+_GAN_PLATEAU = "two players have no one training loss to watch: set train.scheduler to cosine or step"
 _EPISODES = "set task.meta_batch_size (episodes per meta-update) and task.n_way / task.k_shot / task.n_query"
 
 PARADIGMS: dict[str, Paradigm] = {
     p.name: p
     for p in (
-        Paradigm("supervised", "dlzoo.tasks.supervised:SupervisedTask", protocols.SupervisedObjective, EPOCHS),
-        Paradigm("generative", "dlzoo.tasks.generative:GenerativeTask", protocols.GenerativeObjective, EPOCHS),
-        Paradigm("seq2seq", "dlzoo.tasks.seq2seq:Seq2SeqTask", protocols.Seq2SeqObjective, EPOCHS),
-        Paradigm("graph", "dlzoo.tasks.graph:graph_task", protocols.GraphObjective, EPOCHS),
+        Paradigm(
+            "supervised",
+            "dlzoo.tasks.supervised:SupervisedTask",
+            protocols.SupervisedObjective,
+            (*EPOCHS, "batch_fraction"),
+        ),
+        Paradigm(
+            "generative",
+            "dlzoo.tasks.generative:GenerativeTask",
+            protocols.GenerativeObjective,
+            EPOCHS,
+            _BATCH_FRACTION,
+        ),
+        Paradigm("seq2seq", "dlzoo.tasks.seq2seq:Seq2SeqTask", protocols.Seq2SeqObjective, EPOCHS, _BATCH_FRACTION),
+        Paradigm("graph", "dlzoo.tasks.graph:graph_task", protocols.GraphObjective, EPOCHS, _BATCH_FRACTION),
         Paradigm(
             "language",
             "dlzoo.tasks.language:LanguageTask",
@@ -87,6 +106,10 @@ PARADIGMS: dict[str, Paradigm] = {
                 "scheduler": _LM_SCHEDULE,
                 "step_gamma": _LM_SCHEDULE,
                 "step_every": _LM_SCHEDULE,
+                "plateau_factor": _LM_SCHEDULE,
+                "plateau_patience": _LM_SCHEDULE,
+                "min_lr": "set task.min_lr (the language lr schedule's floor)",
+                **_BATCH_FRACTION,
             },
         ),
         Paradigm(
@@ -99,6 +122,10 @@ PARADIGMS: dict[str, Paradigm] = {
                 "scheduler": _RL_SCHEDULE,
                 "step_gamma": _RL_SCHEDULE,
                 "step_every": _RL_SCHEDULE,
+                "plateau_factor": _RL_SCHEDULE,
+                "plateau_patience": _RL_SCHEDULE,
+                "min_lr": _RL_SCHEDULE,
+                **_BATCH_FRACTION,
             },
             data="environment",
         ),
@@ -112,6 +139,10 @@ PARADIGMS: dict[str, Paradigm] = {
                 "optimizer": _GAN_ADAM,
                 "momentum": _GAN_ADAM,
                 "weight_decay": "the generator and the critic use Adam without weight decay; remove it",
+                "plateau_factor": _GAN_PLATEAU,
+                "plateau_patience": _GAN_PLATEAU,
+                "min_lr": _GAN_PLATEAU,
+                **_BATCH_FRACTION,
             },
         ),
         Paradigm(
@@ -119,7 +150,7 @@ PARADIGMS: dict[str, Paradigm] = {
             "dlzoo.tasks.episodic:EpisodicTask",
             protocols.EpisodicObjective,
             tuple(f for f in EPOCHS if f != "batch_size"),  # epochs = rounds of task.meta_batches_per_round
-            {"batch_size": _EPISODES},
+            {"batch_size": _EPISODES, "batch_fraction": _EPISODES},
         ),
     )
 }
@@ -143,7 +174,6 @@ class RLConfig(BaseModel):
     final_eval_episodes: int = Field(20, ge=1, description="greedy episodes of the final test evaluation")
     buffer_size: int = Field(100_000, ge=1, description="replay capacity (transitions)")
     gamma: float = Field(0.99, gt=0, le=1, description="discount factor")
-    keep_best: bool = Field(False, description="test and save the weights of the best validation round, not the last")
 
 
 class EpisodicConfig(BaseModel):

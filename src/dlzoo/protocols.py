@@ -134,15 +134,11 @@ class Seq2SeqObjective(Objective, Protocol):
 
 
 class GraphObjective(Objective, Protocol):
-    """Node, graph or link level (``level``) on graphs; ``keep_best`` selects the best val epoch."""
+    """Node, graph or link level (``level``) on graphs (the best val epoch: the loop's ``train.keep_best``)."""
 
     level: ClassVar[str]  # "node" | "graph" | "link"
 
     def loss(self, *args: torch.Tensor) -> torch.Tensor: ...
-
-    def keep_best(self) -> bool:
-        """Test and save the weights of the best validation epoch instead of the last; default no."""
-        return False
 
 
 class ReinforcementObjective(Objective, Protocol):

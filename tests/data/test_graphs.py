@@ -151,6 +151,44 @@ def test_tu_reads_graphs_features_and_folds(tmp_path: Path) -> None:
     assert sum(n for n, _, _ in spec) == sum(g.num_nodes for g in data.train + data.test)
 
 
+def test_tu_continuous_attributes_are_standardised_with_the_training_fold(tmp_path: Path) -> None:
+    write_tu(tmp_path)
+    n_nodes = sum(
+        len(line.strip()) > 0 for line in (tmp_path / "TOY" / "TOY_graph_indicator.txt").read_text().splitlines()
+    )
+    raw = np.linspace(-540.0, 800.0, n_nodes)  # PROTEINS' raw attribute range
+    (tmp_path / "TOY" / "TOY_node_attributes.txt").write_text("\n".join(f"{v:.3f}" for v in raw) + "\n")
+    kw = {"dataset": "TOY", "root": str(tmp_path / "TOY"), "folds": 5}
+    data = load_dataset("tudataset", **kw)
+    assert data.info.input_shape == (3,)  # 2 one-hot node labels + 1 attribute
+    train_attr = torch.cat([g.x[:, -1] for g in data.train])
+    assert abs(float(train_attr.mean())) < 1e-5 and abs(float(train_attr.std(unbiased=False)) - 1) < 1e-5
+    test_attr = torch.cat([g.x[:, -1] for g in data.test])
+    raw_data = load_dataset("tudataset", node_attributes="raw", **kw)
+    raw_train = torch.cat([g.x[:, -1] for g in raw_data.train]).double()
+    raw_test = torch.cat([g.x[:, -1] for g in raw_data.test]).double()
+    expected = (raw_test - raw_train.mean()) / raw_train.std(unbiased=False)  # the test fold: the train statistics
+    assert torch.allclose(test_attr.double(), expected, atol=1e-5)
+    assert float(raw_train.max()) > 700 and "standardised" in data.info.split_note
+    assert torch.equal(torch.cat([g.x[:, :2] for g in data.train]), torch.cat([g.x[:, :2] for g in raw_data.train]))
+    dropped = load_dataset("tudataset", node_attributes="drop", **kw)
+    assert dropped.info.input_shape == (2,)
+    with pytest.raises(DataError, match="valid: \\['standardize', 'raw', 'drop'\\]"):
+        load_dataset("tudataset", node_attributes="scale", **kw)
+
+
+def test_tu_val_fraction_holds_out_part_of_the_training_fold(tmp_path: Path) -> None:
+    write_tu(tmp_path, graphs=40)
+    kw = {"dataset": "TOY", "root": str(tmp_path / "TOY"), "folds": 5}
+    full = load_dataset("tudataset", **kw)
+    data = load_dataset("tudataset", val_fraction=0.25, **kw)
+    assert data.val is not None and data.info.splits == {"train": 24, "test": 8, "val": 8}
+    assert full.val is None and len(full.train) == 32 and "val = a stratified 0.25" in data.info.split_note
+    assert sorted(int(g.y) for g in data.val) == [0] * 4 + [1] * 4  # stratified
+    with pytest.raises(DataError, match="set one"):
+        load_dataset("tudataset", val_fraction=0.25, val_is_test=True, **kw)
+
+
 def test_tu_val_is_test_reports_the_held_out_fold(tmp_path: Path) -> None:
     write_tu(tmp_path)
     data = load_dataset("tudataset", dataset="TOY", root=str(tmp_path / "TOY"), folds=5, val_is_test=True)

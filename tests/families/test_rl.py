@@ -31,7 +31,7 @@ SHORT = [
     "task.eval_episodes=3",
     "task.final_eval_episodes=3",
     "train.log_every=100",
-    "task.keep_best=true",
+    "train.keep_best={monitor: val/return_mean, mode: max, ties_improve: true}",
 ]
 
 
@@ -259,27 +259,40 @@ def test_resume_after_a_crash_gives_the_uninterrupted_run(
 def test_keep_best_tests_the_best_validation_round() -> None:
     from dlzoo.registry import get_spec
     from dlzoo.tasks.base import Context
+    from dlzoo.training.selection import Selection
 
     cfg = resolve_config(
         "dqn",
         preset="tiny",
-        overrides=["model.hidden=[]", "task.keep_best=true", "task.eval_episodes=2", "task.final_eval_episodes=2"],
+        overrides=[
+            "model.hidden=[]",
+            "train.keep_best={monitor: val/return_mean, mode: max, ties_improve: true}",
+            "task.eval_episodes=2",
+            "task.final_eval_episodes=2",
+        ],
     )
+    selection = Selection(cfg.train)  # the loop's keep-best, as train_run drives it
     task = ReinforcementTask(Context(get_spec("dqn"), cfg, Fabric(accelerator="cpu", devices=1)))
     task.setup()
     head = task.model.head  # a linear Q-function: Q(s, 1) − Q(s, 0) = w · s
     with torch.no_grad():
         head.bias.zero_()
         head.weight.copy_(torch.tensor([[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 3.0, 1.0]]))  # push right if 3θ + θ̇ > 0
-    good = task.evaluate("val")["val/return_mean"]
+    val = task.evaluate("val")
+    good = val["val/return_mean"]
+    selection.check(0, val, task.model)
     balancing = {k: v.clone() for k, v in task.model.state_dict().items()}
     with torch.no_grad():
         head.weight.zero_()
         head.bias.copy_(torch.tensor([1.0, 0.0]))  # always push left: the pole falls in ~9 steps
-    assert task.evaluate("val")["val/return_mean"] < good
-    state = task.state_dict()  # the best weights travel with the checkpoint
-    task.best = None
-    task.load_state_dict(state)
+    val = task.evaluate("val")
+    assert val["val/return_mean"] < good
+    selection.check(1, val, task.model)
+    state = selection.state_dict()  # the best weights travel with the checkpoint
+    selection = Selection(cfg.train)
+    selection.load_state_dict(state)
+    selection.restore(task.model)
+    assert selection.summary(last_round=1)["kept_round"] == 0
     test = task.evaluate("test", final=True)["test/return_mean"]
     assert all(torch.equal(v, balancing[k]) for k, v in task.model.state_dict().items())  # what the loop saves
     assert test > 100

@@ -19,7 +19,8 @@ Formats:
   ``_graph_labels``, optional ``_node_labels`` (one-hot features) and ``_node_attributes`` in
   ``<root>`` (default ``$DLZOO_DATA/<name>``, or its ``raw/``). Split: fold ``fold`` of
   ``folds``-fold stratified CV (scikit-learn ``StratifiedKFold(shuffle=True, random_state=split_seed)``,
-  the GIN paper's protocol).
+  the GIN paper's protocol). Continuous node attributes are standardised with the training fold's
+  statistics by default (``node_attributes``: "standardize" | "raw" | "drop").
 """
 
 from __future__ import annotations
@@ -343,8 +344,10 @@ def _read_table(path: Path, *, cols: int | None, kind: type, what: str) -> np.nd
     return np.array(rows, dtype=np.float32 if kind is float else np.int64).reshape(len(rows), -1)
 
 
-def read_tu(name: str, root: str = "") -> tuple[list[Graph], list[str]]:
-    """All graphs of a TU dataset and the class names (sorted original labels)."""
+def read_tu(name: str, root: str = "", *, attributes: bool = True) -> tuple[list[Graph], list[str], int]:
+    """All graphs of a TU dataset, the class names (sorted original labels) and the number of continuous
+    node-attribute columns: the last columns of every ``x``, after the one-hot node labels (0 without
+    ``_node_attributes.txt``, or with ``attributes=False``, which leaves them out)."""
     folder = _root(root, name)
     if not (folder / f"{name}_A.txt").is_file() and (folder / "raw" / f"{name}_A.txt").is_file():
         folder = folder / "raw"
@@ -381,11 +384,13 @@ def read_tu(name: str, root: str = "") -> tuple[list[Graph], list[str]]:
             raise DataError(f"{path('node_labels')}: {len(node_labels)} rows for {n} nodes")
         values = np.unique(node_labels)
         feats.append(np.eye(len(values), dtype=np.float32)[np.searchsorted(values, node_labels)])  # one-hot
-    if path("node_attributes").is_file():
+    n_attr = 0
+    if attributes and path("node_attributes").is_file():
         attrs = _read_table(path("node_attributes"), cols=None, kind=float, what="comma-separated numbers")
         if len(attrs) != n:
             raise DataError(f"{path('node_attributes')}: {len(attrs)} rows for {n} nodes")
         feats.append(attrs)
+        n_attr = attrs.shape[1]
     x = np.concatenate(feats, 1) if feats else np.ones((n, 1), np.float32)  # no features: a constant 1
     classes = np.unique(labels)
     y = np.searchsorted(classes, labels)
@@ -403,7 +408,27 @@ def read_tu(name: str, root: str = "") -> tuple[list[Graph], list[str]]:
         local = torch.from_numpy(e[edge_graph == k] - starts[k]).T.reshape(2, -1)
         ei = canonical_edges(local, int(sizes[k]), where=f"{path('A')} (graph {k + 1})")
         graphs.append(Graph(xt[starts[k] : starts[k] + sizes[k]], ei, torch.tensor(int(y[k]))))
-    return graphs, [str(c) for c in classes]
+    return graphs, [str(c) for c in classes], n_attr
+
+
+NODE_ATTRIBUTES = ("standardize", "raw", "drop")
+
+
+def standardize_attributes(train: list[Graph], graphs: list[Graph], n_attr: int) -> tuple[list[Graph], str]:
+    """z-score the last ``n_attr`` feature columns of ``graphs`` with the mean and standard deviation
+    over every node of the ``train`` graphs (a constant column is only centred). Returns the new graphs
+    and a note of the statistics used."""
+    if n_attr == 0:
+        return graphs, ""
+    cols = torch.cat([g.x[:, -n_attr:] for g in train]).double()  # (N_train_nodes, n_attr)
+    mean, std = cols.mean(0), cols.std(0, unbiased=False)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    out = []
+    for g in graphs:
+        x = g.x.clone()
+        x[:, -n_attr:] = ((x[:, -n_attr:].double() - mean) / std).float()
+        out.append(Graph(x, g.edge_index, g.y))
+    return out, f"{n_attr} continuous node attribute(s) standardised with the training graphs' mean and std"
 
 
 @register_dataset("tudataset", modality="graphs")
@@ -415,16 +440,26 @@ def tudataset(
     folds: int = 10,
     split_seed: int = 0,
     val_is_test: bool = False,
+    val_fraction: float = 0.0,
+    node_attributes: str = "standardize",
 ) -> GraphSetData:
     """Any TU graph-classification set ``<dataset>_*.txt``; fold ``fold`` of stratified ``folds``-fold CV.
 
     ``val_is_test`` reports the held-out fold as "val" every epoch too: the GIN paper's protocol
     (Xu et al. 2019, Sec. 7), which picks the epoch of best mean fold accuracy; off by default.
+    ``val_fraction`` holds out that stratified fraction of the training fold as "val" instead
+    (``split_seed``): an honest split for early stopping, the test fold never seen before the end.
+    ``node_attributes``: what to do with continuous ``_node_attributes.txt`` columns (PROTEINS' raw
+    attribute spans about -540..800): "standardize" (z-score with the mean and std of the fold's
+    training graphs only, default), "raw" (as in the file), or "drop" (leave them out). One-hot node
+    labels are never changed.
     """
     from sklearn.model_selection import StratifiedKFold
 
     name = dataset
-    graphs, classes = read_tu(name, root)
+    if node_attributes not in NODE_ATTRIBUTES:
+        raise DataError(f"unknown node_attributes {node_attributes!r}; valid: {list(NODE_ATTRIBUTES)}")
+    graphs, classes, n_attr = read_tu(name, root, attributes=node_attributes != "drop")
     if not 2 <= folds <= len(graphs):
         raise DataError(f"folds must be in 2..{len(graphs)} (the number of graphs), got {folds}")
     if not 0 <= fold < folds:
@@ -434,24 +469,61 @@ def tudataset(
         raise DataError(f"{name}: the smallest class has {np.bincount(y).min()} graphs, fewer than folds={folds}")
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=split_seed)
     train_idx, test_idx = list(cv.split(np.zeros(len(y)), y))[fold]
+    if not 0 <= val_fraction < 1:
+        raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if val_fraction and val_is_test:
+        raise DataError("val_fraction and val_is_test both choose the val split; set one")
+    val: list[Graph] | None = None
+    if val_fraction:
+        from sklearn.model_selection import train_test_split
+
+        train_idx, val_idx = train_test_split(
+            train_idx, test_size=val_fraction, stratify=y[train_idx], random_state=split_seed
+        )
+        val = [graphs[i] for i in val_idx]
     train, test = [graphs[i] for i in train_idx], [graphs[i] for i in test_idx]
     splits = {"train": len(train), "test": len(test)}
     note = f"fold {fold} of stratified {folds}-fold CV (StratifiedKFold shuffle, random_state={split_seed})"
+    if val is not None:
+        splits["val"] = len(val)
+        note += f"; val = a stratified {val_fraction:g} of the training fold (random_state={split_seed})"
+    if node_attributes == "standardize" and n_attr:
+        test, _ = standardize_attributes(train, test, n_attr)  # the training graphs' statistics for all
+        val = standardize_attributes(train, val, n_attr)[0] if val is not None else None
+        train, how = standardize_attributes(train, train, n_attr)
+        note += f"; {how}"
+    elif n_attr:
+        note += f"; {n_attr} continuous node attribute(s) raw"
     if val_is_test:
         splits["val"] = len(test)
         note += "; val = the test fold (GIN paper protocol)"
-    info = _info(
-        name.lower(), f"tu-{name}", num_features=graphs[0].x.shape[1], classes=classes, splits=splits, note=note
+    version = f"tu-{name}" + (
+        "" if node_attributes == "standardize" or not n_attr else f"/attributes={node_attributes}"
     )
-    return GraphSetData(train, test if val_is_test else None, test, info)
+    info = _info(name.lower(), version, num_features=graphs[0].x.shape[1], classes=classes, splits=splits, note=note)
+    return GraphSetData(train, test if val_is_test else val, test, info)
 
 
 @register_dataset("mutag", modality="graphs")
 def mutag(
-    *, root: str = "", fold: int = 0, folds: int = 10, split_seed: int = 0, val_is_test: bool = False
-) -> GraphSetData:
+    *,
+    root: str = "",
+    fold: int = 0,
+    folds: int = 10,
+    split_seed: int = 0,
+    val_is_test: bool = False,
+    val_fraction: float = 0.0,
+) -> GraphSetData:  # MUTAG has one-hot atom types only: no continuous attributes to scale
     """MUTAG (Debnath et al. 1991): 188 nitro compounds, 7 atom types one-hot, mutagenic or not."""
-    return tudataset(dataset="MUTAG", root=root, fold=fold, folds=folds, split_seed=split_seed, val_is_test=val_is_test)
+    return tudataset(
+        dataset="MUTAG",
+        root=root,
+        fold=fold,
+        folds=folds,
+        split_seed=split_seed,
+        val_is_test=val_is_test,
+        val_fraction=val_fraction,
+    )
 
 
 # -- networkx -----------------------------------------------------------------------------------

@@ -384,7 +384,9 @@ def cbf_series(n: int, *, length: int, generator: np.random.Generator) -> tuple[
 
 @register_dataset("cbf", modality="timeseries")
 def cbf(*, n_train: int = 30, n_test: int = 900, length: int = 128, seed: int = 0, znorm: bool = True) -> TensorData:
-    """Cylinder-Bell-Funnel (Saito 1994), generated: the UCR CBF sizes (30 train / 900 test, length 128).
+    """Cylinder-Bell-Funnel (Saito 1994), generated; the archive's own CBF is ``--data ucr data.dataset=CBF``.
+
+    The UCR CBF sizes (30 train / 900 test, length 128), drawn afresh from ``seed``: not the archive's series.
 
     Shapes:
         x: (N, 1, length) float32; y: (N,) int64 in 0..2 (cylinder, bell, funnel)
@@ -406,6 +408,8 @@ def cbf(*, n_train: int = 30, n_test: int = 900, length: int = 128, seed: int = 
         num_classes=3,
         class_names=CBF_CLASSES,
         splits={k: len(s) for k, s in parts.items()},
-        split_note=f"generated, seed={seed}: train first, then test" + ("; z-normalised per series" if znorm else ""),
+        split_note=f"generated, seed={seed}: train first, then test"
+        + ("; z-normalised per series" if znorm else "")
+        + " (not the archive's CBF: that is --data ucr data.dataset=CBF)",
     )
     return TensorData(train=parts["train"], val=None, test=parts["test"], info=info)

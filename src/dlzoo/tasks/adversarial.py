@@ -88,6 +88,11 @@ class AdversarialTask:
         opt_g = torch.optim.Adam(self.model.generator.parameters(), lr=c.lr_g, betas=tuple(c.betas_g))
         opt_d = torch.optim.Adam(self.model.critic.parameters(), lr=c.lr_d, betas=tuple(c.betas_d))
         self.opt_g, self.opt_d = fabric.setup_optimizers(opt_g, opt_d)
+        if t.scheduler == "plateau":
+            raise ConfigError(
+                "train.scheduler=plateau: the generator and the critic have no one training loss to watch; "
+                "set train.scheduler to none, cosine or step"
+            )
         self.schedulers = [s for s in (make_scheduler(self.opt_g, t), make_scheduler(self.opt_d, t)) if s is not None]
         self.batches = TensorBatches(
             self.data.train.x,

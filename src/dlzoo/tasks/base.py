@@ -117,9 +117,14 @@ class Optimization:
         self.fabric, self.clip = fabric, cfg.grad_clip
         self.fmodel, self.optimizer = fabric.setup(model, make_optimizer(model.parameters(), cfg))
         self.scheduler = make_scheduler(self.optimizer, cfg)
+        self.plateau = cfg.scheduler == "plateau"
+        self.loss_sum, self.loss_steps = torch.zeros(()), 0  # the epoch's training loss, for 'plateau'
 
     def step(self, loss: torch.Tensor) -> None:
         """theta <- update(theta, grad loss), with the global gradient norm clipped to ``train.grad_clip``."""
+        if self.plateau:
+            self.loss_sum = self.loss_sum.to(loss.device) + loss.detach().float()
+            self.loss_steps += 1
         self.optimizer.zero_grad(set_to_none=True)
         self.fabric.backward(loss)
         if self.clip is not None:
@@ -127,7 +132,13 @@ class Optimization:
         self.optimizer.step()
 
     def end_epoch(self) -> None:
-        if self.scheduler is not None:
+        if self.plateau:  # ReduceLROnPlateau watches the epoch's mean training loss (all processes' mean)
+            mean = self.loss_sum / max(1, self.loss_steps)
+            if self.fabric.world_size > 1:
+                mean = self.fabric.all_reduce(mean, reduce_op="mean")
+            self.scheduler.step(float(mean))
+            self.loss_sum, self.loss_steps = torch.zeros(()), 0
+        elif self.scheduler is not None:
             self.scheduler.step()
 
     def state_dict(self) -> dict[str, Any]:

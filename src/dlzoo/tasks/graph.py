@@ -46,14 +46,14 @@ def _facts(info: Any) -> dict[str, Any]:
 
 
 class _Base:
-    """Shared plumbing: objective from the ``task:`` section, one optimizer, best-val bookkeeping."""
+    """Shared plumbing: objective from the ``task:`` section, one optimizer.
+
+    Keeping the best validation epoch is the loop's ``train.keep_best`` (training/selection.py)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         Objective = ctx.spec.objective
         self.objective = Objective(Objective.Config(**ctx.cfg.task))
-        self.best: dict[str, torch.Tensor] | None = None  # keep_best: weights of the best val epoch
-        self.best_score = -float("inf")
 
     def _setup_model(self, derived: dict[str, Any]) -> None:
         self.model = build_model(self.ctx, derived)
@@ -63,26 +63,11 @@ class _Base:
     def num_rounds(self) -> int:
         return self.ctx.train.epochs
 
-    def _keep(self, score: float) -> None:
-        if self.objective.keep_best() and score > self.best_score:
-            self.best_score = score
-            self.best = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-
-    def _restore_best(self, final: bool) -> None:
-        if final and self.best is not None:
-            self.model.load_state_dict(self.best)  # the loop saves task.model after the final evaluation
-
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "opt": self.opt.state_dict(),
-            "best": self.best or {},
-            "best_score": torch.tensor(self.best_score, dtype=torch.float64),
-        }
+        return {"opt": self.opt.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.opt.load_state_dict(state["opt"])
-        self.best = state.get("best") or None
-        self.best_score = float(state.get("best_score", -float("inf")))
 
     @property
     def dynamic_dims(self) -> tuple[dict[int, str], ...] | None:
@@ -146,14 +131,10 @@ class NodeTask(_Base):
         mask = getattr(self.data, f"{split}_mask")
         if mask is None:
             return {}
-        self._restore_best(final)
         self.model.eval()
         logits = self.model(self.x, self.edge_index)  # (N, C) every node sees its full neighbourhood
         mask = mask.to(self.device)
-        result = _classification(logits[mask], self.y[mask], split, self.data.info.num_classes)
-        if split == "val":
-            self._keep(result["val/accuracy"])
-        return result
+        return _classification(logits[mask], self.y[mask], split, self.data.info.num_classes)
 
 
 # -- graph classification -----------------------------------------------------------------------

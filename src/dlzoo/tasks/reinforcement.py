@@ -14,9 +14,9 @@ A round is ``eval_every_steps`` environment steps, extended to the end of the ru
 every checkpoint falls on an episode boundary and a resumed run resets the environment with the same
 seed (``seed + episode index``) as an uninterrupted one.
 
-With ``keep_best`` the run's result is the round with the best ``val/return_mean`` (the latest of
-equals), not the last: its weights are kept (and checkpointed) when validated, and the final test
-evaluation and ``model.safetensors`` use them. Selection uses the validation seeds only.
+With ``train.keep_best: {monitor: val/return_mean, mode: max, ties_improve: true}`` (the loop's
+setting, training/selection.py) the run's result is the round with the best ``val/return_mean`` (the
+latest of equals), not the last. Selection uses the validation seeds only.
 """
 
 from __future__ import annotations
@@ -72,8 +72,6 @@ class ReinforcementTask:
         self.step = 0  # environment steps so far
         self.episode = 0  # episodes started so far
         self.returns: list[float] = []  # training episode returns, for the plot
-        self.best: dict[str, torch.Tensor] | None = None  # keep_best: weights of the best validation round
-        self.best_return = -math.inf
 
     def num_rounds(self) -> int:
         return math.ceil(self.cfg.total_steps / self.cfg.eval_every_steps)
@@ -98,8 +96,6 @@ class ReinforcementTask:
 
     def evaluate(self, split: str, *, final: bool = False) -> dict[str, float]:
         episodes = self.cfg.final_eval_episodes if final else self.cfg.eval_episodes
-        if final and self.cfg.keep_best and self.best is not None:
-            self.model.load_state_dict(self.best)  # the loop saves task.model after this evaluation
         offset = 10**9 if split == "test" else 10**8  # evaluation seeds never overlap training seeds
         returns = rollout_returns(
             self.env_id,
@@ -110,9 +106,6 @@ class ReinforcementTask:
             device=self.ctx.fabric.device,
         )
         stats = episodic_return_stats(returns)
-        if split == "val" and self.cfg.keep_best and stats["return_mean"] >= self.best_return:
-            self.best_return = stats["return_mean"]
-            self.best = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         return {f"{split}/{k}": v for k, v in stats.items()}
 
     # -- contract / export ---------------------------------------------------------------------
@@ -132,8 +125,6 @@ class ReinforcementTask:
             "step": torch.tensor(self.step),
             "episode": torch.tensor(self.episode),
             "returns": torch.tensor(self.returns, dtype=torch.float64),
-            "best": self.best or {},
-            "best_return": torch.tensor(self.best_return, dtype=torch.float64),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -142,8 +133,6 @@ class ReinforcementTask:
         self.generator.set_state(state["generator"])
         self.step, self.episode = int(state["step"]), int(state["episode"])
         self.returns = state["returns"].tolist()
-        self.best = state.get("best") or None
-        self.best_return = float(state.get("best_return", -math.inf))
 
     def plots(self, folder: Path) -> list[Path]:
         from dlzoo.plots import episode_returns_plot

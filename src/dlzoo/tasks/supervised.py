@@ -31,6 +31,16 @@ def data_facts(info: Any) -> dict[str, Any]:
     return derived
 
 
+def batch_size_for(batch_size: int, fraction: float | None, n_train: int) -> int:
+    """``train.batch_fraction``: min(batch_size, floor(fraction * N_train)), at least 1; else batch_size.
+
+    Fawaz et al. (2019), their code: ``int(min(N_train / 10, 16))`` for FCN, ``min(N_train / 10, 64)``
+    for ResNet; idempotent, so a config.yaml that records the size used resolves to it again."""
+    if fraction is None:
+        return batch_size
+    return max(1, min(batch_size, math.floor(fraction * n_train + 1e-9)))
+
+
 def record_info(ctx: Context, info: Any) -> None:
     ctx.cfg.info.update(
         dataset=info.name,
@@ -57,6 +67,11 @@ class SupervisedTask:
         record_info(ctx, self.data.info)
         self.model = build_model(ctx, data_facts(self.data.info))
         fit_standardizers(self.model, self.data.train.x, self.data.train.y)
+        t.batch_size = batch_size_for(t.batch_size, t.batch_fraction, len(self.data.train))
+        if t.batch_fraction is not None:
+            ctx.cfg.info["batch_size_rule"] = (
+                f"min(batch_size, floor({t.batch_fraction} * N_train = {len(self.data.train)})) = {t.batch_size}"
+            )
         self.opt = Optimization(fabric, self.model, t)
         self.batches = TensorBatches(
             self.data.train.x,

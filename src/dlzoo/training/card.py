@@ -15,6 +15,14 @@ def write_card(run: RunDir, spec: ModelSpec, cfg: RunConfig, result: dict[str, A
     metrics = "\n".join(f"| {k} | {v:.6g} |" for k, v in result.items() if "/" in k and isinstance(v, float))
     info = "\n".join(f"- {k}: {_short(v)}" for k, v in cfg.info.items() if v not in (None, [], {}))
     cpu = result.get("hardware", {}).get("cpu")
+    sel = result.get("selection")
+    selection = (
+        f"- weights of round {sel['kept_round']} of {sel['last_round'] + 1} rounds: {sel['kept_reason']}"
+        + (f"; stopped early: {sel['stop_reason']}" if sel.get("stopped_early") else "")
+        + "\n"
+        if sel
+        else ""
+    )
     text = f"""# {spec.name} ({spec.family})
 
 {spec.description}
@@ -22,7 +30,7 @@ def write_card(run: RunDir, spec: ModelSpec, cfg: RunConfig, result: dict[str, A
 - task: {spec.task}, paradigm: {spec.paradigm}, preset: {cfg.preset}
 - data: {cfg.data["name"]} ({result.get("dataset_version")}), evaluated on split `{result.get("split")}`
 - seed {result.get("seed")}, {result.get("steps")} steps, {result.get("wall_time_s")} s on {cpu}
-
+{selection}
 ## Data
 {info}
 

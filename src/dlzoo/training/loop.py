@@ -4,8 +4,11 @@
         for logs in task.train_round(round):   # one optimizer (or environment) step each
             average logs over log_every steps -> metrics.jsonl
         task.evaluate("val") every eval_every rounds
+        train.early_stop / train.keep_best checks (training/selection.py): stop early, remember the best
         atomic checkpoint every checkpoint_every rounds (model, task state, RNG, step, wall time)
-    task.evaluate("test", final=True) -> eval.json; model.safetensors; card.md; plots/
+    keep_best: load the kept round's weights
+    task.evaluate("test", final=True) -> eval.json (+ "selection": which round, why)
+    model.safetensors; card.md; plots/
 
 A logged training loss that is NaN or infinite stops the run with ``TrainingDiverged`` before the
 round's checkpoint is written, so ``checkpoints/last.ckpt`` still holds the last good round.
@@ -31,6 +34,7 @@ from dlzoo.tasks.base import Context
 from dlzoo.training.allocator import retain_freed_memory
 from dlzoo.training.card import write_card
 from dlzoo.training.logger import MetricsLogger, progress_bar
+from dlzoo.training.selection import Selection
 
 if TYPE_CHECKING:  # Fabric costs seconds to import: a run imports it when it starts (make_fabric)
     from lightning_fabric import Fabric
@@ -95,12 +99,14 @@ def _train_run(
     spec = get_spec(cfg.model_name)
     task = make_task(Context(spec, cfg, fabric))
     task.setup()
+    selection = Selection(cfg.train)
     set_threads(cfg, task.model, local_processes=max(1, fabric.world_size // cfg.train.num_nodes))
     start_round, step, wall_before = 0, 0, 0.0
     if state is not None:
         try:
             task.model.load_state_dict(state["model"])
             task.load_state_dict(state["task"])
+            selection.load_state_dict(state.get("selection") or {})
         except (RuntimeError, ValueError, KeyError) as e:  # torch lists every mismatched tensor: keep the first
             first = str(e).strip().splitlines()
             why = next((line.strip() for line in first[1:] if line.strip()), first[0] if first else type(e).__name__)
@@ -127,15 +133,20 @@ def _train_run(
         row = logger.flush(step=step, round=r, time=time.perf_counter() - t0)
         check_finite(row, step=step, round_idx=r, run=run, last_good=last_good)
 
+    last_round = start_round - 1 if not selection.stopped else int(selection.stopped_round)
     with progress_bar(enabled=rank0 and t.progress, total=rounds, done=start_round, title=spec.name) as bar:
         for r in range(start_round, rounds):
+            if selection.stopped:  # resumed after an early stop: nothing left to train
+                break
             for logs in task.train_round(r):
                 step += 1
                 logger.accumulate(logs)
+                selection.accumulate(logs)
                 if step % t.log_every == 0:
                     flush(r)
             flush(r)
             last = r == rounds - 1
+            watched = selection.round_means(reduce) if selection.active else {}
             if (r + 1) % t.eval_every == 0 or last:
                 val = task.evaluate("val")
                 if val:
@@ -143,6 +154,16 @@ def _train_run(
                 bar.describe(val)
                 if val and on_eval is not None:
                     on_eval(r, val)
+                missing = selection.missing(val, split="val")
+                if missing:
+                    raise RunError(
+                        f"train.early_stop / train.keep_best watch {missing}, but the validation reports "
+                        f"{sorted(val) or 'nothing (this data has no val split)'}; monitor one of those, or train/loss"
+                    )
+                watched.update(val)
+            if selection.active:
+                selection.check(r, watched, task.model)
+                last = last or selection.stopped
             if ((r + 1) % t.checkpoint_every == 0 or last) and rank0:
                 run.save_checkpoint(
                     {
@@ -152,12 +173,19 @@ def _train_run(
                         "round": r,
                         "step": step,
                         "wall_time_s": time.perf_counter() - t0,
+                        "selection": selection.state_dict(),
                     }
                 )
             if (r + 1) % t.checkpoint_every == 0 or last:
                 last_good = r
+            last_round = r
             fabric.barrier()
             bar.advance()
+            if selection.stopped:
+                break
+
+    if t.keep_best is not None:
+        selection.restore(task.model)  # the result is the kept round's weights: tested and saved
 
     wall = time.perf_counter() - t0
     result = task.evaluate("test", final=True)
@@ -170,7 +198,7 @@ def _train_run(
         split="test",
         split_note=cfg.info.get("split_note", ""),
         seed=t.seed,
-        rounds=rounds,
+        rounds=last_round + 1,
         steps=step,
         wall_time_s=round(wall, 3),
         world_size=fabric.world_size,
@@ -181,6 +209,8 @@ def _train_run(
             "precision": cfg.info.get("precision", t.precision),
         },
     )
+    if selection.active:
+        result["selection"] = selection.summary(last_round=last_round)
     if rank0:
         run.write_eval(result)
         run.save_weights(task.model)

@@ -73,6 +73,8 @@ class GAT(nn.Module):
         heads: K, attention heads of the hidden layer, concatenated (paper: 8).
         out_heads: attention heads of the output layer, averaged (paper: 1 on Cora, 8 on PubMed).
         dropout: drop probability on every layer's input and on the attention coefficients α (paper: 0.6).
+        value_dropout: drop probability on the projected features W h of every layer before aggregation,
+            as the authors' code (0.6 there); 0 in PyG's GATConv, the default here.
     """
 
     def __init__(
@@ -84,11 +86,20 @@ class GAT(nn.Module):
         heads: int = 8,
         out_heads: int = 1,
         dropout: float = 0.6,
+        value_dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        self.conv1 = GATConv(in_features=in_features, out_features=hidden, heads=heads, dropout=dropout)
+        v = value_dropout
+        self.conv1 = GATConv(
+            in_features=in_features, out_features=hidden, heads=heads, dropout=dropout, value_dropout=v
+        )
         self.conv2 = GATConv(
-            in_features=hidden * heads, out_features=out_features, heads=out_heads, concat=False, dropout=dropout
+            in_features=hidden * heads,
+            out_features=out_features,
+            heads=out_heads,
+            concat=False,
+            dropout=dropout,
+            value_dropout=v,
         )
         self.dropout = dropout
 

@@ -40,20 +40,12 @@ class NodeClassification(GraphObjective):
             "(-1 = all); mini-batches of train.batch_size target nodes. "
             "None = full-batch training",
         )
-        keep_best: bool = Field(
-            False,
-            description="test and save the weights of the epoch with the best "
-            "val/accuracy (the earliest on ties), not the last",
-        )
 
     def __init__(self, cfg: NodeClassification.Config) -> None:
         self.cfg = cfg
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing)  # (B, C), (B,) -> ()
-
-    def keep_best(self) -> bool:
-        return self.cfg.keep_best
 
 
 class GraphClassification(GraphObjective):

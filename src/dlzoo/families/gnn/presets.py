@@ -44,11 +44,29 @@ def gcn(*, in_features: int, out_features: int, hidden: tuple[int, ...] = (16,),
 
 
 # Veličković et al. (2018), Sec. 3.3 / PyG examples/gat.py: 8 heads x 8 features, dropout 0.6, Adam lr 0.005,
-# weight decay 5e-4; the paper trains with early stopping (patience 100), here 200 epochs as the issue measured PyG
+# weight decay 5e-4; ``cora`` trains 200 epochs as the issue measured PyG, ``velickovic2018`` early-stops as the paper
 GAT_CORA = {
     "model": {"hidden": 8, "heads": 8, "out_heads": 1, "dropout": 0.6},
     "data": CORA,
     "train": {"epochs": 200, "lr": 0.005, "weight_decay": 5e-4, "log_every": 10, "checkpoint_every": 50},
+}
+
+# Veličković et al. (2018), their code (execute_cora.py): up to 100000 epochs, patience 100 on val loss and
+# accuracy; the patience restarts when the val loss is <= its minimum OR the val accuracy >= its maximum,
+# and the model tested is the last epoch where loss <= its minimum AND accuracy >= its maximum. On Cora it
+# stops after a few hundred epochs; 3000 is a cap that a run on Cora does not reach.
+GAT_SELECT = {"monitor": ["val/nll", "val/accuracy"], "mode": ["min", "max"], "ties_improve": True}
+GAT_PAPER = {
+    **GAT_CORA,
+    # the authors' attn_head drops the projected features W h too (PyG's GATConv does not)
+    "model": {**GAT_CORA["model"], "value_dropout": 0.6},
+    "train": {
+        **GAT_CORA["train"],
+        "epochs": 3000,
+        "checkpoint_every": 100,
+        "early_stop": {**GAT_SELECT, "patience": 100},
+        "keep_best": GAT_SELECT,
+    },
 }
 
 
@@ -62,12 +80,24 @@ GAT_CORA = {
         "tiny": {"model": {"hidden": 4, "heads": 2, "dropout": 0.1}, "data": KARATE, "train": TINY_TRAIN},
         "default": GAT_CORA,
         "cora": GAT_CORA,
-        # the same training, tested with the weights of the best val/accuracy epoch (the paper's model selection)
-        "cora_best": {**GAT_CORA, "task": {"keep_best": True}},
+        # the same training, tested with the weights of the best val/accuracy epoch
+        "cora_best": {
+            **GAT_CORA,
+            "train": {**GAT_CORA["train"], "keep_best": {"monitor": "val/accuracy", "mode": "max"}},
+        },
+        # the paper's protocol: early stopping and model selection on val loss and accuracy (see GAT_PAPER)
+        "velickovic2018": GAT_PAPER,
     },
 )
 def gat(
-    *, in_features: int, out_features: int, hidden: int = 8, heads: int = 8, out_heads: int = 1, dropout: float = 0.6
+    *,
+    in_features: int,
+    out_features: int,
+    hidden: int = 8,
+    heads: int = 8,
+    out_heads: int = 1,
+    dropout: float = 0.6,
+    value_dropout: float = 0.0,
 ) -> GAT:
     """GAT node classifier (Veličković et al. 2018): multi-head masked attention over neighbours, ELU."""
     return GAT(
@@ -77,6 +107,7 @@ def gat(
         heads=heads,
         out_heads=out_heads,
         dropout=dropout,
+        value_dropout=value_dropout,
     )
 
 
@@ -149,6 +180,19 @@ GIN_MUTAG = {
     },
 }
 
+# the honest default for a new TU set: 10% of the training fold is val; training stops when the val loss has
+# not improved for 50 epochs and the weights of its minimum are tested (the paper's 350 fixed epochs
+# overfit a set they were not tuned on, and its model selection looks at the test folds)
+GIN_VAL = {
+    **GIN_MUTAG,
+    "data": {"name": "tudataset", "dataset": "MUTAG", "val_fraction": 0.1},
+    "train": {
+        **GIN_MUTAG["train"],
+        "early_stop": {"monitor": "val/nll", "mode": "min", "patience": 50},
+        "keep_best": {"monitor": "val/nll", "mode": "min"},
+    },
+}
+
 
 @register_model(
     family="gnn",
@@ -163,7 +207,7 @@ GIN_MUTAG = {
             "data": {"name": "graph_shapes"},
             "train": {"epochs": 15, "batch_size": 16, "lr": 0.01, "log_every": 10},
         },
-        "default": GIN_MUTAG,
+        "default": GIN_VAL,
         "mutag": GIN_MUTAG,
     },
 )

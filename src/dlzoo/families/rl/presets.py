@@ -28,6 +28,10 @@ RL_ZOO_TASK = {
 RL_ZOO_TRAIN = {"lr": 2.3e-3, "batch_size": 64, "grad_clip": 10.0, "log_every": 1000}
 
 
+# the result is the latest round of the best validation return (SB3's EvalCallback keeps the same best_model)
+KEEP_BEST_RETURN = {"monitor": "val/return_mean", "mode": "max", "ties_improve": True}
+
+
 @register_model(
     family="rl",
     task="control",
@@ -62,8 +66,8 @@ RL_ZOO_TRAIN = {"lr": 2.3e-3, "batch_size": 64, "grad_clip": 10.0, "log_every": 
         "stable": {
             "model": {"hidden": [256, 256]},
             "data": CARTPOLE,
-            "task": {**RL_ZOO_TASK, "keep_best": True},
-            "train": RL_ZOO_TRAIN,
+            "task": RL_ZOO_TASK,
+            "train": {**RL_ZOO_TRAIN, "keep_best": KEEP_BEST_RETURN},
         },
     },
 )

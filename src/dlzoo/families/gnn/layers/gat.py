@@ -21,7 +21,9 @@ class GATConv(nn.Module):
         h'_i = ∥_{k=1..K} sum_j α^k_ij W^k h_j      or      h'_i = 1/K sum_k sum_j α^k_ij W^k h_j
 
     Dropout is applied to the normalized coefficients α (as in the paper, so each node sees a
-    stochastically sampled neighbourhood). The split of the paper's a = [a_dst ∥ a_src] into two
+    stochastically sampled neighbourhood); ``value_dropout`` also drops the projected features W h_j
+    before they are summed (per head), as the authors' code does (``attn_head`` in ``utils/layers.py``).
+    The split of the paper's a = [a_dst ∥ a_src] into two
     vectors and the parameter names follow PyG's ``GATConv`` (``lin.weight`` (K·C, in),
     ``att_src``/``att_dst`` (1, K, C), ``bias``).
 
@@ -38,11 +40,12 @@ class GATConv(nn.Module):
         concat: bool = True,
         negative_slope: float = 0.2,
         dropout: float = 0.0,
+        value_dropout: float = 0.0,
         bias: bool = True,
     ) -> None:
         super().__init__()
         self.heads, self.out_features, self.concat = heads, out_features, concat
-        self.negative_slope, self.dropout = negative_slope, dropout
+        self.negative_slope, self.dropout, self.value_dropout = negative_slope, dropout, value_dropout
         self.lin = nn.Linear(in_features, heads * out_features, bias=False)  # W^k for all heads
         self.att_src = nn.Parameter(torch.empty(1, heads, out_features))
         self.att_dst = nn.Parameter(torch.empty(1, heads, out_features))
@@ -62,6 +65,8 @@ class GATConv(nn.Module):
         # α_ij = exp(e_ij) / sum_{k in N(i) ∪ {i}} exp(e_ik)
         alpha = segment_softmax(e, dst, n)  # (E + N, H)
         alpha = F.dropout(alpha, p=self.dropout, training=self.training)
+        if self.value_dropout > 0:  # the authors' code: dropout on W h too, per head
+            h = F.dropout(h, p=self.value_dropout, training=self.training)
         # h'_i = sum_j α_ij W h_j, per head                                                      (Eq. 4)
         out = scatter_sum(h[src] * alpha.unsqueeze(-1), dst, n)  # (N, H, C)
         out = out.reshape(n, H * C) if self.concat else out.mean(1)  # (N, H·C) | (N, C)     (Eq. 5 | 6)
