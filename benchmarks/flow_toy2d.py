@@ -17,6 +17,7 @@ on alternating masks, 64x64 MLPs, an ActNorm after every second one, as in its R
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -97,6 +98,20 @@ def fit(name: str, data, *, steps: int, batch: int, seed: int) -> tuple[float, f
     return nll, wall
 
 
+def baseline(name: str, nlls: list[float], walls: list[float]) -> dict:
+    """A comparison model's row: mean +- sd over the seeds whose test NLL is finite, the diverged ones counted."""
+    finite = [v for v in nlls if math.isfinite(v)]
+    value, sd = mean_sd(finite) if finite else (float("nan"), 0.0)
+    return {
+        "name": name,
+        "value": value,
+        "sd": sd,
+        "values": nlls,
+        "diverged_seeds": len(nlls) - len(finite),
+        "wall_time_s": statistics.fmean(walls),
+    }
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=3000)
@@ -126,18 +141,14 @@ def main() -> None:
             print(f"{ds:10s} {m:18s} {statistics.fmean(res[m][0]):.4f} nats  {statistics.fmean(res[m][1]):.1f} s")
         if args.smoke or args.no_record:
             continue
-        best = min(statistics.fmean(v[0]) for v in res.values())
+        best = min(x for x in (statistics.fmean(v[0]) for v in res.values()) if math.isfinite(x))  # diverged: out
         for ours_name, theirs in {**PAIRS, "ffjord": "zuko_nsf"}.items():
             if ours_name not in res or theirs not in res:
                 continue
             nll, sd = mean_sd(res[ours_name][0])
             t_nll, t_sd = mean_sd(res[theirs][0])
             wall, t_wall = statistics.fmean(res[ours_name][1]), statistics.fmean(res[theirs][1])
-            others = [  # the comparison libraries; our other models of the same run go to same_run_ours
-                {"name": k, "value": mean_sd(v[0])[0], "sd": mean_sd(v[0])[1], "wall_time_s": statistics.fmean(v[1])}
-                for k, v in res.items()
-                if k not in OURS
-            ]
+            others = [baseline(k, *v) for k, v in res.items() if k not in OURS]  # the comparison libraries
             same_run_ours = {k: mean_sd(v[0])[0] for k, v in res.items() if k in OURS and k != ours_name}
             record(
                 "flow_toy2d",
