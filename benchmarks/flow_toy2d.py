@@ -106,7 +106,7 @@ def baseline(name: str, nlls: list[float], walls: list[float]) -> dict:
         "name": name,
         "value": value,
         "sd": sd,
-        "values": nlls,
+        "values": [v if math.isfinite(v) else None for v in nlls],  # null: diverged (strict JSON)
         "diverged_seeds": len(nlls) - len(finite),
         "wall_time_s": statistics.fmean(walls),
     }
