@@ -142,14 +142,15 @@ def main() -> None:
         if args.smoke or args.no_record:
             continue
         best = min(x for x in (statistics.fmean(v[0]) for v in res.values()) if math.isfinite(x))  # diverged: out
+        libraries = {k: baseline(k, *v) for k, v in res.items() if k not in OURS}  # the comparison libraries' rows
+        others = list(libraries.values())
         for ours_name, theirs in {**PAIRS, "ffjord": "zuko_nsf"}.items():
             if ours_name not in res or theirs not in res:
                 continue
             nll, sd = mean_sd(res[ours_name][0])
-            paired = baseline(theirs, *res[theirs])  # its finite seeds (a diverged seed is counted there)
-            t_nll, t_sd = paired["value"], paired["sd"]
-            wall, t_wall = statistics.fmean(res[ours_name][1]), statistics.fmean(res[theirs][1])
-            others = [baseline(k, *v) for k, v in res.items() if k not in OURS]  # the comparison libraries
+            paired = libraries[theirs]  # its finite seeds (a diverged seed is counted there)
+            t_nll, t_sd, t_wall = paired["value"], paired["sd"], paired["wall_time_s"]
+            wall = statistics.fmean(res[ours_name][1])
             same_run_ours = {k: mean_sd(v[0])[0] for k, v in res.items() if k in OURS and k != ours_name}
             record(
                 "flow_toy2d",

@@ -96,7 +96,7 @@ class RBM(nn.Module, DataInit):
         """Bernoulli units with ``init_visible="base_rate"``: b = logit(training pixel means), so the
         untrained model is the independent-pixel model (the rest of the biases and W as constructed)."""
         if self.visible == "bernoulli" and self.init_visible == "base_rate":
-            self.b.copy_(base_rate_bias(x.reshape(len(x), -1)).to(self.b.dtype))
+            self.b.copy_(base_rate_bias(x).to(self.b.dtype))  # base_rate_bias flattens
 
     # -- the energy and its marginal -------------------------------------------------------------
     def flat(self, v: torch.Tensor) -> torch.Tensor:
