@@ -13,6 +13,7 @@ wall_time_s (per seed, mean), hardware, command, date, config, notes. ``key`` na
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -21,13 +22,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from dlzoo.hardware import hardware
+from dlzoo.hardware import BF16_ISA, cpu_model, hardware
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def mean_sd(values: list[float]) -> tuple[float, float]:
     return float(statistics.fmean(values)), float(statistics.stdev(values)) if len(values) > 1 else 0.0
+
+
+def machine_tag() -> str:
+    """The CPU in a file name, for records that measure the machine itself (bf16 against fp32):
+    'amd-epyc-avx512_bf16', 'intel-xeon-amx_bf16'. Such records of two machines never replace each other."""
+    name, isa = cpu_model()
+    words = re.sub(r"\((R|TM)\)|\bProcessor\b|\bCPU\b|@.*", " ", name).lower().split()
+    native = [f for f in BF16_ISA if f in isa] or ["no-native-bf16"]
+    return "-".join([*words[:2], *native]) or "unknown-cpu"
 
 
 def git_commit() -> str | None:

@@ -89,12 +89,18 @@ def preset_and_overrides(rec: dict) -> str:
     return " ".join(filter(None, [f"`{preset}`" if preset else "", *(f"`{t}`" for t in items)])) or "–"
 
 
+#: benchmarks whose result is a property of the machine (bf16 against fp32 on this CPU)
+MACHINE_BOUND = {"bf16_speed", "precision_table"}
+
+
 def configuration(rec: dict) -> tuple:
     """What makes two records the same configuration (the seeds and the date do not)."""
     config = json.loads(json.dumps(rec.get("config") or {}))
     if isinstance(config.get("train"), dict):
         config["train"].pop("seed", None)
     key = (rec["benchmark"], rec["model"], rec["dataset"], rec["metric"], rec.get("split"), rec.get("preset"))
+    if rec["benchmark"] in MACHINE_BOUND:  # what they measure is the CPU: one machine's never replaces another's
+        key += (rec["hardware"].get("cpu"), tuple(rec["hardware"].get("isa") or ()))
     return (*key, json.dumps(rec.get("overrides") or [], sort_keys=True), json.dumps(config, sort_keys=True))
 
 
@@ -271,6 +277,35 @@ def inference_table(recs: list[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
+def precision_section(recs: list[dict]) -> str:
+    """One table of ``precision_table`` records: fp32 against bf16-mixed training, per family and machine."""
+    shown, _ = newest_per_configuration([r for r in recs if r["benchmark"] == "precision_table"])
+    if not shown:
+        return ""
+    out = [
+        "## Training precision: fp32 against bf16-mixed",
+        "",
+        "Generated from the `precision_table` records (`benchmarks/precision_table.py`): each family's canonical "
+        "preset at a cut budget (the record's overrides), trained twice per seed through dlzoo's loop, "
+        "`train.precision=32-true` and `bf16-mixed`, alternating which goes first, one thread. The speed-up is by "
+        "CPU time (process time: the work done, whatever else shared the machine). Machines differ between rows.",
+        "",
+        "| family | model | preset / budget | metric | fp32 | bf16-mixed | CPU s fp32 / bf16 | speed-up | hardware |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(shown, key=lambda r: (ORDER.index(r["family"]) if r["family"] in ORDER else 99, r["_file"])):
+        bf16 = r["baselines"][0]
+        budget = " ".join(r["config"].get("overrides") or []) or "the preset"
+        out.append(
+            f"| {r['family']} | {r['model']} | `{r['config'].get('preset', '?')}` {cell(budget)} | {r['metric']} | "
+            f"{fmt(r['value'])} ± {fmt_sd(r['sd'])} ({len(r['values'])}) | "
+            f"{fmt(bf16['value'])} ± {fmt_sd(bf16['sd'])} | "
+            f"{r['cpu_time_s']:.1f} / {bf16['cpu_time_s']:.1f} | {r['speedup_cpu']:.2f}x | "
+            f"{cell(hardware(r))} |"
+        )
+    return "\n".join(out) + "\n"
+
+
 def family_table(recs: list[dict]) -> str:
     """README.md's family table: models and paradigms from the registry, one headline record each."""
     from dlzoo.registry import get_spec, list_models
@@ -305,9 +340,10 @@ def family_table(recs: list[dict]) -> str:
 def main(root: Path = ROOT) -> None:
     recs = load(root)
     with_readme = {p.parent.name for p in (root / "src" / "dlzoo" / "families").glob("*/README.md")}
-    page = results_page([r for r in recs if r["benchmark"] != "inference_speed"], families_with_readme=with_readme)
-    speed = inference_table(recs)
-    page += f"\n{speed}" if speed else ""
+    sections = ("inference_speed", "precision_table")  # each its own table below the families' tables
+    page = results_page([r for r in recs if r["benchmark"] not in sections], families_with_readme=with_readme)
+    for extra in (inference_table(recs), precision_section(recs)):
+        page += f"\n{extra}" if extra else ""
     (root / "benchmarks" / "RESULTS.md").write_text(page)
     readme = root / "README.md"
     text = readme.read_text()

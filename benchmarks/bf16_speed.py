@@ -25,7 +25,7 @@ import torch
 from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _record import record  # noqa: E402
+from _record import machine_tag, record  # noqa: E402
 
 from dlzoo.hardware import BF16_ISA, cpu_model  # noqa: E402
 from dlzoo.registry import create_model  # noqa: E402
@@ -110,7 +110,7 @@ def main() -> None:
     native = [f for f in BF16_ISA if f in isa]
     record(
         "bf16_speed",
-        key="+".join(native) or "no-native-bf16",
+        key=machine_tag(),
         model="gpt",
         family="transformer",
         dataset="random tensors (speed only)",

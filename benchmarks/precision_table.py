@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _record import record  # noqa: E402
+from _record import machine_tag, record  # noqa: E402
 
 os.environ.setdefault("DLZOO_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -111,7 +111,7 @@ def main() -> None:
         bf16_values = [r["result"][metric] for r in bf16]
         record(
             "precision_table",
-            key=family,
+            key=f"{family}-{machine_tag()}",
             model=model,
             family=family,
             dataset=str(fp32[0]["cfg"].data.get("name")),

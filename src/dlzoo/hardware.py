@@ -52,7 +52,7 @@ def hardware() -> dict[str, Any]:
 BF16_ISA = ("amx_bf16", "avx512_bf16")
 #: the ones where bf16 pays for training: AMX only. With AVX-512-BF16 alone (no AMX) a bf16 matmul ran
 #: at 0.5-0.8x fp32's GFLOP/s and a GPT training step under bf16 autocast took 1.2-2x fp32's time
-#: (benchmarks/bf16_speed.py, record bf16_speed-avx512_bf16.json): auto keeps fp32 there
+#: (benchmarks/bf16_speed.py, record bf16_speed-intel-xeon-avx512_bf16.json): auto keeps fp32 there
 BF16_FASTER_ISA = ("amx_bf16",)
 
 
