@@ -86,7 +86,8 @@ class CategoricalActorCritic(nn.Module):
 
     def distribution(self, obs: torch.Tensor) -> tuple[torch.distributions.Distribution, torch.Tensor]:
         logits, value = self(obs)
-        return torch.distributions.Categorical(logits=logits), value
+        # validate_args=False: the arguments' checks cost more than the network at these sizes (SB3 turns them off too)
+        return torch.distributions.Categorical(logits=logits, validate_args=False), value
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic(obs.flatten(1)).squeeze(-1)  # (B,)
@@ -138,7 +139,8 @@ class GaussianActorCritic(nn.Module):
     def distribution(self, obs: torch.Tensor) -> tuple[torch.distributions.Distribution, torch.Tensor]:
         mean, log_std, value = self(obs)
         # Independent: log π(a|s) = Σ_j log N(a_j; μ_j, σ_j²), one number per action vector
-        return torch.distributions.Independent(torch.distributions.Normal(mean, log_std.exp()), 1), value
+        normal = torch.distributions.Normal(mean, log_std.exp(), validate_args=False)
+        return torch.distributions.Independent(normal, 1, validate_args=False), value
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic(obs.flatten(1)).squeeze(-1)  # (B,)

@@ -23,7 +23,7 @@ normalised per minibatch; the gradient norm clipped to ``train.grad_clip`` (SB3'
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import Field
@@ -70,12 +70,18 @@ class PPO(ActorCriticObjective):
             None, gt=0, description="ε_v: clip V − V_old to [−ε_v, ε_v] in the value loss (None: no value clipping)"
         )
 
+    def __init__(self, cfg: PPO.Config, *args: Any) -> None:
+        rollout = cfg.n_envs * cfg.n_steps
+        super().__init__(cfg, *args)
+        if self.train_cfg.batch_size > rollout:
+            raise ConfigError(
+                f"train.batch_size={self.train_cfg.batch_size} exceeds a rollout of n_envs x n_steps = {rollout}"
+            )
+
     def update(self, rollout: RolloutBuffer, last_value: torch.Tensor, step: int) -> Logs:
         cfg = self.cfg
         T, N = rollout.n_steps, rollout.n_envs
         batch_size = self.train_cfg.batch_size
-        if batch_size > T * N:
-            raise ConfigError(f"train.batch_size={batch_size} exceeds a rollout of n_envs x n_steps = {T * N}")
         lr = self.set_lr(step)
         clip = cfg.clip_range * (self.progress_remaining(step) if cfg.clip_range_schedule == "linear" else 1.0)
         # Â_t = Σ_l (γλ)^l δ_{t+l};  R_t = Â_t + V_old(s_t)
