@@ -23,16 +23,21 @@ normalised per minibatch; the gradient norm clipped to ``train.grad_clip`` (SB3'
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
+import gymnasium as gym
 import torch
 from pydantic import Field
+from torch import nn
 
-from dlzoo.config import ConfigError
+from dlzoo.config import ConfigError, TrainConfig
 from dlzoo.data.rollout import RolloutBuffer
 from dlzoo.families.rl.advantages import gae, normalize
 from dlzoo.families.rl.onpolicy import ActorCriticConfig, ActorCriticObjective, explained_variance
 from dlzoo.protocols import Logs
+
+if TYPE_CHECKING:  # importing Fabric takes seconds; the server imports this module but never trains
+    from lightning_fabric import Fabric
 
 
 def clipped_surrogate(ratio: torch.Tensor, advantages: torch.Tensor, *, clip_range: float) -> torch.Tensor:
@@ -70,13 +75,15 @@ class PPO(ActorCriticObjective):
             None, gt=0, description="ε_v: clip V − V_old to [−ε_v, ε_v] in the value loss (None: no value clipping)"
         )
 
-    def __init__(self, cfg: PPO.Config, *args: Any) -> None:
+    def __init__(
+        self, cfg: PPO.Config, model: nn.Module, fabric: Fabric, train_cfg: TrainConfig, env: gym.vector.VectorEnv
+    ) -> None:
         rollout = cfg.n_envs * cfg.n_steps
-        super().__init__(cfg, *args)
-        if self.train_cfg.batch_size > rollout:
+        if train_cfg.batch_size > rollout:
             raise ConfigError(
-                f"train.batch_size={self.train_cfg.batch_size} exceeds a rollout of n_envs x n_steps = {rollout}"
+                f"train.batch_size={train_cfg.batch_size} exceeds a rollout of n_envs x n_steps = {rollout}"
             )
+        super().__init__(cfg, model, fabric, train_cfg, env)
 
     def update(self, rollout: RolloutBuffer, last_value: torch.Tensor, step: int) -> Logs:
         cfg = self.cfg
