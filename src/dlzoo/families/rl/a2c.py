@@ -40,9 +40,7 @@ class A2C(ActorCriticObjective):
 
     def make_optimizer(self) -> torch.optim.Optimizer:
         if self.cfg.optimizer == "rmsprop":
-            return torch.optim.RMSprop(
-                self.model.parameters(), lr=self.train_cfg.lr, alpha=0.99, eps=1e-5, foreach=True
-            )
+            return torch.optim.RMSprop(self.params, lr=self.train_cfg.lr, alpha=0.99, eps=1e-5, foreach=True)
         return super().make_optimizer()
 
     def update(self, rollout: RolloutBuffer, last_value: torch.Tensor, step: int) -> Logs:

@@ -53,6 +53,7 @@ class ActorCriticObjective(OnPolicyObjective):
         self.cfg, self.train_cfg = cfg, train_cfg
         self.device = fabric.device
         self.model = model.to(self.device)
+        self.params = list(self.model.parameters())  # walked once: the update clips their norm every step
         self.optimizer = self.make_optimizer()
         self.max_grad_norm = train_cfg.grad_clip if train_cfg.grad_clip is not None else float("inf")
         self.generator = torch.Generator(device=self.device).manual_seed(train_cfg.seed)  # minibatch shuffles
@@ -61,7 +62,7 @@ class ActorCriticObjective(OnPolicyObjective):
     def make_optimizer(self) -> torch.optim.Optimizer:
         """Adam with ε = 1e-5 (SB3 and CleanRL for PPO; torch's 1e-8 makes the first steps larger). fused: one
         kernel for all parameters (the same update; torch's CPU default loops over the tensors one by one)."""
-        return torch.optim.Adam(self.model.parameters(), lr=self.train_cfg.lr, eps=1e-5, fused=True)
+        return torch.optim.Adam(self.params, lr=self.train_cfg.lr, eps=1e-5, fused=True)
 
     # -- acting (the rollout) -------------------------------------------------------------------
     def explore(self, obs: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -92,7 +93,7 @@ class ActorCriticObjective(OnPolicyObjective):
         """θ ← optimizer(θ, ∇L) with ‖∇L‖ clipped to train.grad_clip (SB3's max_grad_norm); the pre-clip norm."""
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.max_grad_norm)
+        norm = nn.utils.clip_grad_norm_(self.params, self.max_grad_norm)
         self.optimizer.step()
         self.updates += 1
         return norm.detach()
