@@ -217,6 +217,11 @@ class OnPolicyConfig(BaseModel):
         "'async': AsyncVectorEnv, one subprocess each (for environments slower than the IPC)",
     )
     gamma: float = Field(0.99, gt=0, le=1, description="discount factor γ")
+    normalize_reward: bool = Field(
+        False,
+        description="gymnasium's NormalizeReward: rewards divided by a running std of the discounted return "
+        "(γ = task.gamma); training only, the logged and evaluated returns stay raw",
+    )
 
 
 class EpisodicConfig(BaseModel):

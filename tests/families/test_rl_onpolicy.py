@@ -317,9 +317,12 @@ def test_two_seeded_runs_are_identical(tmp_path: Path) -> None:
     }
 
 
-def test_resume_after_a_crash_gives_the_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run, result = train(tmp_path, "ppo", SHORT, "reference")
-    cfg = resolve_config("ppo", preset="tiny", overrides=SHORT)
+@pytest.mark.parametrize("extra", [[], ["task.normalize_reward=true"]], ids=["plain", "normalize_reward"])
+def test_resume_after_a_crash_gives_the_uninterrupted_run(
+    extra: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run, result = train(tmp_path, "ppo", [*SHORT, *extra], "reference")
+    cfg = resolve_config("ppo", preset="tiny", overrides=[*SHORT, *extra])
     crashed = RunDir.create(tmp_path, "ppo", "crashed")
     original = OnPolicyTask.train_round
 
@@ -338,6 +341,18 @@ def test_resume_after_a_crash_gives_the_uninterrupted_run(tmp_path: Path, monkey
     assert without_time(crashed.read_metrics()) == without_time(run.read_metrics())
     for key in [k for k in result if k.startswith("test/")] + ["steps"]:
         assert resumed[key] == result[key], key
+
+
+def test_reward_normalisation_trains_on_scaled_rewards_and_logs_raw_returns(tmp_path: Path) -> None:
+    few = ["train.progress=false", "task.total_steps=1024", "task.eval_every_steps=1024", "task.eval_episodes=1",
+           "task.final_eval_episodes=1", "train.log_every=1"]  # fmt: skip
+    plain, _ = train(tmp_path, "ppo", few, "plain")
+    scaled, _ = train(tmp_path, "ppo", [*few, "task.normalize_reward=true"], "scaled")
+    rows = [r for r in scaled.read_metrics() if "train/episode_return" in r]
+    assert rows and all(r["train/episode_return"] == r["train/episode_length"] for r in rows)  # raw: +1 a step
+    loss = [r["train/value_loss"] for r in plain.read_metrics() if "train/value_loss" in r]
+    loss_scaled = [r["train/value_loss"] for r in scaled.read_metrics() if "train/value_loss" in r]
+    assert loss_scaled[0] != loss[0]  # the critic regresses on the scaled rewards' returns
 
 
 # -- bad input --------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ policy, for evaluation and ``/act``) and its ``state_dict``.
 The environments are gymnasium's own: ``SyncVectorEnv`` (or ``AsyncVectorEnv``, ``task.vectorization``)
 in the SAME_STEP autoreset mode (an episode's end returns the next episode's first observation and
 the final one in ``info["final_obs"]``), ``RecordEpisodeStatistics`` for the training returns, and
-``ClipAction`` for continuous actions. A time-limit truncation bootstraps from V(s_final); termination
+``ClipAction`` for continuous actions, ``NormalizeReward`` as a setting (its running statistics are
+checkpointed). A time-limit truncation bootstraps from V(s_final); termination
 does not (``RolloutBuffer.next_values``).
 
 A round is ``eval_every_steps`` environment steps (whole rollouts). Every round starts by resetting the
@@ -72,6 +73,8 @@ class OnPolicyTask:
         envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
         if isinstance(envs.single_action_space, gym.spaces.Box):
             envs = gym.wrappers.vector.ClipAction(envs)  # the Gaussian's samples are unbounded
+        if cfg.normalize_reward:  # outermost: RecordEpisodeStatistics, inside it, sees the raw rewards
+            envs = gym.wrappers.vector.NormalizeReward(envs, gamma=cfg.gamma)
         return envs
 
     def setup(self) -> None:
@@ -180,18 +183,30 @@ class OnPolicyTask:
         return (torch.as_tensor(np.stack([space.sample() for _ in range(n)]), dtype=torch.float32),)
 
     def state_dict(self) -> dict[str, Any]:
-        return {
+        """The objective's state, the generator, the counters and the reward normaliser's running statistics
+        (rounds end on rollout boundaries and start with an environment reset: no rollout is in flight)."""
+        state = {
             "algo": self.algo.state_dict(),
             "generator": self.generator.get_state(),
             "step": torch.tensor(self.step),
             "returns": torch.tensor(self.returns, dtype=torch.float64),
         }
+        if self.cfg.normalize_reward:
+            rms = self.envs.return_rms
+            state["return_rms"] = torch.tensor(
+                [*np.ravel(rms.mean), *np.ravel(rms.var), rms.count], dtype=torch.float64
+            )
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.algo.load_state_dict(state["algo"])
         self.generator.set_state(state["generator"])
         self.step = int(state["step"])
         self.returns = state["returns"].tolist()
+        if self.cfg.normalize_reward:
+            mean, var, count = state["return_rms"].tolist()
+            rms = self.envs.return_rms
+            rms.mean, rms.var, rms.count = np.asarray(mean), np.asarray(var), count
 
     def plots(self, folder: Path) -> list[Path]:
         from dlzoo.plots import episode_returns_plot
