@@ -58,7 +58,7 @@ class A2C(ActorCriticObjective):
         targets = adv + rollout.values.flatten()  # (T·N,) R_t = Â_t + V_old(s_t)
         if cfg.normalize_advantage:
             adv = normalize(adv)
-        dist, values = self.model.distribution(rollout.obs.flatten(0, 1))
+        dist, values = self.policy(rollout.obs.flatten(0, 1))
         log_prob = dist.log_prob(rollout.actions.flatten(0, 1))  # (T·N,)
         pg_loss = -(log_prob * adv).mean()  # −E[log π(a|s) Â]
         vf_loss = F.mse_loss(values, targets)  # E[(V(s) − R)²]

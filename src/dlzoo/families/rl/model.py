@@ -85,12 +85,13 @@ class CategoricalActorCritic(nn.Module):
         return self.actor(x), self.critic(x).squeeze(-1)  # (B, n_actions), (B,)
 
     def distribution(self, obs: torch.Tensor) -> tuple[torch.distributions.Distribution, torch.Tensor]:
-        logits, value = self(obs)
+        logits, value = self(obs)  # under bf16 autocast the network runs in bf16, the distribution in float32
+        logits, value = logits.float(), value.float()
         # validate_args=False: the arguments' checks cost more than the network at these sizes (SB3 turns them off too)
         return torch.distributions.Categorical(logits=logits, validate_args=False), value
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.critic(obs.flatten(1)).squeeze(-1)  # (B,)
+        return self.critic(obs.flatten(1)).squeeze(-1).float()  # (B,)
 
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
         """The mode of π(·|s): argmax_a logits, (B,) int64."""
@@ -137,13 +138,14 @@ class GaussianActorCritic(nn.Module):
         return mean, self.log_std.expand_as(mean), self.critic(x).squeeze(-1)  # (B, A), (B, A), (B,)
 
     def distribution(self, obs: torch.Tensor) -> tuple[torch.distributions.Distribution, torch.Tensor]:
-        mean, log_std, value = self(obs)
+        mean, log_std, value = self(obs)  # under bf16 autocast the network runs in bf16, the distribution in float32
+        mean, log_std, value = mean.float(), log_std.float(), value.float()
         # Independent: log π(a|s) = Σ_j log N(a_j; μ_j, σ_j²), one number per action vector
         normal = torch.distributions.Normal(mean, log_std.exp(), validate_args=False)
         return torch.distributions.Independent(normal, 1, validate_args=False), value
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.critic(obs.flatten(1)).squeeze(-1)  # (B,)
+        return self.critic(obs.flatten(1)).squeeze(-1).float()  # (B,)
 
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
         """μ(s) clipped to the action box, (B, action_dim)."""

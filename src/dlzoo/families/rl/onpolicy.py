@@ -48,10 +48,14 @@ class ActorCriticObjective(OnPolicyObjective):
     ) -> None:
         if fabric.world_size > 1:
             raise ConfigError(f"{self.name} runs in one process; got {fabric.world_size}: set train.devices=1")
-        if train_cfg.precision not in ("32-true", "auto"):
-            raise ConfigError(f"{self.name} trains in float32: train.precision must be '32-true' or 'auto'")
+        if train_cfg.precision not in ("32-true", "bf16-mixed", "auto"):
+            raise ConfigError(
+                f"{self.name} trains in float32 or under bf16 autocast (its losses and optimizer stay float32); "
+                f"train.precision must be '32-true', 'bf16-mixed' or 'auto', got {train_cfg.precision!r}"
+            )
         self.cfg, self.train_cfg = cfg, train_cfg
         self.device = fabric.device
+        self.autocast = fabric.autocast  # the precision plugin's forward context (bf16 autocast, or nothing)
         self.model = model.to(self.device)
         self.params = list(self.model.parameters())  # walked once: the update clips their norm every step
         self.optimizer = self.make_optimizer()
@@ -66,12 +70,14 @@ class ActorCriticObjective(OnPolicyObjective):
 
     # -- acting (the rollout) -------------------------------------------------------------------
     def explore(self, obs: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        dist, value = self.model.distribution(obs)
+        with self.autocast():
+            dist, value = self.model.distribution(obs)
         action = sample_action(dist, generator)  # (N,) or (N, action_dim)
         return action, dist.log_prob(action), value  # log π(a|s) (N,), V(s) (N,)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.model.value(obs)  # (N,)
+        with self.autocast():
+            return self.model.value(obs)  # (N,)
 
     @staticmethod
     def act(model: nn.Module, obs: torch.Tensor) -> torch.Tensor:
@@ -97,6 +103,11 @@ class ActorCriticObjective(OnPolicyObjective):
         self.optimizer.step()
         self.updates += 1
         return norm.detach()
+
+    def policy(self, obs: torch.Tensor) -> tuple[torch.distributions.Distribution, torch.Tensor]:
+        """π_θ(·|s) and V(s) of a batch, the network under the run's precision (float32 distribution)."""
+        with self.autocast():
+            return self.model.distribution(obs)
 
     def update(self, rollout: Any, last_value: torch.Tensor, step: int) -> Logs:
         raise NotImplementedError

@@ -112,7 +112,7 @@ class PPO(ActorCriticObjective):
             order = torch.randperm(T * N, generator=self.generator, device=self.device)
             for start in range(0, T * N, batch_size):  # the last minibatch is smaller unless batch_size divides T·N
                 idx = order[start : start + batch_size]
-                dist, values = self.model.distribution(obs[idx])
+                dist, values = self.policy(obs[idx])
                 log_prob = dist.log_prob(actions[idx])  # (B,)
                 a = normalize(adv[idx]) if cfg.normalize_advantage else adv[idx]  # (B,)
                 log_ratio = log_prob - old_log_probs[idx]

@@ -44,7 +44,7 @@ class Reinforce(ActorCriticObjective):
         returns = discounted_returns(
             rollout.rewards, rollout.next_values(last_value), rollout.terminated, rollout.truncated, gamma=cfg.gamma
         ).flatten()  # (T·N,) G_t
-        dist, values = self.model.distribution(rollout.obs.flatten(0, 1))
+        dist, values = self.policy(rollout.obs.flatten(0, 1))
         adv = returns - values.detach()  # G_t − b(s_t): the baseline is a constant in the policy term
         if cfg.normalize_advantage:
             adv = normalize(adv)
