@@ -260,6 +260,20 @@ def test_continuous_toy_is_learned(model: str, tmp_path: Path) -> None:
     assert inference.act(loaded, [[0.0]]) == [[1.0]]
     with pytest.raises(inference.InputError, match="shape"):
         inference.act(loaded, [[0.5, 0.5]])
+    # over HTTP: a vector per observation, 422 for a wrong shape or a NaN (JSON's NaN literal)
+    from fastapi.testclient import TestClient
+
+    from dlzoo.serve import create_app
+
+    with TestClient(create_app(tmp_path)) as client:
+        ok = client.post("/v1/models/ppo/act", json={"inputs": [[0.5], [-0.3]]})
+        wrong = client.post("/v1/models/ppo/act", json={"inputs": [[0.5, 0.5]]})
+        nan = client.post(
+            "/v1/models/ppo/act", content=b'{"inputs": [[NaN]]}', headers={"content-type": "application/json"}
+        )
+    assert ok.status_code == 200 and len(ok.json()["actions"]) == 2 and len(ok.json()["actions"][0]) == 1
+    assert wrong.status_code == 422 and "shape" in wrong.json()["detail"]
+    assert nan.status_code == 422, nan.text
     # ONNX export of the Gaussian policy (mean, log-std, value) with parity
     from dlzoo.export import export_run
 
