@@ -1,11 +1,14 @@
-"""PPO on CartPole-v1: dlzoo's ``ppo`` against Stable-Baselines3's PPO, both with the RL Zoo hyperparameters.
+"""PPO (and A2C) on CartPole-v1: dlzoo's ``ppo`` / ``a2c`` against Stable-Baselines3's, with the RL Zoo hyperparameters.
 
-    flock /tmp/dlzoo-helpers.lock nice -n 5 python benchmarks/ppo_cartpole.py            # seeds 0-4, records
+    flock /tmp/dlzoo-helpers.lock nice -n 5 python benchmarks/ppo_cartpole.py            # PPO, seeds 0-4, records
+    flock /tmp/dlzoo-helpers.lock nice -n 5 python benchmarks/ppo_cartpole.py --algo a2c   # A2C (5e5 steps)
     python benchmarks/ppo_cartpole.py --seeds 10 11 --no-sb3 --no-record task.n_epochs=10   # exploring
 
 RL Zoo (rl-baselines3-zoo hyperparams/ppo.yml, CartPole-v1): 8 environments, 1e5 steps, n_steps 32,
 batch_size 256, gae_lambda 0.8, gamma 0.98, n_epochs 20, ent_coef 0, learning_rate lin_0.001, clip_range
 lin_0.2; SB3's defaults otherwise (64-64 tanh actor and critic, vf_coef 0.5, max_grad_norm 0.5, Adam ε 1e-5).
+A2C (hyperparams/a2c.yml, CartPole-v1): 8 environments, 5e5 steps, ent_coef 0; SB3's A2C defaults otherwise
+(n_steps 5, lr 7e-4, gamma 0.99, gae_lambda 1, RMSprop α 0.99 ε 1e-5, max_grad_norm 0.5).
 
 Per seed, ours and SB3 run one after the other in this process (alternating, so a change in the machine's
 load hits both), with ``torch.set_num_threads(--threads)``. Both final policies are scored by the same
@@ -42,19 +45,22 @@ from dlzoo.training.loop import train_run  # noqa: E402
 ENV = "CartPole-v1"
 TEST_OFFSET = 10**9  # the test seeds of OnPolicyTask.evaluate
 REFERENCE = {
-    "value": 500.0,
-    "source": "DLR-RM/rl-baselines3-zoo benchmark (PPO CartPole-v1, 1e5 steps): 500 ± 0; SB3 measured on this "
-    "kind of machine before the dlzoo runs: 16.1 s to train",
+    "ppo": {
+        "value": 500.0,
+        "source": "DLR-RM/rl-baselines3-zoo benchmark (PPO CartPole-v1, 1e5 steps): 500 ± 0; SB3 measured on "
+        "this kind of machine before the dlzoo runs: 16.1 s to train",
+    },
+    "a2c": {"value": 500.0, "source": "DLR-RM/rl-baselines3-zoo benchmark (A2C CartPole-v1, 5e5 steps): 500 ± 0"},
 }
 
 
 # -- ours -------------------------------------------------------------------------------------------
 
 
-def run_ours(seed: int, overrides: list[str]) -> dict[str, Any]:
-    cfg = resolve_config("ppo", preset="default", overrides=[*overrides, f"train.seed={seed}", "train.progress=false"])
+def run_ours(algo: str, seed: int, overrides: list[str]) -> dict[str, Any]:
+    cfg = resolve_config(algo, preset="default", overrides=[*overrides, f"train.seed={seed}", "train.progress=false"])
     with tempfile.TemporaryDirectory() as root:
-        run = RunDir.create(root, "ppo", f"seed{seed}")
+        run = RunDir.create(root, algo, f"seed{seed}")
         result = train_run(cfg, run)
         rows = run.read_metrics()
     eval_time, last_train_time = 0.0, 0.0
@@ -70,15 +76,15 @@ def run_ours(seed: int, overrides: list[str]) -> dict[str, Any]:
     }
 
 
-def profile_ours(seed: int, overrides: list[str]) -> dict[str, float]:
+def profile_ours(algo: str, seed: int, overrides: list[str]) -> dict[str, float]:
     """Seconds in the environments, the acting forward passes and the updates, of one run outside the loop."""
     from lightning_fabric import Fabric
 
     from dlzoo.tasks import make_task
     from dlzoo.tasks.base import Context
 
-    cfg = resolve_config("ppo", preset="default", overrides=[*overrides, f"train.seed={seed}", "train.progress=false"])
-    task = make_task(Context(get_spec("ppo"), cfg, Fabric(accelerator="cpu", devices=1)))
+    cfg = resolve_config(algo, preset="default", overrides=[*overrides, f"train.seed={seed}", "train.progress=false"])
+    task = make_task(Context(get_spec(algo), cfg, Fabric(accelerator="cpu", devices=1)))
     task.setup()
     t = time.perf_counter()
     for r in range(task.num_rounds()):
@@ -91,28 +97,35 @@ def profile_ours(seed: int, overrides: list[str]) -> dict[str, float]:
 # -- Stable-Baselines3 ------------------------------------------------------------------------------
 
 
-def run_sb3(task: dict[str, Any], train: dict[str, Any], seed: int) -> dict[str, Any]:
-    from stable_baselines3 import PPO
+def run_sb3(algo: str, task: dict[str, Any], train: dict[str, Any], seed: int) -> dict[str, Any]:
+    from stable_baselines3 import A2C, PPO
     from stable_baselines3.common.env_util import make_vec_env
 
     def linear(start: float):  # RL Zoo's lin_<v>: v · progress_remaining
         return lambda progress_remaining: progress_remaining * start
 
-    model = PPO(
-        "MlpPolicy",
-        make_vec_env(ENV, n_envs=task["n_envs"], seed=seed),
-        n_steps=task["n_steps"],
-        batch_size=train["batch_size"],
-        gae_lambda=task["gae_lambda"],
-        gamma=task["gamma"],
-        n_epochs=task["n_epochs"],
-        ent_coef=task["ent_coef"],
-        learning_rate=linear(train["lr"]),
-        clip_range=linear(task["clip_range"]),
-        max_grad_norm=train["grad_clip"],
-        seed=seed,
-        device="cpu",
-    )
+    env = make_vec_env(ENV, n_envs=task["n_envs"], seed=seed)
+    common = {
+        "n_steps": task["n_steps"],
+        "gae_lambda": task["gae_lambda"],
+        "gamma": task["gamma"],
+        "ent_coef": task["ent_coef"],
+        "max_grad_norm": train["grad_clip"],
+        "seed": seed,
+        "device": "cpu",
+    }
+    if algo == "ppo":
+        model = PPO(
+            "MlpPolicy",
+            env,
+            batch_size=train["batch_size"],
+            n_epochs=task["n_epochs"],
+            learning_rate=linear(train["lr"]),
+            clip_range=linear(task["clip_range"]),
+            **common,
+        )
+    else:  # SB3's A2C: RMSprop (α 0.99, ε 1e-5), no advantage normalisation, the lr constant
+        model = A2C("MlpPolicy", env, learning_rate=train["lr"], **common)
     t = time.perf_counter()
     model.learn(total_timesteps=task["total_steps"])
     wall = time.perf_counter() - t
@@ -146,6 +159,7 @@ def summary(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--algo", choices=["ppo", "a2c"], default="ppo", help="which algorithm (same for both libraries)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads, the same for both")
     ap.add_argument("--profile-seed", type=int, default=0, help="the seed of the run whose time is broken down")
@@ -160,12 +174,13 @@ def main() -> None:
         ap.error("the records carry SB3 as their baseline: --no-sb3 needs --no-record")
 
     overrides = [*args.overrides, f"train.threads={args.threads}"]
-    cfg = resolve_config("ppo", preset="default", overrides=args.overrides)  # SB3 takes the numbers it knows
+    algo = args.algo
+    cfg = resolve_config(algo, preset="default", overrides=args.overrides)  # SB3 takes the numbers it knows
     ours, sb3 = [], []
     for i, seed in enumerate(args.seeds):
-        pair = [lambda seed=seed: ours.append(run_ours(seed, overrides))]
+        pair = [lambda seed=seed: ours.append(run_ours(algo, seed, overrides))]
         if not args.no_sb3:
-            pair.append(lambda seed=seed: sb3.append(run_sb3(cfg.task, cfg.train.model_dump(), seed)))
+            pair.append(lambda seed=seed: sb3.append(run_sb3(algo, cfg.task, cfg.train.model_dump(), seed)))
         for go in pair if i % 2 == 0 else pair[::-1]:  # alternate which library goes first
             go()
         line = f"seed {seed}: ours {ours[-1]['final']:.1f} in {ours[-1]['wall_time_s']:.1f} s"
@@ -174,7 +189,7 @@ def main() -> None:
         print(line, flush=True)
     s_ours = summary("dlzoo", ours)
     s_sb3 = summary("sb3", sb3) if sb3 else None
-    timings = profile_ours(args.profile_seed, overrides)
+    timings = profile_ours(algo, args.profile_seed, overrides)
     print(f"where our time goes (seed {args.profile_seed}, s): {timings}", flush=True)
     if args.no_record:
         return
@@ -184,8 +199,8 @@ def main() -> None:
     episodes = cfg.task["final_eval_episodes"]
     record(
         "ppo_cartpole",
-        key="default-return",
-        model="ppo",
+        key=f"{algo}-return",
+        model=algo,
         family="rl",
         dataset=ENV,
         dataset_version=f"gymnasium {gym.__version__}",
@@ -194,10 +209,11 @@ def main() -> None:
         values=s_ours["finals"],
         seeds=args.seeds,
         wall_time_s=s_ours["wall_mean"],
-        reference=REFERENCE,
+        reference=REFERENCE[algo],
         baselines=[
             {
-                "name": f"stable-baselines3 {stable_baselines3.__version__} PPO, same hyperparameters, measured here",
+                "name": f"stable-baselines3 {stable_baselines3.__version__} {algo.upper()}, same hyperparameters, "
+                "measured here",
                 "value": s_sb3["mean"],
                 "sd": s_sb3["sd"],
                 "values": s_sb3["finals"],
