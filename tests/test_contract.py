@@ -139,7 +139,8 @@ def test_tiny_preset_trains_into_a_complete_run(name: str, train_tiny) -> None:
     rows = run.read_metrics()
     assert rows and rows[-1]["step"] == result["steps"]
     spec = get_spec(name)
-    if spec.paradigm in ("supervised", "reinforcement"):  # deterministic evaluations: rebuilt run reproduces them
+    # deterministic evaluations: the rebuilt run reproduces them
+    if spec.paradigm in ("supervised", "reinforcement", "on_policy"):
         from dlzoo.evaluate import evaluate_run
 
         again = evaluate_run(path, split="test")

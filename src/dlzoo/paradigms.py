@@ -75,6 +75,8 @@ _LM_SCHEDULE = "set task.warmup_iters / task.decay_lr / task.lr_decay_iters / ta
 _RL_SCHEDULE = "set task.lr_schedule (the learning rate is scheduled per environment step)"
 _GAN_ADAM = "set task.betas_g / task.betas_d (the generator and the critic use Adam)"
 _GAN_PLATEAU = "two players have no one training loss to watch: set train.scheduler to cosine or step"
+_ONPOLICY_LR = "set task.lr_schedule (PPO/A2C anneal the learning rate per update, SB3's linear schedule)"
+_ONPOLICY_OPT = "on-policy objectives build their own optimizer (PPO/REINFORCE: Adam eps 1e-5, A2C: task.optimizer)"
 _EPISODES = "set task.meta_batch_size (episodes per meta-update) and task.n_way / task.k_shot / task.n_query"
 
 PARADIGMS: dict[str, Paradigm] = {
@@ -130,6 +132,26 @@ PARADIGMS: dict[str, Paradigm] = {
             data="environment",
         ),
         Paradigm(
+            "on_policy",
+            "dlzoo.tasks.onpolicy:OnPolicyTask",
+            protocols.OnPolicyObjective,
+            ("batch_size", "lr", "grad_clip"),
+            {
+                "epochs": "set task.total_steps (environment steps; a round is task.eval_every_steps of them)",
+                "optimizer": _ONPOLICY_OPT,
+                "momentum": _ONPOLICY_OPT,
+                "weight_decay": _ONPOLICY_OPT,
+                "scheduler": _ONPOLICY_LR,
+                "step_gamma": _ONPOLICY_LR,
+                "step_every": _ONPOLICY_LR,
+                "plateau_factor": _ONPOLICY_LR,
+                "plateau_patience": _ONPOLICY_LR,
+                "min_lr": _ONPOLICY_LR,
+                **_BATCH_FRACTION,
+            },
+            data="environment",
+        ),
+        Paradigm(
             "adversarial",
             "dlzoo.tasks.adversarial:AdversarialTask",
             protocols.AdversarialObjective,
@@ -174,6 +196,32 @@ class RLConfig(BaseModel):
     final_eval_episodes: int = Field(20, ge=1, description="greedy episodes of the final test evaluation")
     buffer_size: int = Field(100_000, ge=1, description="replay capacity (transitions)")
     gamma: float = Field(0.99, gt=0, le=1, description="discount factor")
+
+
+class OnPolicyConfig(BaseModel):
+    """The ``task:`` section of every on-policy objective (REINFORCE, A2C, PPO; their own fields added)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    total_steps: int = Field(100_000, ge=1, description="environment steps to train for, all environments together")
+    eval_every_steps: int = Field(
+        10_000, ge=1, description="environment steps per round (then evaluate); each round resets the environments"
+    )
+    eval_episodes: int = Field(10, ge=1, description="deterministic-policy episodes per evaluation")
+    final_eval_episodes: int = Field(20, ge=1, description="deterministic-policy episodes of the final test evaluation")
+    n_envs: int = Field(8, ge=1, description="parallel environments of the vector environment")
+    n_steps: int = Field(32, ge=1, description="steps per environment per rollout (a rollout is n_envs x n_steps)")
+    vectorization: Literal["sync", "async"] = Field(
+        "sync",
+        description="'sync': gymnasium's SyncVectorEnv, the environments stepped in turn in this process; "
+        "'async': AsyncVectorEnv, one subprocess each (for environments slower than the IPC)",
+    )
+    gamma: float = Field(0.99, gt=0, le=1, description="discount factor γ")
+    normalize_reward: bool = Field(
+        False,
+        description="gymnasium's NormalizeReward: rewards divided by a running std of the discounted return "
+        "(γ = task.gamma); training only, the logged and evaluated returns stay raw",
+    )
 
 
 class EpisodicConfig(BaseModel):

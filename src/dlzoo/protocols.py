@@ -158,6 +158,32 @@ class ReinforcementObjective(Objective, Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+class OnPolicyObjective(Objective, Protocol):
+    """A policy-gradient algorithm on rollouts of a vector environment (``dlzoo.data.rollout.RolloutBuffer``);
+    ``Config`` extends ``dlzoo.paradigms.OnPolicyConfig``. Built with the model and the vector env."""
+
+    def __init__(self, cfg: Any, model: nn.Module, fabric: Fabric, train_cfg: TrainConfig, env: Any) -> None: ...
+
+    def explore(self, obs: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sampled actions, their log-probabilities and V(s) of a batch of observations (N, *obs_shape)."""
+        ...
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """V(s), (N,): the bootstrap of a rollout's cut and of time-limit truncations."""
+        ...
+
+    def update(self, rollout: Any, last_value: torch.Tensor, step: int) -> Logs:
+        """Learn from a full rollout; ``step``: environment steps so far (for the annealing schedules)."""
+        ...
+
+    @staticmethod
+    def act(model: nn.Module, obs: torch.Tensor) -> torch.Tensor: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
 class EpisodicObjective(Objective, Protocol):
     """N-way K-shot episodes (``dlzoo.data.fewshot.Episode``); ``Config`` extends ``dlzoo.paradigms.EpisodicConfig``.
 

@@ -9,6 +9,7 @@
 # and the comparison with Stable-Baselines3: [the rl family README](../../src/dlzoo/families/rl/README.md).
 
 # %%
+import json
 from pathlib import Path
 
 import gymnasium as gym
@@ -121,3 +122,46 @@ mean_return = run.metrics["test/return_mean"]
 print(f"DQN mean return {mean_return:.1f} vs random {random_mean:.1f}")
 assert mean_return > 60 and mean_return > 2.5 * random_mean, mean_return  # tiny DQN: 132-253 (seeds 0-2)
 assert served["actions"] == inference.act(loaded, observations)
+
+# %% [markdown]
+# ## PPO: a policy gradient on the same environment
+#
+# PPO (Schulman et al. 2017) learns a policy pi(a|s) and a critic V(s) instead of action values. It
+# collects rollouts from 8 CartPole copies at once (gymnasium's `SyncVectorEnv`), estimates each
+# action's advantage with GAE, and takes several epochs of minibatch steps on the clipped surrogate
+# min(r A, clip(r, 1 - eps, 1 + eps) A), where r = pi_new(a|s) / pi_old(a|s): the policy improves
+# without moving far from the one that collected the data. The tiny preset is the RL Zoo's CartPole
+# recipe for 20480 steps.
+
+# %%
+ppo_cfg = dlzoo.resolve_config("ppo", preset="tiny")
+print(ppo_cfg.task)
+ppo_run = dlzoo.train("ppo", preset="tiny", overrides=["train.progress=false"], runs_dir=RUNS)
+print({k: round(v, 2) for k, v in ppo_run.metrics.items() if k.startswith("test/")})
+
+# %% [markdown]
+# What an update logs: the clipped loss, how far the policy moved (approx_kl: an estimate of
+# KL[pi_old || pi_new]; clip_fraction: the share of transitions where the clip is active), and how much
+# of the returns' variance the critic explains.
+
+# %%
+rows = [json.loads(line) for line in (ppo_run.path / "metrics.jsonl").read_text().splitlines()]
+for row in [r for r in rows if "train/approx_kl" in r][::2]:
+    print(
+        {k: round(row[k], 4) for k in ("step", "train/approx_kl", "train/clip_fraction", "train/explained_variance")},
+        "episode return",
+        round(row.get("train/episode_return", float("nan")), 1),
+    )
+display(Image(filename=str(ppo_run.path / "plots" / "learning_curves.png")))
+
+# %% [markdown]
+# The deterministic policy (argmax pi(a|s)) is what `/act` serves and what ONNX exports (logits and V).
+
+# %%
+ppo_loaded = dlzoo.load_run(ppo_run.path)
+print("actions:", inference.act(ppo_loaded, [[0.0, 0.0, 0.1, 0.5], [0.0, 0.0, -0.1, -0.5]]))
+ppo_report = dlzoo.export.export_run(ppo_run.path, fmt="onnx")
+print("ONNX outputs:", ppo_report.outputs, "max |onnx - torch| =", ppo_report.max_abs_diff)
+ppo_return = ppo_run.metrics["test/return_mean"]
+print(f"PPO mean return {ppo_return:.1f} vs random {random_mean:.1f}")
+assert ppo_return > 150 and ppo_report.outputs == 2, ppo_return  # tiny PPO: 236 at seed 0

@@ -23,3 +23,16 @@ class DQNPipeline(Pipeline):
         q = model(obs)  # (B, num_actions)
         check_finite_output(obs, q)
         return q.argmax(-1)
+
+
+class PolicyPipeline(Pipeline):
+    """``POST /v1/models/{name}/act {"inputs": observations}`` -> the deterministic action of an actor-critic:
+    argmax_a π(a|s) (discrete, int64 (B,)) or μ(s) clipped to the action box (continuous, (B, action_dim)).
+    The server checks the observations' shape and refuses NaN before this is called."""
+
+    verbs: ClassVar[tuple[str, ...]] = ("act",)
+
+    @staticmethod
+    def act(model: nn.Module, obs: torch.Tensor) -> torch.Tensor:
+        check_finite_output(obs, model(obs)[0])  # logits or μ(s): an argmax over NaN would answer action 0
+        return model.deterministic(obs)
