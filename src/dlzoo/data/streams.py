@@ -51,6 +51,22 @@ class Experience:
 
 
 @dataclass
+class StreamBatch:
+    """Examples of one or more tasks, as a strategy sees them.
+
+    Shapes:
+        x: (B, *input_shape); y: (B,) int64 output units to predict (``TaskStream.targets``); task: (B,) int64
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    task: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+@dataclass
 class TaskStream:
     """The tasks, the scenario and the definition that rebuilds them (recorded in the run)."""
 
@@ -74,6 +90,14 @@ class TaskStream:
     def heads(self, seen: int) -> StreamHeads:
         """The active units when ``seen`` tasks have been (or are being) trained."""
         return StreamHeads(self.scenario, self.classes_per_task, self.num_outputs, seen)
+
+    def batch(self, tasks: list[int], split: str = "train") -> StreamBatch:
+        """Every example of ``tasks`` in ``split``, targets in the scenario's units."""
+        parts = [self.tasks[t].splits[split] for t in tasks]
+        x = torch.cat([p.x for p in parts])
+        y = torch.cat([self.targets(t, p.y) for t, p in zip(tasks, parts, strict=True)])
+        task = torch.cat([torch.full((len(p),), t, dtype=torch.int64) for t, p in zip(tasks, parts, strict=True)])
+        return StreamBatch(x, y, task)
 
     def train_size(self) -> int:
         return sum(len(t.splits["train"]) for t in self.tasks)
