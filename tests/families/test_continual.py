@@ -46,7 +46,9 @@ def test_split_stream_scenarios(digits) -> None:
     assert stream.num_outputs == 4 and stream.targets(1, torch.tensor([0, 1])).tolist() == [2, 3]
     task_ids = torch.tensor([0, 1])
     assert stream.heads(1).mask(task_ids).tolist() == [[True, True, False, False]] * 2  # class-IL: seen units
-    til = make_stream(digits, protocol="split", scenario="task", classes=classes).heads(2).mask(task_ids)
+    til_stream = make_stream(digits, protocol="split", scenario="task", classes=classes)
+    assert til_stream.targets(1, torch.tensor([0, 1])).tolist() == [2, 3]  # task 1's head: units 2, 3
+    til = til_stream.heads(2).mask(task_ids)
     assert til.tolist() == [[True, True, False, False], [False, False, True, True]]  # one head per task
     dil = make_stream(digits, protocol="split", scenario="domain", classes=classes)
     assert dil.num_outputs == 2 and dil.targets(1, torch.tensor([1])).tolist() == [1]

@@ -12,7 +12,8 @@ Each task has ``k`` local labels 0..k-1 (the position of a class in its task for
 for the others). The scenario says what the model must output (the same three for every protocol):
 
 - ``task`` (Task-IL): the task id is given; task t owns the output units [t k, (t + 1) k): a multi-headed
-  output layer (van de Ven & Tolias' "multi-headed" setup), target = local label;
+  output layer (van de Ven & Tolias' "multi-headed" setup), target = unit t k + local label, scored
+  against its own head's units only;
 - ``domain`` (Domain-IL): no task id, one shared head of k units, target = local label;
 - ``class`` (Class-IL): no task id, the task must be inferred; T k units, target = t k + local label,
   and while task i trains (or is evaluated after task i) only the units of the tasks seen so far,
@@ -84,8 +85,8 @@ class TaskStream:
         return self.classes_per_task if self.scenario == "domain" else len(self.tasks) * self.classes_per_task
 
     def targets(self, task: int, y: torch.Tensor) -> torch.Tensor:
-        """Local labels (N,) -> the output unit to predict (N,): t k + y for class-IL, y otherwise."""
-        return y + task * self.classes_per_task if self.scenario == "class" else y
+        """Local labels (N,) -> the output unit to predict (N,): y on domain-IL's shared head, else t k + y."""
+        return y if self.scenario == "domain" else y + task * self.classes_per_task
 
     def heads(self, seen: int) -> StreamHeads:
         """The active units when ``seen`` tasks have been (or are being) trained."""
