@@ -5,7 +5,7 @@
     python benchmarks/continual_split_mnist.py --smoke                          # Split digits, no record
 
 Five tasks of two digits ([0, 1], [2, 3], ..., [8, 9]), the 784-400-400 ReLU network, Adam lr 1e-3,
-batch 128 (the ``split_mnist_<scenario>`` presets: van de Ven & Tolias' settings and regularization
+batch 128 (the ``default`` preset with ``scenario_overrides``: van de Ven & Tolias' settings and regularization
 strengths). The paper trains 2000 iterations per task (21 epochs here, ``--epochs 21``); ``--epochs``
 shortens that when one CPU core is all there is, and the record says which was run. Every strategy
 runs with the same seeds (train.seed = 0..seeds-1: initialization and batch order), seeds alternating
@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import record  # noqa: E402
 
 from dlzoo.config import resolve_config  # noqa: E402
+from dlzoo.families.continual.presets import scenario_overrides  # noqa: E402
 from dlzoo.runs import RunDir  # noqa: E402
 from dlzoo.training.loop import train_run  # noqa: E402
 
@@ -74,8 +75,8 @@ SOURCE = (
 
 
 def run_one(model: str, scenario: str, *, seed: int, epochs: int, smoke: bool, root: str) -> dict:
-    preset = "tiny" if smoke else f"split_mnist_{scenario}"
-    overrides = [f"train.seed={seed}", "train.threads=1", "train.progress=false", f"task.scenario={scenario}"]
+    preset = "tiny" if smoke else "default"
+    overrides = [f"train.seed={seed}", "train.threads=1", "train.progress=false", *scenario_overrides(model, scenario)]
     if not smoke:
         overrides.append(f"train.epochs={epochs}")
     cfg = resolve_config(model, preset=preset, overrides=overrides)
@@ -136,8 +137,8 @@ def write(scenario: str, model: str, runs: list[dict], *, epochs: int) -> None:
         wall_time_s=statistics.fmean(r["wall_time_s"] for r in runs),
         reference=reference,
         config={
-            "preset": f"split_mnist_{scenario}",
-            "overrides": [f"train.epochs={epochs}"],
+            "preset": "default",
+            "overrides": [*scenario_overrides(model, scenario), f"train.epochs={epochs}"],
             "train": cfg.train.model_dump(),
         },
         notes=(
