@@ -293,3 +293,17 @@ def test_predict_with_task_ids_and_an_unseen_one(train_tiny) -> None:
         assert r.status_code == 422 and "task_id 5 was never seen" in r.json()["detail"], r.text
         r = client.post("/v1/models/cl_replay/predict", json={"inputs": x.x[:2].tolist(), "task_id": -1})
         assert r.status_code == 422
+
+
+def test_a_finished_run_reevaluates_to_its_eval_json(train_tiny) -> None:
+    """``dlzoo eval``: config.yaml + model.safetensors give the same per-task accuracies (the whole stream seen)."""
+    import json
+
+    from dlzoo.evaluate import evaluate_run
+
+    path = train_tiny("cl_replay", "train.epochs=3")
+    saved = json.loads((path / "eval.json").read_text())
+    again = evaluate_run(path)
+    keys = [k for k in saved if k.startswith("test/acc")]
+    assert len(keys) == 6 and {k: again[k] for k in keys} == {k: saved[k] for k in keys}
+    assert again["stream"] == saved["stream"] and "accuracy_matrix" not in again  # R is the training run's

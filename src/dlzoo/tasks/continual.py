@@ -142,7 +142,9 @@ class ContinualTask:
     def evaluate(self, split: str, *, final: bool = False) -> dict[str, float]:
         if split not in self.splits:
             return {}
-        seen = max(1, self.trained)  # the current task counts from its first round
+        # the current task counts from its first round; weights loaded without training here (``dlzoo
+        # eval``: a finished run's model.safetensors) have seen the whole stream
+        seen = self.trained or len(self.stream)
         now = self.accuracies(split, trained=seen)
         out = {f"{split}/acc": float(now[:seen].mean())}
         out.update({f"{split}/acc_task{j}": float(now[j]) for j in range(seen)})
@@ -154,8 +156,10 @@ class ContinualTask:
             state = self.objective.state_dict()
             floats = [v for v in state.values() if torch.is_tensor(v) and v.is_floating_point()]
             out[f"{split}/strategy_memory_mb"] = sum(v.numel() * v.element_size() for v in floats) / 2**20
-            out["accuracy_matrix"] = self.R[split].tolist()  # type: ignore[assignment]  # rows: after task i
-            out["random_init_accuracy"] = self.b[split].tolist()  # type: ignore[assignment]
+            if c:  # R and b exist only where this process trained (rows: after task i; null: not reached)
+                rows = [[None if v != v else v for v in row] for row in self.R[split][:c].tolist()]
+                out["accuracy_matrix"] = rows  # type: ignore[assignment]
+                out["random_init_accuracy"] = self.b[split].tolist()  # type: ignore[assignment]
             out["stream"] = self.ctx.cfg.info["stream"]  # type: ignore[assignment]
         return out
 
