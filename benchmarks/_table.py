@@ -35,6 +35,7 @@ HEADLINES = {
     "flow": "flow_toy2d-nsf-moons",
     "nas": "nas_tabular-evolution",
     "diffusion": "diffusion_toy2d-ring-hq",
+    "continual": "continual_split_mnist-class-cl_replay",
 }
 #: the families in the order of the design (families without records or models are left out)
 ORDER = [

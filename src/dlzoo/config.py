@@ -85,7 +85,9 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    epochs: int = Field(10, ge=1, description="passes over the training data (rounds for RL/episodic paradigms)")
+    epochs: int = Field(
+        10, ge=1, description="passes over the training data (rounds for RL/episodic paradigms; per task for continual)"
+    )
     batch_size: int = Field(128, ge=1, description="global batch size, split over devices")
     batch_fraction: float | None = Field(
         None,

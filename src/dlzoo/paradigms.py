@@ -168,6 +168,13 @@ PARADIGMS: dict[str, Paradigm] = {
             },
         ),
         Paradigm(
+            "continual",
+            "dlzoo.tasks.continual:ContinualTask",
+            protocols.ContinualObjective,
+            EPOCHS,  # epochs = passes over each task; rounds = tasks x epochs
+            _BATCH_FRACTION,
+        ),
+        Paradigm(
             "episodic",
             "dlzoo.tasks.episodic:EpisodicTask",
             protocols.EpisodicObjective,
@@ -238,6 +245,49 @@ class EpisodicConfig(BaseModel):
     final_eval_episodes: int = Field(600, ge=1, description="fixed test episodes of the final evaluation")
     eval_k_shot: int | None = Field(None, ge=1, description="support examples per class at evaluation (default k_shot)")
     eval_n_way: int | None = Field(None, ge=1, description="classes per evaluation episode (default n_way)")
+
+
+class ContinualConfig(BaseModel):
+    """The ``task:`` section of every continual-learning objective: the task stream (its own fields added).
+
+    The stream is cut from the ``data:`` dataset (``dlzoo.data.streams``); its definition (protocol,
+    classes / permutation seeds / angles, scenario) is this section, so config.yaml rebuilds it.
+    A round is ``train.epochs``-th of a task: one epoch over the current task's training split.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    protocol: Literal["split", "permuted", "rotated"] = Field("split", description="how tasks are cut from the data")
+    scenario: Literal["task", "domain", "class"] = Field(
+        "class", description="task-IL (task id given, a head per task), domain-IL (one head) or class-IL"
+    )
+    classes: list[list[int]] | None = Field(
+        None, description="split: the dataset classes of each task (default consecutive pairs: [[0, 1], [2, 3], ...])"
+    )
+    num_tasks: int = Field(10, ge=1, description="permuted / rotated: tasks, when seeds / angles are not given")
+    seeds: list[int] | None = Field(None, description="permuted: one permutation seed per task (default 1..num_tasks)")
+    angles: list[float] | None = Field(
+        None, description="rotated: one angle in degrees per task (default num_tasks angles evenly in [0, 180))"
+    )
+    eval_batch_size: int = Field(1024, ge=1, description="examples per forward pass at evaluation")
+
+    @model_validator(mode="after")
+    def _check(self) -> ContinualConfig:
+        own = {"split": "classes", "permuted": "seeds", "rotated": "angles"}[self.protocol]
+        stray = [k for k in ("classes", "seeds", "angles") if k != own and getattr(self, k) is not None]
+        if stray:
+            raise ValueError(f"the {self.protocol} protocol reads task.{own}, not task.{stray[0]}")
+        return self
+
+    def stream_args(self, num_classes: int) -> dict[str, object]:
+        """The keyword arguments of ``dlzoo.data.streams.make_stream``, defaults filled from the data."""
+        if self.protocol == "split":
+            pairs = [[c, c + 1] for c in range(0, num_classes - 1, 2)]
+            return {"classes": self.classes if self.classes is not None else pairs}
+        if self.protocol == "permuted":
+            return {"seeds": self.seeds if self.seeds is not None else list(range(1, self.num_tasks + 1))}
+        angles = [180.0 * i / self.num_tasks for i in range(self.num_tasks)]
+        return {"angles": self.angles if self.angles is not None else angles}
 
 
 class LanguageConfig(BaseModel):

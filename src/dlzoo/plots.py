@@ -139,6 +139,43 @@ def episode_returns_plot(returns: Sequence[float], path: Path, *, title: str) ->
     return _save(fig, path)
 
 
+def accuracy_matrix_plot(R: torch.Tensor, path: Path, *, title: str) -> Path:
+    """Heat map of a continual run's accuracy matrix R[i, j] (row: after task i, column: task j); NaN blank."""
+    T = R.shape[0]
+    fig, ax = plt.subplots(figsize=(1.5 + 0.6 * T, 1.2 + 0.6 * T))
+    ax.imshow(np.ma.masked_invalid(R.numpy()), cmap="viridis", vmin=0.0, vmax=1.0)
+    for i in range(T):
+        for j in range(T):
+            if torch.isfinite(R[i, j]):
+                v = float(R[i, j])
+                ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=8, color="w" if v < 0.6 else "k")
+    ax.set_xticks(range(T), [str(j) for j in range(T)])
+    ax.set_yticks(range(T), [str(i) for i in range(T)])
+    ax.set_xlabel("evaluated on task j")
+    ax.set_ylabel("after training task i")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def task_curves_plot(curves: torch.Tensor, path: Path, *, boundaries: Sequence[float], title: str) -> Path:
+    """Accuracy on each task (one line per task) after every round, task boundaries dashed. curves: (rounds, T)."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    rounds = np.arange(1, curves.shape[0] + 1)
+    for j in range(curves.shape[1]):
+        ax.plot(rounds, curves[:, j].numpy(), marker="o" if len(rounds) < 30 else None, ms=3, label=f"task {j}")
+    for b in boundaries:
+        ax.axvline(b + 1, color="grey", ls="--", lw=0.8)
+    ax.set_xlabel("round (epoch of the current task)")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def _save(fig: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -207,6 +207,45 @@ class EpisodicObjective(Objective, Protocol):
         ...
 
 
+class ContinualObjective(Objective, Protocol):
+    """A continual-learning strategy on a task stream (``dlzoo.data.streams``); ``Config`` extends
+    ``dlzoo.paradigms.ContinualConfig``. ``batch`` has ``x``, ``y`` (targets: output units) and ``task``
+    (B,) task ids; ``heads.mask(task)`` the (B, O) active output units at this point of the stream.
+
+    One step: ``loss`` -> backward -> ``before_update`` (may edit the gradients: A-GEM's projection)
+    -> optimizer step -> ``after_update`` (SI's path integral, a reservoir's insertion). At each task
+    boundary, after the accuracy row is measured, ``consolidate`` sees the finished task's data (EWC's
+    Fisher, LwF's frozen copy). ``state_dict`` goes into every checkpoint (tensors only).
+    """
+
+    def loss(self, model: nn.Module, batch: Any, heads: Any) -> Losses:
+        """(scalar loss, logs) of one batch of the current task."""
+        ...
+
+    #: True: the task's batches are drawn from every task seen so far (joint training, the upper bound)
+    joint: ClassVar[bool] = False
+
+    def prepare(self, stream: Any) -> None:
+        """Check the strategy against the stream before training (a replay budget larger than the data)."""
+
+    def before_update(self, model: nn.Module, batch: Any, heads: Any) -> Logs:
+        """Runs between backward and the optimizer step (gradients in ``p.grad``); default nothing."""
+        return {}
+
+    def after_update(self, model: nn.Module, batch: Any) -> None:
+        """Runs after the optimizer step; default nothing."""
+
+    def consolidate(self, model: nn.Module, task_data: Any, heads: Any) -> None:
+        """End of a task: ``task_data`` is its whole training set as a batch; default nothing."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Tensors carried across steps and tasks (Fisher, anchors, a buffer, generator states)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore ``state_dict()`` when a run resumes."""
+
+
 # -- inference pipeline -------------------------------------------------------------------------
 
 

@@ -1,0 +1,1 @@
+"""Continual learning: EWC, online EWC, SI, LwF, experience replay, A-GEM, fine-tuning and joint training."""
