@@ -115,7 +115,7 @@ def baseline(name: str, nlls: list[float], walls: list[float]) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--ffjord-steps", type=int, default=500, help="FFJORD's steps (each costs ~32 evaluations of f)")
+    p.add_argument("--ffjord-steps", type=int, default=3000, help="FFJORD's steps (each costs ~32 evaluations of f)")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--data", nargs="+", default=list(DATASETS), choices=DATASETS)
