@@ -36,18 +36,30 @@ def test_tiny_preset_trains_in_bf16_mixed(name: str, train_tiny) -> None:
 
 
 @pytest.mark.parametrize(
-    ("isa", "accelerator", "expected"),
+    ("isa", "probe", "expected"),
     [
-        (["avx2", "avx512f", "amx_tile", "amx_bf16"], "cpu", "bf16-mixed"),
-        (["avx2", "avx512f", "avx512_bf16"], "cpu", "32-true"),  # measured slower in bf16 (bf16_speed)
-        (["avx2", "fma", "avx512f"], "cpu", "32-true"),  # bf16 emulated through fp32: no gain
-        (["avx2", "fma"], "cpu", "32-true"),
+        (["avx2", "avx512f", "amx_tile", "amx_bf16"], 0.5, "bf16-mixed"),  # AMX: no probe needed
+        (["avx2", "avx512f", "avx512_bf16"], 0.6, "32-true"),  # the Intel Xeon of bf16_speed: bf16 slower
+        (["avx2", "avx512f", "avx512_bf16"], 1.6, "bf16-mixed"),  # the AMD EPYC of bf16_speed: faster
+        (["avx2", "avx512f", "avx512_bf16"], 1.1, "32-true"),  # within the margin: keep fp32
+        (["avx2", "fma", "avx512f"], 9.9, "32-true"),  # bf16 emulated through fp32: never
+        (["avx2", "fma"], 9.9, "32-true"),
     ],
 )
-def test_auto_precision_follows_the_cpu(monkeypatch, isa, accelerator, expected) -> None:
+def test_auto_precision_follows_the_cpu(monkeypatch, isa, probe, expected) -> None:
     monkeypatch.setattr(hardware, "cpu_model", lambda: ("test CPU", isa))
+    monkeypatch.setattr(hardware, "bf16_training_speedup", lambda: probe)
+    accelerator = "cpu"
     assert hardware.resolve_precision("auto", accelerator) == expected
     assert hardware.resolve_precision("32-true", accelerator) == "32-true"  # an explicit setting is kept
+
+
+def test_the_bf16_probe_times_both_precisions() -> None:
+    hardware.bf16_training_speedup.cache_clear()
+    ratio = hardware.bf16_training_speedup(width=64, batch=8, repeats=2)
+    assert math.isfinite(ratio) and 0.01 < ratio < 100  # a ratio of two measured times, not a constant
+    assert hardware.bf16_training_speedup(width=64, batch=8, repeats=2) is ratio  # measured once, then cached
+    hardware.bf16_training_speedup.cache_clear()
 
 
 def test_auto_precision_is_recorded_in_the_run(tmp_path) -> None:

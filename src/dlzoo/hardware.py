@@ -7,6 +7,7 @@ records whose ``cpu`` differs.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 from pathlib import Path
@@ -50,25 +51,62 @@ def hardware() -> dict[str, Any]:
 
 #: instruction sets with native bf16 arithmetic (AMX tiles, AVX-512-BF16 dot products)
 BF16_ISA = ("amx_bf16", "avx512_bf16")
-#: the ones where bf16 pays for training: AMX only. With AVX-512-BF16 alone (no AMX) a bf16 matmul ran
-#: at 0.5-0.8x fp32's GFLOP/s and a GPT training step under bf16 autocast took 1.2-2x fp32's time
-#: (benchmarks/bf16_speed.py, record bf16_speed-intel-xeon-avx512_bf16.json): auto keeps fp32 there
+#: where bf16 pays for training without asking: AMX. With AVX-512-BF16 alone it depends on the CPU: on an
+#: Intel Xeon a training step under bf16 autocast took 1.2-2x fp32's time (record
+#: bf16_speed-intel-xeon-avx512_bf16.json), on an AMD EPYC 0.56-0.86x (bf16_speed-amd-epyc-avx512_bf16.json:
+#: matmuls 2.2x fp32's GFLOP/s). There ``auto`` measures (``bf16_training_speedup``) instead of guessing.
 BF16_FASTER_ISA = ("amx_bf16",)
+#: bf16 is chosen where its probe step runs at least this much faster than fp32's (a margin over timing noise)
+BF16_PROBE_MIN_SPEEDUP = 1.2
 
 
 def native_bf16(accelerator: str) -> bool:
-    """Whether bf16 runs natively where a run with this ``train.accelerator`` computes.
+    """Whether bf16 runs natively, and faster than fp32, where a run with this ``train.accelerator`` computes.
 
-    On the CPU: AMX (AVX-512-BF16 alone has bf16 dot products but measured slower than fp32, and
-    without either torch emulates bf16 through fp32). On a GPU: ``torch.cuda.is_bf16_supported()``
-    (Ampere and later)."""
+    On the CPU: AMX; AVX-512-BF16 without AMX when the measured probe (``bf16_training_speedup``) is at least
+    ``BF16_PROBE_MIN_SPEEDUP``; never without either (torch emulates bf16 through fp32). On a GPU:
+    ``torch.cuda.is_bf16_supported()`` (Ampere and later)."""
     import torch
 
     if accelerator in ("cuda", "gpu") or (accelerator == "auto" and torch.cuda.is_available()):
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     if accelerator == "mps":
         return False
-    return any(f in BF16_FASTER_ISA for f in cpu_model()[1])
+    isa = cpu_model()[1]
+    if any(f in BF16_FASTER_ISA for f in isa):
+        return True
+    return any(f in BF16_ISA for f in isa) and bf16_training_speedup() >= BF16_PROBE_MIN_SPEEDUP
+
+
+@functools.lru_cache(maxsize=1)
+def bf16_training_speedup(*, width: int = 512, batch: int = 128, repeats: int = 5) -> float:
+    """fp32 time / bf16-autocast time of one training step of a small MLP on this CPU, at the current
+    thread count (best of ``repeats`` after a warm-up, the two precisions alternating). About 0.1 s; measured
+    once per process. What a matmul alone shows can mislead: on the Intel Xeon above, bf16 matmuls of 1024
+    ran 2x fp32's speed while every training step was slower."""
+    import time
+
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, width, generator=g)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(width, width), torch.nn.ReLU(), torch.nn.Linear(width, width), torch.nn.ReLU()
+    )
+
+    def step(bf16: bool) -> float:
+        t0 = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = net(x).float().square().mean()
+        loss.backward()
+        return time.perf_counter() - t0
+
+    best = {False: float("inf"), True: float("inf")}
+    for i in range(repeats + 1):  # the first round warms up both kernels and is not counted
+        for bf16 in (False, True):
+            took = step(bf16)
+            best[bf16] = min(best[bf16], took) if i else best[bf16]
+    return best[False] / best[True]
 
 
 def resolve_precision(precision: str, accelerator: str) -> str:
