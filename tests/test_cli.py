@@ -256,14 +256,24 @@ def test_results_page_and_family_table_are_generated_from_the_records(tmp_path: 
     page = (tmp_path / "benchmarks" / "RESULTS.md").read_text()
     assert {f"## {r['family']}" for r in records} <= set(page.splitlines())
     page, _, speed = page.partition("## Inference speed")  # inference_speed records: one table of their own
+    speed, _, precision = speed.partition("## Training precision")  # and precision_table records: another
+
+    def table_rows(text: str, header: str) -> list[str]:
+        return [line for line in text.splitlines() if line.startswith("| ") and not line.startswith(header)]
+
     speed_records = [r for r in records if r["benchmark"] == "inference_speed"]
-    speed_rows = [line for line in speed.splitlines() if line.startswith("| ") and not line.startswith("| model")]
+    speed_rows = table_rows(speed, "| model")
     assert len(speed_rows) == len({(r["model"], r["config"].get("preset")) for r in speed_records})
     assert all(line.count(" | ") == 7 for line in speed_rows)  # model, preset, params, 4 runtimes, hardware
-    rows = [line for line in page.splitlines() if line.startswith("| ") and not line.startswith("| model")]
+    precision_records = [r for r in records if r["benchmark"] == "precision_table"]
+    precision_rows = table_rows(precision, "| family")
+    # one row per (family, machine): a machine's record never replaces another machine's
+    assert len(precision_rows) == len({(r["family"], r["hardware"]["cpu"]) for r in precision_records})
+    assert all(line.count(" | ") == 8 for line in precision_rows)  # nine cells
+    rows = table_rows(page, "| model")
     older = [line for line in page.splitlines() if line.startswith("- [")]
     # every record is a row, or listed under its newer twin
-    assert len(rows) + len(older) == len(records) - len(speed_records)
+    assert len(rows) + len(older) == len(records) - len(speed_records) - len(precision_records)
     assert all(line.count(" | ") == 9 for line in rows)  # ten cells: a '|' inside a text is escaped
     for word in ("issue", "quoted in"):  # sources name papers and repositories, not our tracker
         assert word not in page.lower()
