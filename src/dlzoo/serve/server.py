@@ -4,7 +4,7 @@ uvicorn closes an idle keep-alive connection after ``timeout_keep_alive`` second
 for the headers of a request (a client that connects and sends nothing, or half a request line, holds
 its connection open). The protocol classes here close a connection whose request headers have not all
 arrived ``header_timeout_s`` after it opened or after its last response. The body has a deadline of its
-own (``BodyGuard``, 408). Importing this module needs uvicorn (the ``[serve]`` extra).
+own (``guard.BodyGuard``, 408). Importing this module needs uvicorn (the ``[serve]`` extra).
 """
 
 from __future__ import annotations
