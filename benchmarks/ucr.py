@@ -4,10 +4,11 @@
     DLZOO_DATA=../shared/data flock /tmp/dlzoo-bench.lock python benchmarks/ucr.py --seeds 3 --models resnet_tsc
     ... python benchmarks/ucr.py --models resnet_tsc --first-seed 3 --seeds 2 --append   # two more seeds
     DLZOO_DATA=../shared/data python benchmarks/ucr.py --seeds 1 --models fcn_tsc --datasets Coffee --no-record
+    DLZOO_DATA=../shared/data python benchmarks/ucr.py --seeds 1 --datasets all     # the UCR-29 set
 
 Reference: Fawaz, Forestier, Weber, Idoumghar & Muller (2019), "Deep learning for time series
-classification: a review", DMKD 33, the accuracy table of the 85 UCR datasets (FCN / ResNet):
-GunPoint 1.000 / .991, ItalyPowerDemand .963 / .962, ECG200 .888 / .874, Coffee 1.000 / 1.000.
+classification: a review", DMKD 33: FCN's and ResNet's accuracy on each set, from their repository's
+per-run results on the 2018 archive (``ucr_reference.csv``; ``_ucr.py`` says which file and commit).
 
 Protocol (Fawaz et al. 2019, Section 4.1, with a CPU budget): the archive's train/test split and no
 validation set; series z-normalised; Adam lr 1e-3; batch size min(N_train / 10, 16) for FCN and
@@ -36,18 +37,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import RESULTS, record
+from _ucr import REFERENCE_SOURCE, archive_datasets, reference
 
 from dlzoo.config import resolve_config
 from dlzoo.runs import RunDir
 from dlzoo.training.loop import train_run
 
-#: Fawaz et al. 2019 test accuracy, FCN and ResNet
-REFERENCE = {
-    "GunPoint": {"fcn_tsc": 1.000, "resnet_tsc": 0.991},
-    "ItalyPowerDemand": {"fcn_tsc": 0.963, "resnet_tsc": 0.962},
-    "ECG200": {"fcn_tsc": 0.888, "resnet_tsc": 0.874},
-    "Coffee": {"fcn_tsc": 1.000, "resnet_tsc": 1.000},
-}
+REFERENCE = reference()  # dataset -> model -> (mean, sd): _ucr.py says where it comes from
+FIRST_FOUR = ("GunPoint", "ItalyPowerDemand", "ECG200", "Coffee")
 MODELS = ("fcn_tsc", "resnet_tsc")
 
 UNLOCKED_NOTE = (
@@ -60,7 +57,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("overrides", nargs="*", help="dotted overrides for every run, e.g. train.lr=0.002")
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    p.add_argument("--datasets", nargs="+", default=list(REFERENCE))
+    p.add_argument(
+        "--datasets", nargs="+", default=list(FIRST_FOUR), help="names, or 'all': every UCR set under DLZOO_DATA"
+    )
     p.add_argument("--seeds", type=int, default=5, help="model seeds first-seed..first-seed+seeds-1")
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument(
@@ -84,8 +83,9 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     epochs = {"fcn_tsc": args.epochs_fcn, "resnet_tsc": args.epochs_resnet}
+    datasets = archive_datasets() if args.datasets == ["all"] else args.datasets
     for model in args.models:
-        for dataset in args.datasets:  # batch min(N_train / 10, 16 | 64): the preset's train.batch_fraction
+        for dataset in datasets:  # batch min(N_train / 10, 16 | 64): the preset's train.batch_fraction
             overrides = [f"data.dataset={dataset}", "train.progress=false"]
             if epochs[model]:
                 overrides.append(f"train.epochs={epochs[model]}")
@@ -113,7 +113,7 @@ def run_one(model: str, dataset: str, overrides: list[str], args: argparse.Names
                 f"{final_loss[-1]:.4f}  loop {loop_s[-1]:.0f} s  total {total:.0f} s",
                 flush=True,
             )
-    ref = REFERENCE.get(dataset, {}).get(model)
+    ref, ref_sd = REFERENCE.get(dataset, {}).get(model, (None, None))
     mean = statistics.fmean(test)
     sd = statistics.stdev(test) if len(test) > 1 else 0.0
     print(
@@ -146,8 +146,8 @@ def run_one(model: str, dataset: str, overrides: list[str], args: argparse.Names
         wall_time_s=statistics.fmean(loop_s),
         reference={
             "value": ref,
-            "source": "Fawaz et al. 2019 (DMKD), UCR accuracy table, "
-            f"{'FCN' if model == 'fcn_tsc' else 'ResNet'}; their GPU runs took 459-1754 s per dataset",
+            "sd": ref_sd,
+            "source": f"{REFERENCE_SOURCE}, {'FCN' if model == 'fcn_tsc' else 'ResNet'}",
         }
         if ref is not None
         else None,
