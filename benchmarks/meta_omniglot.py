@@ -22,8 +22,9 @@ stopped at ``--deadline``), Conv-4 with 64 filters, then is scored on
 Metric methods (ProtoNets, Matching Networks), Baseline and Baseline++ are trained once (20-way
 episodes, or pooled batches) and evaluated at every (ways, shots); MAML-type methods have a head of
 n_way outputs, so they are trained 5-way and evaluated 5-way only (their 20-way cells stay empty).
-``baseline_pp_tsa`` fits residual adapters per task on the Baseline++ backbone trained just before in
-the same call (40 forward-backward passes per episode: 5-way 1-shot and Lake's runs only).
+``baseline_tsa`` / ``baseline_pp_tsa`` fit residual adapters per task on the Baseline / Baseline++
+backbone trained just before in the same call (40 forward-backward passes per episode: 5-way
+1-shot and Lake's runs only).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ METHODS = {
     "baseline_pp": ("baseline_pp", POOLED, {}, ("adam", 1e-3)),
     # TSA (Li et al. 2022): Baseline++'s backbone, residual adapters + alignment fitted per task (40 steps)
     "baseline_pp_tsa": ("baseline_pp", {**POOLED, "finetune_steps": 40, "adapter": "residual"}, {}, ("adam", 1e-3)),
+    "baseline_tsa": ("baseline", {**POOLED, "finetune_steps": 40, "adapter": "residual"}, {}, ("adam", 1e-3)),
     "fomaml": ("fomaml", MAML_TASK, {"out_features": 5}, ("adam", 1e-3)),
     "maml": ("maml", MAML_TASK, {"out_features": 5}, ("adam", 1e-3)),
     "anil": ("anil", MAML_TASK, {"out_features": 5}, ("adam", 1e-3)),
@@ -79,7 +81,7 @@ METHODS = {
 
 
 #: adapters fitted per task on the backbone of another method (when it is trained in the same call)
-REUSE = {"baseline_pp_tsa": "baseline_pp"}
+REUSE = {"baseline_pp_tsa": "baseline_pp", "baseline_tsa": "baseline"}
 #: 40 forward-backward passes of the support set per episode: 1-shot 5-way cells only (and Lake's runs)
 ADAPTER_SETTINGS = ("5w1s",)
 
