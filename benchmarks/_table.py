@@ -31,7 +31,7 @@ HEADLINES = {
     "gan": "gan_mnist-dcgan-fid",
     "energy": "rbm_mnist-rbm25-exact",
     "rl": "dqn_cartpole-default-return",
-    "meta": "meta_omniglot-protonet-lake20",
+    "meta": "meta_omniglot-protonet_lake-lake20",
     "flow": "flow_toy2d-nsf-moons",
     "nas": "nas_tabular-evolution",
     "diffusion": "diffusion_toy2d-ring-hq",

@@ -245,6 +245,9 @@ class EpisodicConfig(BaseModel):
     final_eval_episodes: int = Field(600, ge=1, description="fixed test episodes of the final evaluation")
     eval_k_shot: int | None = Field(None, ge=1, description="support examples per class at evaluation (default k_shot)")
     eval_n_way: int | None = Field(None, ge=1, description="classes per evaluation episode (default n_way)")
+    within_alphabet: bool = Field(
+        False, description="training episodes draw their classes from one alphabet (and rotation), as Lake's runs do"
+    )
 
 
 class ContinualConfig(BaseModel):

@@ -374,7 +374,7 @@ def test_matching_and_baseline_pp_adapt_without_touching_the_model() -> None:
     objective = BaselinePPObjective(BaselinePPObjective.Config(finetune_steps=30))
     x = torch.rand(6, 1, 28, 28)
     head, init = objective.adapt(model, x, y), objective.adapt(model, x, y, steps=0)  # fitted, imprinted
-    assert head.shape == (3, 8)
+    assert head.weight.shape == (3, 8) and head.bias is None  # cosine head: no bias
     fitted_loss = task_loss(objective.predict(model, head, x), y)
     assert fitted_loss < task_loss(objective.predict(model, init, x), y)  # the head learned the support set
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

@@ -90,26 +90,46 @@ class ClassPool:
 
     With ``rotations=4`` every class c has 4 versions (c, r), rotated by r * 90 degrees: class id
     ``c * 4 + r`` of ``num_classes = 4 C``, rotated when the episode is drawn (nothing is stored twice).
+
+    ``groups`` (C,): the alphabet of each base class. A group is then (alphabet, rotation): the
+    alphabet's characters all turned by the same angle; ``episode(..., within_group=True)`` draws its
+    classes from one group (Lake et al.'s runs are within-alphabet), at most the group's size.
     """
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, *, rotations: int = 1) -> None:
+    def __init__(
+        self, x: torch.Tensor, y: torch.Tensor, *, rotations: int = 1, groups: torch.Tensor | None = None
+    ) -> None:
         self.x, self.rotations = x, rotations
         self.members = [torch.nonzero(y == c).flatten() for c in torch.unique(y).tolist()]
         self.num_classes = len(self.members) * rotations
         self.min_count = min(len(m) for m in self.members)
+        self.group_classes: list[torch.Tensor] = []  # per (group, rotation): its class ids
+        if groups is not None:
+            for g in torch.unique(groups).tolist():
+                base = torch.nonzero(groups == g).flatten()
+                self.group_classes += [base * rotations + r for r in range(rotations)]
 
     def class_images(self, c: int) -> torch.Tensor:
         """All images of class id c (rotation applied): (n_c, C, H, W)."""
         base, r = divmod(c, self.rotations)
         return torch.rot90(self.x[self.members[base]], r, dims=(-2, -1))
 
-    def episode(self, gen: torch.Generator, *, n_way: int, k_shot: int, n_query: int) -> Episode:
+    def episode(
+        self, gen: torch.Generator, *, n_way: int, k_shot: int, n_query: int, within_group: bool = False
+    ) -> Episode:
         if n_way > self.num_classes or k_shot + n_query > self.min_count:
             raise DataError(
                 f"cannot draw {n_way}-way {k_shot}-shot episodes with {n_query} queries: this split has "
                 f"{self.num_classes} classes and at least {self.min_count} examples per class"
             )
-        classes = torch.randperm(self.num_classes, generator=gen)[:n_way]  # (N,)
+        if within_group:
+            if not self.group_classes:
+                raise DataError("within-alphabet episodes need the alphabet of every class (omniglot has them)")
+            group = self.group_classes[int(torch.randint(len(self.group_classes), (), generator=gen))]
+            classes = group[torch.randperm(len(group), generator=gen)[:n_way]]  # (min(N, group size),)
+        else:
+            classes = torch.randperm(self.num_classes, generator=gen)[:n_way]  # (N,)
+        n_way = len(classes)
         sx, qx = [], []
         for c in classes.tolist():
             images = self.class_images(c)
@@ -162,11 +182,15 @@ class EpisodeSampler:
     ``torch.Generator().manual_seed(s * 1_000_003 + r)``: resuming at round r replays them exactly.
     """
 
-    def __init__(self, data: FewShotData, *, n_way: int, k_shot: int, n_query: int, seed: int) -> None:
+    def __init__(
+        self, data: FewShotData, *, n_way: int, k_shot: int, n_query: int, seed: int, within_group: bool = False
+    ) -> None:
         self.data, self.n_way, self.k_shot, self.n_query, self.seed = data, n_way, k_shot, n_query, seed
+        self.within = {"within_group": True} if within_group else {}  # one alphabet (and rotation) per episode
 
     def draw(self, split: str, gen: torch.Generator) -> Episode:
-        return self.data.pools[split].episode(gen, n_way=self.n_way, k_shot=self.k_shot, n_query=self.n_query)
+        pool = self.data.pools[split]
+        return pool.episode(gen, n_way=self.n_way, k_shot=self.k_shot, n_query=self.n_query, **self.within)
 
     def round(self, round_idx: int, *, count: int, meta_batch_size: int) -> Iterator[list[Episode]]:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + round_idx)
@@ -266,7 +290,9 @@ def omniglot(
         x, y = _stack(chars, first)
         first += len(chars)
         splits[split] = Split(x, y)
-        pools[split] = ClassPool(x, y - int(y.min()), rotations=4 if rotations and split == "train" else 1)
+        groups = torch.tensor([i for i, n in enumerate(names_) for _ in alphabets[n]])  # (C,) alphabet per class
+        rot = 4 if rotations and split == "train" else 1
+        pools[split] = ClassPool(x, y - int(y.min()), rotations=rot, groups=groups)
     info = DataInfo(
         name="omniglot",
         version=version,

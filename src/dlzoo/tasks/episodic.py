@@ -70,7 +70,9 @@ class EpisodicTask:
                 "functional weights (torch.func), which DDP's gradient hooks do not see"
             )
         self.opt = Optimization(fabric, self.model, t)
-        self.sampler = EpisodeSampler(self.data, n_way=c.n_way, k_shot=c.k_shot, n_query=c.n_query, seed=t.seed)
+        self.sampler = EpisodeSampler(
+            self.data, n_way=c.n_way, k_shot=c.k_shot, n_query=c.n_query, seed=t.seed, within_group=c.within_alphabet
+        )
         self.eval_sampler = EpisodeSampler(
             self.data,
             n_way=c.eval_n_way or c.n_way,
