@@ -162,7 +162,7 @@ LAKE = {
         "eval_n_way": 20,
         **EVAL,
     },
-    "train": {"epochs": 70, "log_every": 50, "scheduler": "step", "step_every": 10, "precision": "bf16-mixed", **ADAM},
+    "train": {"epochs": 70, "log_every": 50, "scheduler": "step", "step_every": 10, "precision": "auto", **ADAM},
 }
 
 
