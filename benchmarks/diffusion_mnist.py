@@ -292,7 +292,7 @@ if __name__ == "__main__":
     e.add_argument("--rows", nargs="+", default=["floor", "steps", "epoch1", "epoch2", "bpd", "guidance"])
     e.add_argument("--snapshot-rows", nargs="*", type=int, default=[1, 2], help="snapshots evaluated (DDIM 50)")
     e.add_argument("--guidance-steps", type=int, default=20, help="DDIM steps of the guidance rows")
-    e.add_argument("--nll-images", type=int, default=100)
+    e.add_argument("--nll-images", type=int, default=50)
     e.add_argument("--nll-steps", type=int, default=20, help="RK4 steps of the likelihood ODE")
     sp = sub.add_parser("speed")
     sp.add_argument("--repeats", type=int, default=5)
