@@ -107,6 +107,27 @@ def test_unknown_sampler_lists_the_valid_ones() -> None:
     assert all(name in str(e.value) for name in SAMPLERS)
 
 
+def test_the_mnist_preset_builds_the_cpu_budget_unet() -> None:
+    """The preset the benchmark trains: 16 base channels, 28 -> 14 -> 7, attention only at 7x7."""
+    from dlzoo.config import resolve_config
+    from dlzoo.families.diffusion.networks import SelfAttention
+    from dlzoo.registry import create_model
+
+    cfg = resolve_config("ddpm_mnist", preset="mnist")
+    assert cfg.train.epochs == 4 and cfg.train.lr == 1e-3
+    kwargs = {k: v for k, v in cfg.model.items() if k not in ("name", "input_shape")}
+    assert kwargs["channels"] == 16
+    model = create_model("ddpm_mnist", input_shape=(1, 28, 28), **kwargs)
+    sizes = []
+    for m in model.net.modules():
+        if isinstance(m, SelfAttention):
+            m.register_forward_hook(lambda mod, inp, out: sizes.append(tuple(out.shape[-2:])))
+    with torch.no_grad():
+        out = model.net(torch.zeros(2, 1, 28, 28), torch.tensor([0.0, 999.0]), torch.tensor([3, 10]))
+    assert out.shape == (2, 1, 28, 28) and sizes and set(sizes) == {(7, 7)}
+    assert 2e5 < sum(p.numel() for p in model.net.parameters()) < 4e5
+
+
 def _mixture(n: int, g: torch.Generator) -> torch.Tensor:
     """1-D: 0.25 N(-2, 0.3^2) + 0.75 N(2, 0.3^2), (n, 1)."""
     right = torch.rand(n, generator=g) < 0.75

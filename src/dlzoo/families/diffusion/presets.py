@@ -3,7 +3,8 @@
 ``ddpm_2d`` (MLP denoiser, 2-D toys): ``tiny`` (2000 ring draws, seconds), ``default`` = ``ring``,
 ``grid``, ``swiss_roll``, ``moons``: 10000 draws, 8000 Adam steps of batch 256 (benchmarks/diffusion_toy2d.py).
 ``ddpm_mnist`` (U-Net, class-conditional with classifier-free guidance): ``tiny`` on scikit-learn's
-8x8 digits (17 grey levels, offline), ``default`` = ``mnist`` (a CPU budget: 32 base channels, 2 epochs).
+8x8 digits (17 grey levels, offline), ``default`` = ``mnist`` (a CPU budget: 16 base channels, 4 epochs,
+13-26 CPU-minutes at the 0.5-1 s a bf16 step measured).
 """
 
 from __future__ import annotations
@@ -83,10 +84,13 @@ TINY_IMAGES = {
     "train": {"epochs": 2, "batch_size": 64, "lr": 2e-3, "log_every": 10},
     "task": {"eval_steps": 10},
 }
+# A CPU budget (benchmarks/diffusion_mnist.py): 16 base channels (0.28M weights; 32 channels = 1.11M took
+# 1.3 s a step of batch 128 under bf16 on one core, 16 took 0.5 s), 28 -> 14 -> 7 with attention only at
+# 7x7; 4 epochs of 391 steps at a constant lr of 1e-3 (no schedule: a run can be resumed for more epochs).
 MNIST = {
-    "model": {"channels": 32, "mults": [1, 2, 2], "ema_decay": 0.999, "levels_of_data": 256},
+    "model": {"channels": 16, "mults": [1, 2, 2], "ema_decay": 0.999, "levels_of_data": 256},
     "data": {"name": "mnist", "val_size": 10000},
-    "train": {"epochs": 2, "batch_size": 128, "lr": 2e-4, "log_every": 50, "grad_clip": 1.0},
+    "train": {"epochs": 4, "batch_size": 128, "lr": 1e-3, "log_every": 50, "grad_clip": 1.0, "eval_every": 2},
     "task": {"eval_steps": 50},
 }
 
