@@ -268,3 +268,6 @@ def reinforce(
 ) -> nn.Module:
     """REINFORCE policy and value baseline: separate tanh MLPs for π(a|s) and V(s) (Williams 1992)."""
     return actor_critic(**locals())
+
+
+import dlzoo.families.rl.offpolicy_presets  # noqa: E402,F401  (sac, td3, ddpg)
