@@ -1,4 +1,4 @@
-"""SAC and TD3 on Pendulum-v1 (20k steps): dlzoo's ``sac`` / ``td3`` against Stable-Baselines3's, RL Zoo hyperparameters.
+"""SAC and TD3 on Pendulum-v1, 20k steps: dlzoo against Stable-Baselines3, with the RL Zoo hyperparameters.
 
     /work/wt/bench python benchmarks/offpolicy_pendulum.py --seeds 0 1 2          # SAC and TD3, records
     python benchmarks/offpolicy_pendulum.py --algos sac --seeds 5 --no-sb3 --no-record train.precision=bf16-mixed
