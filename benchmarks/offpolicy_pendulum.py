@@ -1,6 +1,6 @@
 """SAC and TD3 on Pendulum-v1, 20k steps: dlzoo against Stable-Baselines3, with the RL Zoo hyperparameters.
 
-    /work/wt/bench python benchmarks/offpolicy_pendulum.py --seeds 0 1 2          # SAC and TD3, records
+    python benchmarks/offpolicy_pendulum.py --seeds 0 1 2          # SAC and TD3, records
     python benchmarks/offpolicy_pendulum.py --algos sac --seeds 5 --no-sb3 --no-record train.precision=bf16-mixed
 
 RL Zoo (rl-baselines3-zoo hyperparams/sac.yml, Pendulum-v1): 2e4 steps, learning_rate 1e-3, SB3's SAC defaults
