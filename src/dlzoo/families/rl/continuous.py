@@ -10,7 +10,8 @@ the replay buffer's environment actions are mapped back (``to_unit``) before the
 
 The critics are one ``EnsembleLinear`` stack: n critics Q_i(s, a) = MLP_i([s; a]) evaluated in one
 batched matmul per layer (weights (n, in, out)): one op per layer for both critics (on a 2-core
-Xeon in float32 the batched matmul measured slower than two separate ones: the rl README's Results). Initialisation is ``nn.Linear``'s (U(±1/√fan_in)), SB3's for SAC/TD3.
+Xeon in float32 the batched matmul measured slower than two separate ones: the rl README's Results).
+Initialisation is ``nn.Linear``'s (U(±1/√fan_in)), SB3's for SAC/TD3.
 
 An agent module holds the actor and the critics (what ``model.safetensors`` stores); its forward is
 the deterministic action and the critics' values at it, so export and the contract tests see every
