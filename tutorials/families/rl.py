@@ -165,3 +165,37 @@ print("ONNX outputs:", ppo_report.outputs, "max |onnx - torch| =", ppo_report.ma
 ppo_return = ppo_run.metrics["test/return_mean"]
 print(f"PPO mean return {ppo_return:.1f} vs random {random_mean:.1f}")
 assert ppo_return > 150 and ppo_report.outputs == 2, ppo_return  # tiny PPO: 236 at seed 0
+
+# %% [markdown]
+# ## SAC and TD3: continuous actions from a replay buffer
+#
+# Pendulum-v1 asks for a torque in [-2, 2]. SAC (Haarnoja et al. 2018) learns a tanh-squashed Gaussian
+# policy and two Q-critics from replayed transitions; its critics regress on the soft target
+# y = r + gamma (min_i Q_i'(s', a') - alpha log pi(a'|s')), and the temperature alpha is tuned so the
+# policy's entropy stays near -dim(A). TD3 (Fujimoto et al. 2018) learns a deterministic policy mu(s)
+# by the deterministic policy gradient, with clipped double-Q, target policy smoothing and delayed
+# actor updates. The tiny presets run 1000 steps (five episodes): a complete run in seconds, far too
+# short to swing the pendulum up (the `pendulum` presets run the RL Zoo's 20k steps).
+
+# %%
+sac_run = dlzoo.train("sac", preset="tiny", overrides=["train.progress=false"], runs_dir=RUNS)
+td3_run = dlzoo.train("td3", preset="tiny", overrides=["train.progress=false"], runs_dir=RUNS)
+for name, r in (("sac", sac_run), ("td3", td3_run)):
+    print(name, {k: round(v, 1) for k, v in r.metrics.items() if k in ("test/return_mean", "test/return_iqm")})
+sac_rows = [json.loads(line) for line in (sac_run.path / "metrics.jsonl").read_text().splitlines()]
+for row in [r for r in sac_rows if "train/alpha" in r][::2]:
+    print({k: round(row[k], 3) for k in ("step", "train/alpha", "train/entropy", "train/critic_loss", "train/q_mean")})
+
+# %% [markdown]
+# `/act` answers the deterministic action (tanh(mu(s)) for SAC, mu(s) for TD3) in the environment's
+# box, one vector per observation; the ONNX export carries the action, the critics' values of it and,
+# for SAC, log sigma(s).
+
+# %%
+sac_loaded = dlzoo.load_run(sac_run.path)
+torques = inference.act(sac_loaded, [[1.0, 0.0, 0.0], [0.0, 1.0, 2.0]])
+print("torques:", torques)
+assert all(len(t) == 1 and -2.0 <= t[0] <= 2.0 for t in torques)
+sac_report = dlzoo.export.export_run(sac_run.path, fmt="onnx")
+print("ONNX outputs:", sac_report.outputs, "max |onnx - torch| =", sac_report.max_abs_diff)
+assert sac_report.outputs == 3 and sac_report.max_abs_diff < 1e-4

@@ -22,6 +22,7 @@ latest of equals), not the last. Selection uses the validation seeds only.
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
@@ -40,8 +41,10 @@ def space_facts(env: gym.Env) -> dict[str, Any]:
     facts: dict[str, Any] = {"obs_dim": math.prod(obs_shape), "obs_shape": obs_shape}
     if isinstance(env.action_space, gym.spaces.Discrete):
         facts["n_actions"] = int(env.action_space.n)
-    else:
+    else:  # a Box: SAC/TD3 squash their actions into [action_low, action_high]
         facts["action_dim"] = int(math.prod(env.action_space.shape))
+        facts["action_low"] = [float(v) for v in np.ravel(env.action_space.low)]
+        facts["action_high"] = [float(v) for v in np.ravel(env.action_space.high)]
     return facts
 
 
@@ -72,6 +75,7 @@ class ReinforcementTask:
         self.step = 0  # environment steps so far
         self.episode = 0  # episodes started so far
         self.returns: list[float] = []  # training episode returns, for the plot
+        self.env_time = 0.0  # seconds in env.step and env.reset (benchmarks: where the time goes)
 
     def num_rounds(self) -> int:
         return math.ceil(self.cfg.total_steps / self.cfg.eval_every_steps)
@@ -79,12 +83,16 @@ class ReinforcementTask:
     def train_round(self, round_idx: int) -> Iterator[Logs]:
         target = min((round_idx + 1) * self.cfg.eval_every_steps, self.cfg.total_steps)
         while self.step < target:
+            t = time.perf_counter()
             obs, _ = self.env.reset(seed=self.ctx.train.seed * 100_003 + self.episode)
+            self.env_time += time.perf_counter() - t
             self.episode += 1
             done, ret, length = False, 0.0, 0
             while not done:
                 action = self.algo.explore(obs, self.step, self.generator)
+                t = time.perf_counter()
                 next_obs, reward, terminated, truncated, _ = self.env.step(action)
+                self.env_time += time.perf_counter() - t
                 self.buffer.add(obs, action, reward, next_obs, terminated)
                 obs, done = next_obs, terminated or truncated
                 ret, length, self.step = ret + float(reward), length + 1, self.step + 1

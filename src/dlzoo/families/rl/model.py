@@ -6,6 +6,11 @@ The Q-network of DQN (Mnih et al. 2015) is an MLP from an observation to one val
     h_l = relu(W_l h_{l-1} + b_l)             # l = 1..L hidden layers
     Q(s, .) = W_out h_L + b_out               # (B, n_actions): one action value per discrete action
 
+With ``dueling`` (Wang et al. 2016) the head splits into a state value and advantages, recombined with
+the mean advantage subtracted (Eq. 9), which makes V and A identifiable:
+
+    Q(s, a) = V(s) + A(s, a) − (1/|A|) Σ_a' A(s, a')        # ``QNetwork.forward``
+
 The network knows nothing about replay, targets or exploration: those live in ``objective.py``.
 Mnih et al. used a convolutional torso on Atari frames; for low-dimensional states (CartPole) the
 torso is an MLP, as in Stable-Baselines3's ``MlpPolicy`` (net_arch=[64, 64] by default).
@@ -24,9 +29,12 @@ class QNetwork(nn.Module):
         obs_dim: observation size after flattening (4 for CartPole); filled from the environment when unset.
         n_actions: number of discrete actions (2 for CartPole); filled from the environment when unset.
         hidden: widths of the hidden ReLU layers, e.g. (256, 256).
+        dueling: a value head V(s) and an advantage head A(s, ·) instead of one Q head (Wang et al. 2016).
     """
 
-    def __init__(self, *, obs_dim: int, n_actions: int, hidden: tuple[int, ...] = (64, 64)) -> None:
+    def __init__(
+        self, *, obs_dim: int, n_actions: int, hidden: tuple[int, ...] = (64, 64), dueling: bool = False
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width = obs_dim
@@ -34,11 +42,15 @@ class QNetwork(nn.Module):
             layers += [nn.Linear(width, h), nn.ReLU()]
             width = h
         self.body = nn.Sequential(*layers)  # an empty Sequential is the identity: a linear Q-function
-        self.head = nn.Linear(width, n_actions)
+        self.head = nn.Linear(width, n_actions)  # Q(s, ·), or A(s, ·) when dueling
+        self.value = nn.Linear(width, 1) if dueling else None  # V(s)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         h = self.body(obs.flatten(1))  # (B, hidden[-1])
-        return self.head(h)  # (B, n_actions)
+        if self.value is None:
+            return self.head(h)  # (B, n_actions)
+        advantage = self.head(h)  # (B, n_actions)
+        return self.value(h) + advantage - advantage.mean(-1, keepdim=True)  # V + A − mean_a A
 
 
 # -- actor-critics of the policy-gradient methods (REINFORCE, A2C, PPO) ------------------------------

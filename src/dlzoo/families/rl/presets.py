@@ -76,9 +76,10 @@ KEEP_BEST_RETURN = {"monitor": "val/return_mean", "mode": "max", "ties_improve":
         },
     },
 )
-def dqn(*, obs_dim: int, n_actions: int, hidden: tuple[int, ...] = (64, 64)) -> QNetwork:
-    """DQN Q-network: observation -> ReLU MLP -> one action value per discrete action (Mnih et al. 2015)."""
-    return QNetwork(obs_dim=obs_dim, n_actions=n_actions, hidden=hidden)
+def dqn(*, obs_dim: int, n_actions: int, hidden: tuple[int, ...] = (64, 64), dueling: bool = False) -> QNetwork:
+    """DQN Q-network: observation -> ReLU MLP -> one action value per discrete action (Mnih et al. 2015);
+    ``dueling``: V(s) + A(s, a) − mean_a A(s, a) heads (Wang et al. 2016)."""
+    return QNetwork(obs_dim=obs_dim, n_actions=n_actions, hidden=hidden, dueling=dueling)
 
 
 # -- policy gradients: REINFORCE, A2C, PPO ------------------------------------------------------------
@@ -268,3 +269,6 @@ def reinforce(
 ) -> nn.Module:
     """REINFORCE policy and value baseline: separate tanh MLPs for π(a|s) and V(s) (Williams 1992)."""
     return actor_critic(**locals())
+
+
+import dlzoo.families.rl.offpolicy_presets  # noqa: E402,F401  (sac, td3, ddpg)
