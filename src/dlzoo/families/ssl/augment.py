@@ -3,7 +3,7 @@
 Every random choice comes from the ``generator`` passed in (the paradigm keeps it in the task state),
 so a seed gives the same views and a resumed run draws the ones an uninterrupted run would:
 
-- images: kornia's random resized crop, rotation and additive noise. kornia draws its parameters from
+- images: kornia's random resized crop and rotation, a brightness offset and additive noise. kornia draws its parameters from
   torch's *global* RNG, so each call runs inside ``torch.random.fork_rng`` seeded from ``generator``
   (the global RNG is left as it was);
 - tables, SCARF (Bahri et al. 2022, Sec. 3): each feature of a row is replaced, with probability
@@ -31,6 +31,7 @@ class AugmentConfig(BaseModel):
     kind: Literal["image", "table", "series"] = Field("image", description="the data's modality")
     crop_scale: float = Field(0.3, gt=0, le=1, description="image: smallest area fraction of the random resized crop")
     rotation: float = Field(15.0, ge=0, description="image: rotations drawn uniformly in [-rotation, rotation] degrees")
+    brightness: float = Field(0.0, ge=0, description="image: a per-image offset drawn uniformly in [-b, b]")
     noise: float = Field(0.0, ge=0, description="image / series: sd of additive Gaussian noise (series: the jitter)")
     corruption: float = Field(0.6, ge=0, le=1, description="table: probability that a feature is resampled (SCARF c)")
     scale: float = Field(0.1, ge=0, description="series: sd of the per-channel scaling factor around 1")
@@ -60,7 +61,7 @@ class Augment:
 
     # -- images ---------------------------------------------------------------------------------
     def image(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Random resized crop (area in [crop_scale, 1]), rotation, noise: (B, C, H, W) -> (B, C, H, W)."""
+        """Random resized crop (area in [crop_scale, 1]), rotation, brightness offset, noise: (B, C, H, W) -> (B, C, H, W)."""
         if x.dim() != 4:
             raise ValueError(f"image augmentations expect (B, C, H, W), got {tuple(x.shape)}; set task.augment.kind")
         if self._image is None:
@@ -75,6 +76,9 @@ class Augment:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             out = self._image(x)  # (B, C, H, W)
+        if self.cfg.brightness > 0:
+            offset = (2 * torch.rand(len(x), 1, 1, 1, generator=generator) - 1) * self.cfg.brightness  # (B, 1, 1, 1)
+            out = out + offset.to(x.device)
         if self.cfg.noise > 0:
             out = out + self.cfg.noise * torch.randn(x.shape, generator=generator).to(x.device)
         return out
