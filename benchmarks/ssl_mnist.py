@@ -1,7 +1,7 @@
 """Self-supervised methods on MNIST side by side: linear probe, k-NN, 100-label accuracy, wall time.
 
-    /work/wt/bench python benchmarks/ssl_mnist.py --precision bf16-mixed                      # every method, seed 0, bf16-mixed
-    /work/wt/bench python benchmarks/ssl_mnist.py --methods simclr byol --seeds 0 1 2
+    DLZOO_DATA=../shared/data python benchmarks/ssl_mnist.py --epochs 2 --precision bf16-mixed   # every method, seed 0
+    DLZOO_DATA=../shared/data python benchmarks/ssl_mnist.py --methods simclr byol --seeds 0 1 2
     python benchmarks/ssl_mnist.py --smoke                                          # seconds, records nothing
 
 Every method trains the same encoder (preset ``mnist``: ConvEncoder 16-32-64-128, a 128-d
