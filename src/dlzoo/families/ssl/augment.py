@@ -3,9 +3,9 @@
 Every random choice comes from the ``generator`` passed in (the paradigm keeps it in the task state),
 so a seed gives the same views and a resumed run draws the ones an uninterrupted run would:
 
-- images: kornia's random resized crop and rotation, a brightness offset and additive noise. kornia draws its parameters from
-  torch's *global* RNG, so each call runs inside ``torch.random.fork_rng`` seeded from ``generator``
-  (the global RNG is left as it was);
+- images: kornia's random resized crop and rotation, a brightness offset and additive noise. kornia
+  draws its parameters from torch's *global* RNG, so each call runs inside ``torch.random.fork_rng``
+  seeded from ``generator`` (the global RNG is left as it was);
 - tables, SCARF (Bahri et al. 2022, Sec. 3): each feature of a row is replaced, with probability
   ``corruption``, by the same feature of a random training row, i.e. a draw from its empirical
   marginal;
@@ -61,7 +61,9 @@ class Augment:
 
     # -- images ---------------------------------------------------------------------------------
     def image(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Random resized crop (area in [crop_scale, 1]), rotation, brightness offset, noise: (B, C, H, W) -> (B, C, H, W)."""
+        """Random resized crop (area in [crop_scale, 1]), rotation, brightness offset, noise.
+
+        Shapes: x (B, C, H, W) -> (B, C, H, W)."""
         if x.dim() != 4:
             raise ValueError(f"image augmentations expect (B, C, H, W), got {tuple(x.shape)}; set task.augment.kind")
         if self._image is None:
