@@ -45,7 +45,7 @@ from dlzoo.tasks.base import Context  # noqa: E402
 from dlzoo.tasks.representation import EVAL_SEED, balanced_subset  # noqa: E402
 from dlzoo.training import train_run  # noqa: E402
 
-METHODS = ["simclr", "byol", "simsiam", "barlow_twins", "vicreg"]
+METHODS = ["simclr", "barlow_twins", "vicreg", "byol", "simsiam"]
 METRICS = [
     "linear_probe_accuracy",
     "knn_20_accuracy",
@@ -128,8 +128,20 @@ def main() -> None:
     p.add_argument("--smoke", action="store_true", help="2000 images, records nothing")
     args = p.parse_args()
 
+    # the baselines first (minutes), then each method, recorded as soon as it finishes
+    base: dict[str, dict[str, list[float]]] = {"random-init encoder": {}, "supervised, 100 labels": {}}
+    for seed in args.seeds:
+        metrics, task = random_encoder(args.methods[0], args, seed)
+        for m in METRICS:
+            base["random-init encoder"].setdefault(m, []).append(metrics[f"test/{m}"])
+        acc, wall = supervised_100(task, args, seed)
+        base["supervised, 100 labels"].setdefault("test_accuracy", []).append(acc)
+        base["supervised, 100 labels"].setdefault("wall_time_s", []).append(wall)
+    print(json.dumps(base, indent=1), flush=True)
+    out = RESULTS / "figures" / "ssl"
+    out.mkdir(parents=True, exist_ok=True)
+
     table: dict[str, dict[str, list[float]]] = {}
-    cfgs: dict[str, object] = {}
     for method in args.methods:
         for seed in args.seeds:
             cfg = resolve_config(method, preset="mnist", overrides=overrides(args, seed))
@@ -140,75 +152,68 @@ def main() -> None:
             for m in METRICS:
                 row.setdefault(m, []).append(result[f"test/{m}"])
             row.setdefault("wall_time_s", []).append(result["wall_time_s"])
-            cfgs[method] = cfg
             print(method, seed, {m: round(v[-1], 4) for m, v in row.items()}, flush=True)
+        if not args.smoke:
+            record_method(method, table[method], cfg, base, args)
+            (out / "table-mnist.json").write_text(
+                json.dumps({"args": vars(args), "table": table, "baselines": base}, indent=1)
+            )
 
-    base: dict[str, dict[str, list[float]]] = {"random-init encoder": {}, "supervised, 100 labels": {}}
-    for seed in args.seeds:
-        metrics, task = random_encoder(args.methods[0], args, seed)
-        for m in METRICS:
-            base["random-init encoder"].setdefault(m, []).append(metrics[f"test/{m}"])
-        acc, wall = supervised_100(task, args, seed)
-        base["supervised, 100 labels"].setdefault("test_accuracy", []).append(acc)
-        base["supervised, 100 labels"].setdefault("wall_time_s", []).append(wall)
-    print(json.dumps(base, indent=1))
-    out = RESULTS / "figures" / "ssl"
-    out.mkdir(parents=True, exist_ok=True)
-    if args.smoke:
-        return
-    (out / "table-mnist.json").write_text(json.dumps({"args": vars(args), "table": table, "baselines": base}, indent=1))
 
-    mean = lambda v: sum(v) / len(v)  # noqa: E731
+def mean(v: list[float]) -> float:
+    return sum(v) / len(v)
+
+
+def record_method(method: str, row: dict[str, list[float]], cfg, base: dict, args: argparse.Namespace) -> None:
     rnd, sup = base["random-init encoder"], base["supervised, 100 labels"]
     notes = (
         f"{args.epochs} epochs (a CPU budget of minutes: the papers train hundreds), {args.precision}, "
         f"1 torch thread on a 2-core machine shared with other jobs (wall times are inflated)."
     )
-    for method, row in table.items():
-        common = dict(
-            model=method,
-            family="ssl",
-            dataset="mnist",
-            dataset_version=cfgs[method].info.get("dataset_version"),
-            split=SPLIT,
-            seeds=args.seeds,
-            wall_time_s=mean(row["wall_time_s"]),
-            config=cfgs[method].model_dump(mode="json"),
-            extra={"metrics": {m: mean(v) for m, v in row.items()}, "per_seed": row},
-            notes=notes,
-        )
-        record(
-            "ssl_mnist",
-            key=f"{method}-probe",
-            metric="test/linear_probe_accuracy",
-            values=row["linear_probe_accuracy"],
-            reference=REFERENCE,
-            baselines=[{"name": "random-init encoder", "value": mean(rnd["linear_probe_accuracy"])}, AUTOENCODER_PROBE],
-            **common,
-        )
-        record(
-            "ssl_mnist",
-            key=f"{method}-100labels",
-            metric="test/probe_100_labels_accuracy",
-            values=row["probe_100_labels_accuracy"],
-            reference={"value": 0.95, "source": REFERENCE["source"]},
-            baselines=[
-                {"name": "random-init encoder", "value": mean(rnd["probe_100_labels_accuracy"])},
-                {
-                    "name": f"supervised on the 100 labels ({args.supervised_steps} steps)",
-                    "value": mean(sup["test_accuracy"]),
-                },
-            ],
-            **common,
-        )
-        record(
-            "ssl_mnist",
-            key=f"{method}-knn20",
-            metric="test/knn_20_accuracy",
-            values=row["knn_20_accuracy"],
-            baselines=[{"name": "random-init encoder", "value": mean(rnd["knn_20_accuracy"])}],
-            **common,
-        )
+    common = dict(
+        model=method,
+        family="ssl",
+        dataset="mnist",
+        dataset_version=cfg.info.get("dataset_version"),
+        split=SPLIT,
+        seeds=args.seeds,
+        wall_time_s=mean(row["wall_time_s"]),
+        config=cfg.model_dump(mode="json"),
+        extra={"metrics": {m: mean(v) for m, v in row.items()}, "per_seed": row},
+        notes=notes,
+    )
+    record(
+        "ssl_mnist",
+        key=f"{method}-probe",
+        metric="test/linear_probe_accuracy",
+        values=row["linear_probe_accuracy"],
+        reference=REFERENCE,
+        baselines=[{"name": "random-init encoder", "value": mean(rnd["linear_probe_accuracy"])}, AUTOENCODER_PROBE],
+        **common,
+    )
+    record(
+        "ssl_mnist",
+        key=f"{method}-100labels",
+        metric="test/probe_100_labels_accuracy",
+        values=row["probe_100_labels_accuracy"],
+        reference={"value": 0.95, "source": REFERENCE["source"]},
+        baselines=[
+            {"name": "random-init encoder", "value": mean(rnd["probe_100_labels_accuracy"])},
+            {
+                "name": f"supervised on the 100 labels ({args.supervised_steps} steps)",
+                "value": mean(sup["test_accuracy"]),
+            },
+        ],
+        **common,
+    )
+    record(
+        "ssl_mnist",
+        key=f"{method}-knn20",
+        metric="test/knn_20_accuracy",
+        values=row["knn_20_accuracy"],
+        baselines=[{"name": "random-init encoder", "value": mean(rnd["knn_20_accuracy"])}],
+        **common,
+    )
 
 
 if __name__ == "__main__":
