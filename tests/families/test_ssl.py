@@ -328,3 +328,39 @@ def test_serving_embed_similar_and_bad_input(train_tiny):
             "/v1/models/simclr/embed", content=b'{"inputs": [[NaN]]}', headers={"content-type": "application/json"}
         )
         assert 400 <= r.status_code < 500
+
+
+# -- exact resume ------------------------------------------------------------------------------------------
+
+
+def test_byol_interrupted_and_resumed_matches_an_uninterrupted_run(tmp_path, monkeypatch):
+    """The views generator and BYOL's EMA target are in every checkpoint: a run that crashes at the start
+    of round 2 and resumes ends with the same metrics and weights as one that never stopped."""
+    from safetensors.torch import load_file
+
+    from dlzoo.tasks.representation import RepresentationTask
+
+    over = ["train.progress=false", "train.epochs=3", "train.checkpoint_every=1", "task.few_labels=[]"]
+    ref = RunDir.create(tmp_path, "byol", "ref")
+    train_run(resolve_config("byol", preset="tiny", overrides=over), ref)
+
+    original = RepresentationTask.train_round
+
+    def crash_at_round_2(self, round_idx):
+        if round_idx == 2:
+            raise KeyboardInterrupt("simulated kill")
+        return original(self, round_idx)
+
+    run = RunDir.create(tmp_path, "byol", "killed")
+    monkeypatch.setattr(RepresentationTask, "train_round", crash_at_round_2)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(resolve_config("byol", preset="tiny", overrides=over), run)
+    monkeypatch.setattr(RepresentationTask, "train_round", original)
+    train_run(run.read_config(), run, resume=True)
+
+    def history(r):
+        return [{k: v for k, v in row.items() if k != "time"} for row in r.read_metrics()]
+
+    assert history(run) == history(ref)
+    a, b = load_file(run.weights_path), load_file(ref.weights_path)
+    assert all(torch.equal(a[k], b[k]) for k in a)
