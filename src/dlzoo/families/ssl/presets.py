@@ -12,6 +12,7 @@ from __future__ import annotations
 from dlzoo.families.ssl.model import ConvEncoder, MLPEncoder, SeriesEncoder, SSLModel
 from dlzoo.families.ssl.objective import BYOL, VICReg, BarlowTwins, SimCLR, SimSiam
 from dlzoo.families.ssl.pipeline import SSLPipeline
+from dlzoo.families.ssl.plots import SSLPlots
 from dlzoo.registry import register_model
 
 DIGITS = {"name": "digits_images"}  # scikit-learn's 8x8 digits in [0, 1]: no download
@@ -63,6 +64,7 @@ def _image(
     paradigm="representation",
     objective=SimCLR,
     pipeline=SSLPipeline,
+    plots=SSLPlots,
     presets=_presets({"temperature": 0.2}),
 )
 def simclr(
@@ -85,6 +87,7 @@ def simclr(
     paradigm="representation",
     objective=BYOL,
     pipeline=SSLPipeline,
+    plots=SSLPlots,
     presets=_presets({"momentum": 0.99}),
 )
 def byol(
@@ -108,7 +111,13 @@ def byol(
 
 
 @register_model(
-    family="ssl", task="embed", paradigm="representation", objective=SimSiam, pipeline=SSLPipeline, presets=_presets({})
+    family="ssl",
+    task="embed",
+    paradigm="representation",
+    objective=SimSiam,
+    pipeline=SSLPipeline,
+    plots=SSLPlots,
+    presets=_presets({}),
 )
 def simsiam(
     *,
@@ -136,6 +145,7 @@ def simsiam(
     paradigm="representation",
     objective=BarlowTwins,
     pipeline=SSLPipeline,
+    plots=SSLPlots,
     presets=_presets({}),
 )
 def barlow_twins(
@@ -153,7 +163,13 @@ def barlow_twins(
 
 
 @register_model(
-    family="ssl", task="embed", paradigm="representation", objective=VICReg, pipeline=SSLPipeline, presets=_presets({})
+    family="ssl",
+    task="embed",
+    paradigm="representation",
+    objective=VICReg,
+    pipeline=SSLPipeline,
+    plots=SSLPlots,
+    presets=_presets({}),
 )
 def vicreg(
     *, input_shape: tuple[int, ...], channels: tuple[int, ...] = (32, 64), proj_hidden: int = 512, proj_dim: int = 512
@@ -180,6 +196,7 @@ TABLE_TASK = {"temperature": 1.0, "augment": {"kind": "table", "corruption": 0.6
     paradigm="representation",
     objective=SimCLR,
     pipeline=SSLPipeline,
+    plots=SSLPlots,
     presets={
         "tiny": {
             "data": {"name": "digits"},
@@ -213,6 +230,7 @@ SERIES_TASK = {"temperature": 0.2, "augment": {"kind": "series", "noise": 0.1, "
     paradigm="representation",
     objective=SimCLR,
     pipeline=SSLPipeline,
+    plots=SSLPlots,
     presets={
         "tiny": {
             "model": {"filters": [16, 16], "kernel_sizes": [5, 3]},
