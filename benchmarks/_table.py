@@ -36,6 +36,7 @@ HEADLINES = {
     "nas": "nas_tabular-evolution",
     "diffusion": "diffusion_toy2d-ring-hq",
     "continual": "continual_split_mnist-class-cl_replay",
+    "ssl": "ssl_mnist-simclr-probe",
 }
 #: the families in the order of the design (families without records or models are left out)
 ORDER = [

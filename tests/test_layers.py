@@ -124,6 +124,9 @@ def test_base_install_trains_evaluates_and_predicts_every_family(tmp_path: Path)
                 if loaded.config.info.get("input_range"):
                     x = x.clamp(*loaded.config.info["input_range"])
                 out = inference.predict(loaded, x.tolist())
+            elif "embed" in pipeline.requests:  # self-supervised encoders: the representation of inputs
+                x = pipeline.export_inputs(loaded, 2)[0].clamp(*(loaded.config.info.get("input_range") or (-1e9, 1e9)))
+                verb, out = "embed", inference.handle(loaded, "embed", {{"inputs": x.tolist()}})
             elif "sample" in pipeline.verbs:
                 verb, out = "sample", inference.sample(loaded, n=2)
             elif "reconstruct" in pipeline.verbs:

@@ -168,6 +168,13 @@ PARADIGMS: dict[str, Paradigm] = {
             },
         ),
         Paradigm(
+            "representation",
+            "dlzoo.tasks.representation:RepresentationTask",
+            protocols.RepresentationObjective,
+            EPOCHS,
+            _BATCH_FRACTION,
+        ),
+        Paradigm(
             "continual",
             "dlzoo.tasks.continual:ContinualTask",
             protocols.ContinualObjective,
@@ -291,6 +298,32 @@ class ContinualConfig(BaseModel):
             return {"seeds": self.seeds if self.seeds is not None else list(range(1, self.num_tasks + 1))}
         angles = [180.0 * i / self.num_tasks for i in range(self.num_tasks)]
         return {"angles": self.angles if self.angles is not None else angles}
+
+
+class RepresentationConfig(BaseModel):
+    """The ``task:`` section of every representation (self-supervised) objective: the evaluation and the
+    collapse alarm (each method adds its own fields, augmentations included)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rank_every: int = Field(
+        20, ge=1, description="log train/effective_rank (RankMe of one view's embeddings) every this many steps"
+    )
+    collapse_rank: float = Field(
+        2.0, ge=1, description="an evaluation whose effective rank is below this warns: the embeddings collapsed"
+    )
+    knn_k: list[int] = Field([20, 200], description="neighbours of the cosine k-NN accuracies (knn_<k>_accuracy)")
+    probe_steps: int = Field(100, ge=1, description="L-BFGS iterations of the linear probe on frozen embeddings")
+    probe_every_eval: bool = Field(False, description="fit the linear probe at every evaluation, not only the final")
+    few_labels: list[int] = Field(
+        [100], description="final evaluation: a linear probe fitted on only this many labelled train examples"
+    )
+    eval_train_examples: int | None = Field(
+        None, ge=1, description="train examples embedded as the probe's and k-NN's reference (None: all)"
+    )
+    eval_pairs: int = Field(
+        1000, ge=2, description="examples of the split whose two views give alignment and uniformity"
+    )
 
 
 class LanguageConfig(BaseModel):

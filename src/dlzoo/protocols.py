@@ -101,6 +101,37 @@ class GenerativeObjective(Objective, Protocol):
         """Restore ``state_dict()`` when a run resumes."""
 
 
+class RepresentationObjective(Objective, Protocol):
+    """Self-supervised pre-training on unlabelled x: two augmented views of every example.
+
+    ``views(x, generator)`` draws both views (every random choice from ``generator``, kept in the task
+    state: exact resume); ``loss(model, view_a, view_b)`` is the method's loss (NT-Xent, BYOL's,
+    Barlow Twins', ...), computed through ``model(...)``; ``after_step(model)`` runs after each
+    optimizer step (BYOL's EMA target); ``embed(model, x)`` is the representation that evaluation
+    probes and ``/embed`` serves. ``state_dict`` carries tensors between steps (an EMA target).
+    """
+
+    def prepare(self, model: nn.Module, train_x: torch.Tensor) -> None:
+        """Before training, with the whole train split (SCARF's empirical marginals); default nothing."""
+
+    def views(self, x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def loss(self, model: Any, view_a: torch.Tensor, view_b: torch.Tensor) -> Losses: ...
+
+    def after_step(self, model: nn.Module) -> None:
+        """Runs after each optimizer step (BYOL's target: xi <- tau xi + (1 - tau) theta); default nothing."""
+
+    @staticmethod
+    def embed(model: Any, x: torch.Tensor) -> torch.Tensor: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """Tensors carried between steps (an EMA target network); default none."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore ``state_dict()`` when a run resumes."""
+
+
 class AdversarialObjective(Objective, Protocol):
     """A generator and a critic; the config has lr_g, lr_d, betas_g, betas_d, n_critic, eval sizes."""
 

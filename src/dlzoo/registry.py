@@ -26,8 +26,9 @@ from torch import nn
 from dlzoo import protocols
 from dlzoo.paradigms import PARADIGMS
 
-#: task kinds and the HTTP verbs they are served under (see serve/); few_shot models answer /adapt only
-TASKS = ("classify", "regress", "generate", "control", "few_shot")
+#: task kinds and the HTTP verbs they are served under (see serve/); few_shot models answer /adapt only,
+#: embed models (self-supervised encoders) /embed and /similar
+TASKS = ("classify", "regress", "generate", "control", "few_shot", "embed")
 
 
 class RegistryError(ValueError):

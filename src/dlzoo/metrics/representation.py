@@ -66,3 +66,60 @@ def linear_probe_accuracy(
         opt.step(closure)
     with torch.no_grad():
         return float(((test_x @ weight + bias).argmax(-1) == test_y).double().mean())
+
+
+# -- self-supervised representations (the representation paradigm, families/ssl) ---------------------
+
+
+@torch.no_grad()
+def knn_accuracy(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    *,
+    k: int = 20,
+    temperature: float = 0.07,
+    chunk: int = 1000,
+) -> float:
+    """Weighted k-NN accuracy on cosine similarity (Wu et al. 2018, the protocol of DINO/solo-learn).
+
+    Each test embedding votes over its k most cosine-similar train embeddings, each neighbour with
+    weight exp(s / temperature); the predicted class has the largest summed weight. k is clipped to
+    the training set's size. x: (N, K) float, y: (N,) int64.
+    """
+    train = torch.nn.functional.normalize(train_x.float().flatten(1), dim=1)  # (N, K)
+    test = torch.nn.functional.normalize(test_x.float().flatten(1), dim=1)  # (M, K)
+    classes = int(max(train_y.max(), test_y.max())) + 1
+    k = min(k, len(train))
+    correct = 0
+    for i in range(0, len(test), chunk):
+        sim = test[i : i + chunk] @ train.T  # (m, N) cosine similarities
+        s, idx = sim.topk(k, dim=1)  # (m, k)
+        votes = torch.zeros(len(s), classes).scatter_add_(1, train_y[idx], (s / temperature).exp())  # (m, C)
+        correct += int((votes.argmax(1) == test_y[i : i + chunk]).sum())
+    return correct / len(test)
+
+
+def alignment(z_a: torch.Tensor, z_b: torch.Tensor, *, alpha: float = 2.0) -> float:
+    """Wang & Isola (2020), Eq. 1: E ||f(x) - f(x+)||^alpha over positive pairs, on L2-normalized embeddings
+    (0 = the two views of every example coincide; lower is better). z_a, z_b: (N, K) views of the same N."""
+    a = torch.nn.functional.normalize(z_a.float(), dim=1)
+    b = torch.nn.functional.normalize(z_b.float(), dim=1)
+    return float((a - b).norm(dim=1).pow(alpha).mean())
+
+
+def uniformity(z: torch.Tensor, *, t: float = 2.0) -> float:
+    """Wang & Isola (2020), Eq. 2: log E exp(-t ||f(x) - f(y)||^2) over pairs of distinct examples, on
+    L2-normalized embeddings (lower = spread more uniformly on the sphere; a collapsed encoder gives 0)."""
+    z = torch.nn.functional.normalize(z.float(), dim=1)
+    sq = torch.pdist(z).pow(2)  # (N (N - 1) / 2,)
+    return float(sq.mul(-t).exp().mean().log())
+
+
+def effective_rank(z: torch.Tensor, *, eps: float = 1e-7) -> float:
+    """RankMe (Garrido et al. 2023, Eq. 1): exp(H(p)), p_k = sigma_k / ||sigma||_1 + eps, sigma the singular
+    values of the (N, K) embedding matrix. Between 1 (every embedding on one line: collapse) and min(N, K)."""
+    s = torch.linalg.svdvals(z.detach().float())  # (min(N, K),)
+    p = s / s.sum().clamp_min(1e-12) + eps
+    return float(torch.exp(-(p * p.log()).sum()))

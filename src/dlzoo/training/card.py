@@ -8,7 +8,14 @@ from dlzoo.config import RunConfig
 from dlzoo.registry import ModelSpec
 from dlzoo.runs import RunDir, atomic_write_text
 
-VERB = {"classify": "predict", "regress": "predict", "generate": "sample", "control": "act", "few_shot": "adapt"}
+VERB = {
+    "classify": "predict",
+    "regress": "predict",
+    "generate": "sample",
+    "control": "act",
+    "few_shot": "adapt",
+    "embed": "embed",
+}
 
 
 def write_card(run: RunDir, spec: ModelSpec, cfg: RunConfig, result: dict[str, Any]) -> None:
