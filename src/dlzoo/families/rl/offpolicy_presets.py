@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dlzoo.config import ConfigError
 from dlzoo.families.rl.continuous import ContinuousAgent
 from dlzoo.families.rl.pipeline import PolicyPipeline
@@ -50,6 +52,27 @@ RL_ZOO_TRAIN = {"lr": 1e-3, "batch_size": 256, "log_every": 1000}
 DDPG_TASK = {"policy_delay": 1, "target_policy_noise": 0.0, "target_noise_clip": 0.0}
 
 
+#: what every off-policy agent registers with
+OFF_POLICY = {"family": "rl", "task": "control", "paradigm": "reinforcement", "pipeline": PolicyPipeline}
+
+
+def pendulum_presets(task: dict[str, Any], **tiny_task: Any) -> dict[str, dict[str, Any]]:
+    """tiny (1k steps, small networks; ``tiny_task`` settings beside the task's own), default = pendulum."""
+    extra = {k: v for k, v in task.items() if k in DDPG_TASK}  # DDPG's settings hold in the tiny run too
+    tiny = {**TINY_TASK, "learning_starts": 200, "buffer_size": 10_000, **tiny_task, **extra}
+    full = {"data": PENDULUM, "task": task, "train": RL_ZOO_TRAIN}
+    return {
+        "tiny": {
+            "model": {"hidden": [64, 64], "critic_hidden": [64, 64]},
+            "data": PENDULUM,
+            "task": tiny,
+            "train": TINY_TRAIN,
+        },
+        "default": full,
+        "pendulum": full,
+    }
+
+
 def agent(stochastic: bool, **kw) -> ContinuousAgent:
     if kw["action_dim"] is None or kw["action_low"] is None or kw["action_high"] is None:
         raise ConfigError(
@@ -59,23 +82,7 @@ def agent(stochastic: bool, **kw) -> ContinuousAgent:
     return ContinuousAgent(stochastic=stochastic, **{k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()})
 
 
-@register_model(
-    family="rl",
-    task="control",
-    paradigm="reinforcement",
-    objective=SAC,
-    pipeline=PolicyPipeline,
-    presets={
-        "tiny": {
-            "model": {"hidden": [64, 64], "critic_hidden": [64, 64]},
-            "data": PENDULUM,
-            "task": {**TINY_TASK, "learning_starts": 200, "buffer_size": 10_000},
-            "train": TINY_TRAIN,
-        },
-        "default": {"data": PENDULUM, "task": SAC_PENDULUM_TASK, "train": RL_ZOO_TRAIN},
-        "pendulum": {"data": PENDULUM, "task": SAC_PENDULUM_TASK, "train": RL_ZOO_TRAIN},
-    },
-)
+@register_model(objective=SAC, **OFF_POLICY, presets=pendulum_presets(SAC_PENDULUM_TASK))
 def sac(
     *,
     obs_dim: int,
@@ -90,23 +97,7 @@ def sac(
     return agent(True, **locals())
 
 
-@register_model(
-    family="rl",
-    task="control",
-    paradigm="reinforcement",
-    objective=TD3,
-    pipeline=PolicyPipeline,
-    presets={
-        "tiny": {
-            "model": {"hidden": [64, 64], "critic_hidden": [64, 64]},
-            "data": PENDULUM,
-            "task": {**TINY_TASK, "learning_starts": 200, "buffer_size": 10_000, "gamma": 0.98},
-            "train": TINY_TRAIN,
-        },
-        "default": {"data": PENDULUM, "task": TD3_PENDULUM_TASK, "train": RL_ZOO_TRAIN},
-        "pendulum": {"data": PENDULUM, "task": TD3_PENDULUM_TASK, "train": RL_ZOO_TRAIN},
-    },
-)
+@register_model(objective=TD3, **OFF_POLICY, presets=pendulum_presets(TD3_PENDULUM_TASK, gamma=0.98))
 def td3(
     *,
     obs_dim: int,
@@ -121,23 +112,7 @@ def td3(
     return agent(False, **locals())
 
 
-@register_model(
-    family="rl",
-    task="control",
-    paradigm="reinforcement",
-    objective=TD3,
-    pipeline=PolicyPipeline,
-    presets={
-        "tiny": {
-            "model": {"hidden": [64, 64], "critic_hidden": [64, 64]},
-            "data": PENDULUM,
-            "task": {**TINY_TASK, "learning_starts": 200, "buffer_size": 10_000, "gamma": 0.98, **DDPG_TASK},
-            "train": TINY_TRAIN,
-        },
-        "default": {"data": PENDULUM, "task": {**TD3_PENDULUM_TASK, **DDPG_TASK}, "train": RL_ZOO_TRAIN},
-        "pendulum": {"data": PENDULUM, "task": {**TD3_PENDULUM_TASK, **DDPG_TASK}, "train": RL_ZOO_TRAIN},
-    },
-)
+@register_model(objective=TD3, **OFF_POLICY, presets=pendulum_presets({**TD3_PENDULUM_TASK, **DDPG_TASK}, gamma=0.98))
 def ddpg(
     *,
     obs_dim: int,

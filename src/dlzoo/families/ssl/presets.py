@@ -58,13 +58,13 @@ def _image(
     return SSLModel(encoder=encoder, proj_hidden=proj_hidden, proj_dim=proj_dim, pred_hidden=pred)
 
 
+#: what every model of the family registers with
+SSL = {"family": "ssl", "task": "embed", "paradigm": "representation", "pipeline": SSLPipeline, "plots": SSLPlots}
+
+
 @register_model(
-    family="ssl",
-    task="embed",
-    paradigm="representation",
     objective=SimCLR,
-    pipeline=SSLPipeline,
-    plots=SSLPlots,
+    **SSL,
     presets=_presets({"temperature": 0.2}),
 )
 def simclr(
@@ -82,12 +82,8 @@ def simclr(
 
 
 @register_model(
-    family="ssl",
-    task="embed",
-    paradigm="representation",
     objective=BYOL,
-    pipeline=SSLPipeline,
-    plots=SSLPlots,
+    **SSL,
     presets=_presets({"momentum": 0.99}),
 )
 def byol(
@@ -111,12 +107,8 @@ def byol(
 
 
 @register_model(
-    family="ssl",
-    task="embed",
-    paradigm="representation",
     objective=SimSiam,
-    pipeline=SSLPipeline,
-    plots=SSLPlots,
+    **SSL,
     presets=_presets({}),
 )
 def simsiam(
@@ -140,12 +132,8 @@ def simsiam(
 
 
 @register_model(
-    family="ssl",
-    task="embed",
-    paradigm="representation",
     objective=BarlowTwins,
-    pipeline=SSLPipeline,
-    plots=SSLPlots,
+    **SSL,
     presets=_presets({}),
 )
 def barlow_twins(
@@ -163,12 +151,8 @@ def barlow_twins(
 
 
 @register_model(
-    family="ssl",
-    task="embed",
-    paradigm="representation",
     objective=VICReg,
-    pipeline=SSLPipeline,
-    plots=SSLPlots,
+    **SSL,
     presets=_presets({}),
 )
 def vicreg(
@@ -191,12 +175,8 @@ TABLE_TASK = {"temperature": 1.0, "augment": {"kind": "table", "corruption": 0.6
 
 
 @register_model(
-    family="ssl",
-    task="embed",
-    paradigm="representation",
     objective=SimCLR,
-    pipeline=SSLPipeline,
-    plots=SSLPlots,
+    **SSL,
     presets={
         "tiny": {
             "data": {"name": "digits"},
@@ -225,12 +205,8 @@ SERIES_TASK = {"temperature": 0.2, "augment": {"kind": "series", "noise": 0.1, "
 
 
 @register_model(
-    family="ssl",
-    task="embed",
-    paradigm="representation",
     objective=SimCLR,
-    pipeline=SSLPipeline,
-    plots=SSLPlots,
+    **SSL,
     presets={
         "tiny": {
             "model": {"filters": [16, 16], "kernel_sizes": [5, 3]},
