@@ -3,7 +3,8 @@
 Notebooks are jupytext percent-format ``.py`` files (``tutorials/sync.py`` generates the ``.ipynb``
 beside each). Each is executed with nbclient in a python3 kernel, in a temporary working directory,
 offline (``DLZOO_OFFLINE=1``) on one thread; a notebook fails on an exception or on its own final
-``assert`` on a measured result. Every registered family must have ``tutorials/families/<family>.py``.
+``assert`` on a measured result. Every registered family must have ``tutorials/families/<family>.py``
+(``NOTEBOOK`` names the exceptions).
 Notebooks under ``tutorials/tensorflow/`` are skipped where TensorFlow does not import.
 """
 
