@@ -19,7 +19,7 @@ from torch import nn
 from dlzoo import inference
 from dlzoo.config import ConfigError, resolve_config
 from dlzoo.data.replay import ReplayBatch
-from dlzoo.families.rl.continuous import ContinuousAgent, SquashedGaussianActor, squashed_gaussian_log_prob
+from dlzoo.families.rl.continuous import Critics, ContinuousAgent, SquashedGaussianActor, squashed_gaussian_log_prob
 from dlzoo.families.rl.model import QNetwork
 from dlzoo.families.rl.objective import td_target
 from dlzoo.families.rl.offpolicy import polyak
@@ -138,6 +138,19 @@ def test_td3_smoothed_target_by_hand() -> None:
     torch.testing.assert_close(
         plain, batch.rewards + gamma * (1 - batch.terminated) * torch.minimum(s0 + 2 * mu, s0 - mu)
     )
+
+
+def test_first_critic_alone_equals_the_ensembles_first_member() -> None:
+    """TD3's actor loss reads Q_1 through ``Critics.first``: the same numbers and gradient as member 0."""
+    torch.manual_seed(0)
+    critics = Critics(obs_dim=3, action_dim=2, hidden=(16, 16), n=2)
+    obs, action = torch.randn(7, 3), torch.randn(7, 2, requires_grad=True)
+    (g_all,) = torch.autograd.grad(critics(obs, action)[0].sum(), action)
+    q1 = critics.first(obs, action)
+    (g_one,) = torch.autograd.grad(q1.sum(), action)
+    assert q1.shape == (7,)
+    torch.testing.assert_close(q1, critics(obs, action)[0])
+    torch.testing.assert_close(g_one, g_all)
 
 
 def test_double_dqn_target_uses_the_online_argmax_and_the_target_value() -> None:

@@ -40,7 +40,11 @@ class EnsembleLinear(nn.Module):
         self.bias = nn.Parameter(torch.empty(n, 1, fan_out).uniform_(-bound, bound))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.bmm(x, self.weight) + self.bias  # x @ W + b per member (bmm runs in bf16 under autocast)
+        return torch.baddbmm(self.bias, x, self.weight)  # x @ W + b per member, fused (bf16 under autocast)
+
+    def member(self, x: torch.Tensor, i: int) -> torch.Tensor:
+        """Member i alone: x (B, in) -> (B, out)."""
+        return torch.addmm(self.bias[i], x, self.weight[i])
 
 
 class Critics(nn.Module):
@@ -57,6 +61,13 @@ class Critics(nn.Module):
         for layer in self.layers[:-1]:
             x = F.relu(layer(x))
         return self.layers[-1](x).squeeze(-1)  # (n, B)
+
+    def first(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Q_1(s, a) alone, (B,): TD3's actor loss needs no other critic (half the work of ``forward``)."""
+        x = torch.cat([obs.flatten(1), action], dim=-1)
+        for layer in self.layers[:-1]:
+            x = F.relu(layer.member(x, 0))
+        return self.layers[-1].member(x, 0).squeeze(-1)
 
 
 def relu_mlp(sizes: tuple[int, ...]) -> nn.Sequential:

@@ -100,7 +100,7 @@ class TD3(ContinuousOffPolicy):
             return logs
         m.critics.requires_grad_(False)  # the policy gradient flows through Q_1, not into it
         with self.autocast():
-            actor_loss = -m.critics(batch.obs, m.actor(batch.obs))[0].float().mean()  # −E[Q_1(s, μ(s))]
+            actor_loss = -m.critics.first(batch.obs, m.actor(batch.obs)).float().mean()  # −E[Q_1(s, μ(s))]
         self.step(self.optimizers["actor"], actor_loss, m.actor)
         m.critics.requires_grad_(True)
         polyak(self.target_critics, m.critics, cfg.tau)
