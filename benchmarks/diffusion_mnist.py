@@ -1,7 +1,7 @@
 """Class-conditional DDPM on MNIST: FID / KID, DDIM steps, guidance and bits/dim in the gan family's feature space.
 
-    /work/wt/bench python benchmarks/diffusion_mnist.py train train.precision=bf16-mixed   # ~15 CPU-min
-    /work/wt/bench python benchmarks/diffusion_mnist.py eval --samples 300                # records, row by row
+    DLZOO_DATA=../shared/data python benchmarks/diffusion_mnist.py train train.precision=bf16-mixed   # ~15 CPU-min
+    DLZOO_DATA=../shared/data python benchmarks/diffusion_mnist.py eval --samples 300   # records, row by row
     python benchmarks/diffusion_mnist.py train --smoke && python benchmarks/diffusion_mnist.py eval --smoke
 
 ``train``: the feature network (``lenet --preset mnist``, 2 epochs, as benchmarks/gan_mnist.py trains it)

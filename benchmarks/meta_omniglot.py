@@ -1,8 +1,8 @@
 """Omniglot few-shot classification from the two small background sets only.
 
-    /work/wt/bench python benchmarks/meta_omniglot.py --methods protonet --minutes 4       # records
+    DLZOO_DATA=../shared/data python benchmarks/meta_omniglot.py --methods protonet --minutes 4       # records
     # the Lake recipe (protonet --preset omniglot_lake): 1-shot, up-to-60-way within-alphabet episodes
-    /work/wt/bench python benchmarks/meta_omniglot.py --methods protonet --tag _lake --minutes 25 \
+    DLZOO_DATA=../shared/data python benchmarks/meta_omniglot.py --methods protonet --tag _lake --minutes 25 \
         --bf16 --ways 60 --shots 1 --within-alphabet --val-alphabets 0 --halve-every 1000
     python benchmarks/meta_omniglot.py --smoke                                  # generated data, no record
 

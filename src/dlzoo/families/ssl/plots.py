@@ -9,7 +9,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from dlzoo.plots import image_grid
 from dlzoo.protocols import Plots
 
 ROWS, NEIGHBOURS, REFERENCE = 6, 7, 5000
@@ -23,6 +22,8 @@ class SSLPlots(Plots):
     def draw(objective: Any, model: Any, data: Any, folder: Path, *, modes: Any = None) -> list[Path]:
         if data.train.x.dim() != 4 or data.test is None:
             return []  # tables and series: no picture
+        from dlzoo.plots import image_grid  # matplotlib: only when drawing
+
         x = data.train.x[:8]
         a, b = objective.views(x, torch.Generator().manual_seed(0))
         out = [image_grid(torch.cat([x, a, b]), folder / "views.png", title="rows: images, view a, view b")]
