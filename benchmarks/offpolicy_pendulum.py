@@ -34,10 +34,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _record import mean_sd, record  # noqa: E402
+from _record import record  # noqa: E402
+from _sb3 import sb3_baseline, summary  # noqa: E402
 
 from dlzoo.config import resolve_config  # noqa: E402
-from dlzoo.metrics import episodic_return_stats  # noqa: E402
 from dlzoo.registry import get_spec  # noqa: E402
 from dlzoo.runs import RunDir  # noqa: E402
 from dlzoo.tasks.reinforcement import rollout_returns  # noqa: E402
@@ -141,20 +141,6 @@ def run_sb3(algo: str, task: dict[str, Any], train: dict[str, Any], model: dict[
     return {"final": statistics.fmean(returns), "wall_time_s": wall}
 
 
-def summary(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    finals = [r["final"] for r in runs]
-    walls = [r["wall_time_s"] for r in runs]
-    out = {"finals": finals, "walls": walls, "iqm": episodic_return_stats(finals)["return_iqm"]}
-    out["mean"], out["sd"] = mean_sd(finals)
-    out["wall_mean"], out["wall_sd"] = mean_sd(walls)
-    print(
-        f"{name:>10}: return {out['mean']:7.1f} ± {out['sd']:5.1f} (IQM {out['iqm']:.1f}) "
-        f"{[round(v, 1) for v in finals]}  wall {out['wall_mean']:6.1f} ± {out['wall_sd']:5.1f} s",
-        flush=True,
-    )
-    return out
-
-
 def write_record(algo: str, seeds: list[int], ours: list, sb3: list, threads: int, timings: dict | None) -> None:
     import stable_baselines3
 
@@ -179,18 +165,7 @@ def write_record(algo: str, seeds: list[int], ours: list, sb3: list, threads: in
         seeds=seeds[: len(ours)],
         wall_time_s=s_ours["wall_mean"],
         reference=REFERENCE[algo],
-        baselines=[
-            {
-                "name": f"stable-baselines3 {stable_baselines3.__version__} {algo.upper()}, same hyperparameters, "
-                "measured here",
-                "value": s_sb3["mean"],
-                "sd": s_sb3["sd"],
-                "values": s_sb3["finals"],
-                "iqm": s_sb3["iqm"],
-                "wall_time_s": s_sb3["wall_mean"],
-                "wall_times_s": s_sb3["walls"],
-            }
-        ],
+        baselines=[sb3_baseline(stable_baselines3.__version__, algo, s_sb3)],
         config=ours[0]["config"],
         notes=f"{len(ours)} seeds; torch threads {threads} for both, alternating per seed; wall times exclude "
         f"evaluation (ours includes its checkpoints); wall time ratio ours/SB3 "

@@ -33,10 +33,10 @@ import gymnasium as gym
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _record import mean_sd, record  # noqa: E402
+from _record import record  # noqa: E402
+from _sb3 import sb3_baseline, summary  # noqa: E402
 
 from dlzoo.config import resolve_config  # noqa: E402
-from dlzoo.metrics import episodic_return_stats  # noqa: E402
 from dlzoo.registry import get_spec  # noqa: E402
 from dlzoo.runs import RunDir  # noqa: E402
 from dlzoo.tasks.reinforcement import rollout_returns  # noqa: E402
@@ -142,21 +142,6 @@ def run_sb3(algo: str, task: dict[str, Any], train: dict[str, Any], seed: int) -
 # -- report -----------------------------------------------------------------------------------------
 
 
-def summary(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    finals = [r["final"] for r in runs]
-    walls = [r["wall_time_s"] for r in runs]
-    out = {"finals": finals, "walls": walls, "iqm": episodic_return_stats(finals)["return_iqm"]}
-    out["mean"], out["sd"] = mean_sd(finals)
-    out["wall_mean"], out["wall_sd"] = mean_sd(walls)
-    print(
-        f"{name:>6}: return {out['mean']:6.1f} ± {out['sd']:5.1f} (IQM {out['iqm']:.1f}) "
-        f"{[round(v, 1) for v in finals]}  wall {out['wall_mean']:5.1f} ± {out['wall_sd']:4.1f} s "
-        f"{[round(w, 1) for w in walls]}",
-        flush=True,
-    )
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--algo", choices=["ppo", "a2c"], default="ppo", help="which algorithm (same for both libraries)")
@@ -210,18 +195,7 @@ def main() -> None:
         seeds=args.seeds,
         wall_time_s=s_ours["wall_mean"],
         reference=REFERENCE[algo],
-        baselines=[
-            {
-                "name": f"stable-baselines3 {stable_baselines3.__version__} {algo.upper()}, same hyperparameters, "
-                "measured here",
-                "value": s_sb3["mean"],
-                "sd": s_sb3["sd"],
-                "values": s_sb3["finals"],
-                "iqm": s_sb3["iqm"],
-                "wall_time_s": s_sb3["wall_mean"],
-                "wall_times_s": s_sb3["walls"],
-            }
-        ],
+        baselines=[sb3_baseline(stable_baselines3.__version__, algo, s_sb3)],
         config=ours[0]["config"],
         notes=f"torch threads {args.threads} for both, alternating per seed; wall times exclude evaluation "
         f"(ours includes its checkpoints); time breakdown of one run of ours (seed {args.profile_seed}): "
