@@ -372,3 +372,15 @@ def test_ctrl_c_says_how_to_resume(tmp_path: Path) -> None:
     assert proc.returncode == 130, stderr
     resume = f"dlzoo train mlp_classifier --resume --name r --runs {tmp_path}"
     assert stderr.strip() == f"interrupted; resume with `{resume}`", stderr
+
+
+def test_the_task_help_names_every_registered_task() -> None:
+    import inspect
+
+    from dlzoo import cli
+    from dlzoo.registry import TASKS
+    from dlzoo.serve.schemas import ModelInfo
+
+    option = inspect.signature(cli.list_cmd).parameters["task"].default
+    assert option.help.split(" | ") == list(TASKS)
+    assert ModelInfo.model_fields["task"].description.split(" | ") == list(TASKS)

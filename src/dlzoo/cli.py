@@ -70,7 +70,7 @@ def _root(
 @app.command("list")
 def list_cmd(
     family: str | None = typer.Option(None, help="only this family"),
-    task: str | None = typer.Option(None, help="classify | regress | generate | control"),
+    task: str | None = typer.Option(None, help="classify | regress | generate | control | few_shot | embed"),
     long: bool = typer.Option(False, "--long", "-l", help="add each model's description"),
     as_json: bool = typer.Option(
         False, "--json", help="a JSON list of {name, family, task, paradigm, presets, description}"

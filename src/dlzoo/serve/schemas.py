@@ -94,7 +94,7 @@ class ModelInfo(BaseModel):
     run: str = Field(description="run directory name")
     latest: bool = Field(description="the newest run of this model (what <model> resolves to)")
     family: str
-    task: str = Field(description="classify | regress | generate | control")
+    task: str = Field(description="classify | regress | generate | control | few_shot | embed")
     paradigm: str
     description: str
     input_shape: list[int] | None = Field(description="per-example input shape")

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dlzoo.families.rl.model import clip_to_box, register_action_box
+
 # SB3 (and the SAC reference code) clamp log σ(s) to this range
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
@@ -148,19 +150,11 @@ class ContinuousAgent(nn.Module):
         stochastic: bool,
     ) -> None:
         super().__init__()
-        if not len(action_low) == len(action_high) == action_dim:
-            raise ValueError(f"action_low and action_high need action_dim={action_dim} bounds each")
-        if not all(math.isfinite(v) for v in (*action_low, *action_high)):
-            raise ValueError(
-                "SAC, TD3 and DDPG squash actions into the environment's box: it needs finite bounds, "
-                f"got low={list(action_low)}, high={list(action_high)}"
-            )
         self.stochastic = stochastic
         actor = SquashedGaussianActor if stochastic else DeterministicActor
         self.actor = actor(obs_dim=obs_dim, action_dim=action_dim, hidden=tuple(hidden))
         self.critics = Critics(obs_dim=obs_dim, action_dim=action_dim, hidden=tuple(critic_hidden), n=n_critics)
-        self.register_buffer("action_low", torch.tensor(action_low, dtype=torch.float32))
-        self.register_buffer("action_high", torch.tensor(action_high, dtype=torch.float32))
+        register_action_box(self, action_low, action_high, action_dim, finite=True)
 
     def unit_action(self, obs: torch.Tensor) -> torch.Tensor:
         """The deterministic action in [-1, 1]^A: tanh(μ(s)) (SAC's mean action) or μ(s) (TD3)."""
@@ -184,5 +178,4 @@ class ContinuousAgent(nn.Module):
 
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
         """The greedy action in the environment's box, (B, A) (clipped against rounding at the edges)."""
-        a = self.to_env(self.unit_action(obs))
-        return torch.maximum(torch.minimum(a, self.action_high), self.action_low)
+        return clip_to_box(self, self.to_env(self.unit_action(obs)))

@@ -18,6 +18,8 @@ torso is an MLP, as in Stable-Baselines3's ``MlpPolicy`` (net_arch=[64, 64] by d
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -132,17 +134,11 @@ class GaussianActorCritic(nn.Module):
         log_std_init: float,
     ) -> None:
         super().__init__()
-        if not len(action_low) == len(action_high) == action_dim:
-            raise ValueError(
-                f"action_low ({len(action_low)}) and action_high ({len(action_high)}) "
-                f"need action_dim={action_dim} bounds"
-            )
         act = activation_of(activation)
         self.actor = mlp((obs_dim, *hidden, action_dim), activation=act, out_gain=0.01)
         self.critic = mlp((obs_dim, *hidden, 1), activation=act, out_gain=1.0)
         self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))  # (action_dim,)
-        self.register_buffer("action_low", torch.tensor(action_low, dtype=torch.float32))
-        self.register_buffer("action_high", torch.tensor(action_high, dtype=torch.float32))
+        register_action_box(self, action_low, action_high, action_dim)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = obs.flatten(1)  # (B, obs_dim)
@@ -161,10 +157,33 @@ class GaussianActorCritic(nn.Module):
 
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
         """μ(s) clipped to the action box, (B, action_dim)."""
-        return torch.maximum(torch.minimum(self.actor(obs.flatten(1)), self.action_high), self.action_low)
+        return clip_to_box(self, self.actor(obs.flatten(1)))
 
 
 ActorCritic = CategoricalActorCritic | GaussianActorCritic
+
+
+def register_action_box(
+    module: nn.Module, low: tuple[float, ...], high: tuple[float, ...], action_dim: int, *, finite: bool = False
+) -> None:
+    """Check a Box action space's bounds and keep them as the buffers ``action_low`` / ``action_high``.
+
+    ``finite``: the bounds must be finite (an actor that squashes into the box needs them).
+    """
+    if not len(low) == len(high) == action_dim:
+        raise ValueError(f"action_low ({len(low)}) and action_high ({len(high)}) need action_dim={action_dim} bounds")
+    if finite and not all(math.isfinite(v) for v in (*low, *high)):
+        raise ValueError(
+            "SAC, TD3 and DDPG squash actions into the environment's box: it needs finite bounds, "
+            f"got low={list(low)}, high={list(high)}"
+        )
+    module.register_buffer("action_low", torch.tensor(low, dtype=torch.float32))
+    module.register_buffer("action_high", torch.tensor(high, dtype=torch.float32))
+
+
+def clip_to_box(module: nn.Module, action: torch.Tensor) -> torch.Tensor:
+    """``action`` clipped elementwise to [action_low, action_high], (B, action_dim)."""
+    return torch.maximum(torch.minimum(action, module.action_high), module.action_low)
 
 
 def sample_action(dist: torch.distributions.Distribution, generator: torch.Generator) -> torch.Tensor:
