@@ -15,6 +15,7 @@ from dlzoo.families.diffusion.likelihood import nll_data
 from dlzoo.families.diffusion.model import Diffusion
 from dlzoo.families.diffusion.networks import MLPDenoiser
 from dlzoo.families.diffusion.objective import DiffusionObjective
+from dlzoo.families.diffusion.presets import ddpm_2d
 from dlzoo.families.diffusion.samplers import SAMPLERS, ddim_step, ddpm_step, drain, generate, run_sampler
 from dlzoo.families.diffusion.schedule import NoiseSchedule, make_betas
 from dlzoo.layers import fit_standardizers
@@ -105,6 +106,20 @@ def test_unknown_sampler_lists_the_valid_ones() -> None:
     with pytest.raises(RegistryError, match="ddim") as e:
         drain(generate(model, 2, sampler="nope"))
     assert all(name in str(e.value) for name in SAMPLERS)
+
+
+def test_the_mlp_denoiser_sees_x_beside_its_sin_cos_features() -> None:
+    torch.manual_seed(0)
+    net = MLPDenoiser(2, hidden=8, blocks=1, x_frequencies=3)
+    assert net.inp.in_features == 2 * (1 + 2 * 3)
+    x, t = torch.randn(5, 2), torch.randint(0, 10, (5,))
+    angles = torch.cat([x[:, d : d + 1] * torch.tensor([1.0, 2.0, 4.0]) for d in range(2)], dim=1)  # (5, 6)
+    features = torch.cat([x, angles.sin(), angles.cos()], dim=1)
+    out = net(x, t)
+    net.freqs = torch.empty(0)  # the same network without its own features, handed them by hand
+    torch.testing.assert_close(out, net(features, t))
+    with pytest.raises(RegistryError, match="x_frequencies"):
+        ddpm_2d(input_shape=(2,), x_frequencies=-1)
 
 
 def test_the_mnist_preset_builds_the_cpu_budget_unet() -> None:

@@ -46,12 +46,27 @@ class TimeEmbedding(nn.Module):
 
 
 class MLPDenoiser(nn.Module):
-    """x -> Linear -> [h + W2 SiLU(W1 h + U emb)] x blocks -> SiLU -> Linear; (B, D) -> (B, D)."""
+    """x -> [x; γ(x)] -> Linear -> [h + W2 SiLU(W1 h + U emb)] x blocks -> SiLU -> Linear; (B, D) -> (B, D).
 
-    def __init__(self, dim: int, *, hidden: int = 128, blocks: int = 3, emb_dim: int = 32, num_classes: int = 0):
+    γ(x) = (sin(2^k x), cos(2^k x)) for k < ``x_frequencies``, per coordinate (the positional encoding of
+    Mildenhall et al. 2020; Tancik et al. 2020): an MLP on raw coordinates learns high frequencies slowly
+    (spectral bias), and near t = 0 the noise of a sharp mixture is such a function of x_t.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        hidden: int = 128,
+        blocks: int = 3,
+        emb_dim: int = 32,
+        num_classes: int = 0,
+        x_frequencies: int = 0,
+    ):
         super().__init__()
         self.embed = TimeEmbedding(emb_dim, num_classes=num_classes)
-        self.inp = nn.Linear(dim, hidden)
+        self.register_buffer("freqs", 2.0 ** torch.arange(x_frequencies, dtype=torch.float32), persistent=False)
+        self.inp = nn.Linear(dim * (1 + 2 * x_frequencies), hidden)
         self.blocks = nn.ModuleList(
             nn.ModuleDict(
                 {"w1": nn.Linear(hidden, hidden), "u": nn.Linear(4 * emb_dim, hidden), "w2": nn.Linear(hidden, hidden)}
@@ -62,6 +77,9 @@ class MLPDenoiser(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         emb = self.embed(t, y)  # (B, 4 emb_dim)
+        if len(self.freqs):
+            angles = (x[:, :, None] * self.freqs).flatten(1)  # (B, D F): 2^k x_d
+            x = torch.cat([x, angles.sin(), angles.cos()], dim=1)  # (B, D (1 + 2F))
         h = self.inp(x)  # (B, H)
         for b in self.blocks:
             h = h + b["w2"](torch.nn.functional.silu(b["w1"](h) + b["u"](emb)))

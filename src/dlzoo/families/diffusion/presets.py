@@ -20,7 +20,7 @@ REGISTER = {"family": "diffusion", "task": "generate", "paradigm": "generative",
 SERVE = {"pipeline": DiffusionPipeline, "plots": DiffusionPlots}
 
 TINY_2D = {
-    "model": {"hidden": 64, "blocks": 2, "timesteps": 200, "ema_decay": 0.99},
+    "model": {"hidden": 64, "blocks": 2, "timesteps": 200, "ema_decay": 0.99, "x_frequencies": 4},
     "data": {"name": "ring", "n_train": 2000, "n_test": 500},
     "train": {"epochs": 4, "batch_size": 128, "lr": 3e-3, "log_every": 10},
     "task": {"modes": "ring", "eval_samples": 500, "eval_steps": 20, "nll_examples": 200, "nll_steps": 10},
@@ -30,8 +30,13 @@ TOY_TRAIN = {"epochs": 200, "batch_size": 256, "lr": 1e-3, "scheduler": "cosine"
 TOY_TASK = {"nll_examples": 2000, "nll_steps": 100}
 
 
+# sin/cos features of x at 2^0..2^5 (the mixtures' std is 0.02-0.05 at a spread of +-4): at these 8000 steps
+# they lift the grid's high-quality samples from 20% to 91% (one seed; the diffusion README's Results)
+TOY_MODEL = {"x_frequencies": 6}
+
+
 def _toy(data: str, modes: str = "none") -> dict:
-    return {"data": {"name": data}, "train": TOY_TRAIN, "task": {**TOY_TASK, "modes": modes}}
+    return {"model": TOY_MODEL, "data": {"name": data}, "train": TOY_TRAIN, "task": {**TOY_TASK, "modes": modes}}
 
 
 @register_model(
@@ -56,6 +61,7 @@ def ddpm_2d(
     timesteps: int = 1000,
     prediction: str = "eps",
     ema_decay: float = 0.999,
+    x_frequencies: int = 0,
 ) -> Diffusion:
     """DDPM (Ho et al. 2020) for vectors: a residual MLP denoiser with a sinusoidal time embedding.
 
@@ -68,11 +74,14 @@ def ddpm_2d(
         timesteps: T, the diffusion steps of training.
         prediction: what the network predicts: eps | x0 | v.
         ema_decay: decay of the weights' moving average used for sampling (0 = none).
+        x_frequencies: sin/cos features of x at frequencies 2^0 .. 2^(F-1) beside x itself (0 = raw x).
     """
+    if x_frequencies < 0:
+        raise RegistryError(f"x_frequencies is a count of frequencies, >= 0; got {x_frequencies}")
     if len(tuple(input_shape)) != 1:
         raise RegistryError(f"ddpm_2d needs vectors of shape (D,), got {tuple(input_shape)} (ddpm_mnist for images)")
     d = int(input_shape[0])
-    net = MLPDenoiser(d, hidden=hidden, blocks=blocks, emb_dim=emb_dim)
+    net = MLPDenoiser(d, hidden=hidden, blocks=blocks, emb_dim=emb_dim, x_frequencies=x_frequencies)
     return Diffusion(
         net, input_shape=(d,), schedule=schedule, timesteps=timesteps, prediction=prediction, ema_decay=ema_decay
     )
