@@ -98,10 +98,12 @@ def score(rbm: RBM, train_x: torch.Tensor, test_x: torch.Tensor, *, exact: bool,
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--large", action="store_true", help="the 500-hidden model, AIS only")
-    ap.add_argument("--epochs", type=int, default=None, help="training epochs (default 15, --large 5)")
-    ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument("--epochs", type=int, default=None, help="training epochs (default: the preset's)")
+    ap.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's)")
     ap.add_argument("--batch", type=int, default=100)
-    ap.add_argument("--k", type=int, default=1, help="CD-k")
+    ap.add_argument("--k", type=int, default=1, help="Gibbs sweeps per negative sample (CD-k / PCD-k)")
+    ap.add_argument("--cd", action="store_true", help="CD-k (chains restarted at the data) instead of PCD")
+    ap.add_argument("--weight-cost", type=float, default=None, help="L2 on W (default: the preset's)")
     ap.add_argument("--ais-betas", type=int, default=14500)
     ap.add_argument("--ais-chains", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
@@ -110,16 +112,17 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     hidden = 500 if args.large else 25
-    epochs = args.epochs or (5 if args.large else 15)
     preset = "mnist500" if args.large else "mnist25"
     data_over = []
     if args.smoke:
-        hidden, epochs, args.ais_betas = 12, 1, 300
+        hidden, args.epochs, args.ais_betas = 12, 1, 300
         data_over = ["data.limit=2000"]
     overrides = [
         f"model.n_hidden={hidden}",
-        f"train.epochs={epochs}",
-        f"train.lr={args.lr}",
+        *([f"train.epochs={args.epochs}"] if args.epochs is not None else []),
+        *([f"train.lr={args.lr}"] if args.lr is not None else []),
+        *([f"task.weight_cost={args.weight_cost}"] if args.weight_cost is not None else []),
+        *(["task.persistent=false"] if args.cd else []),
         f"train.batch_size={args.batch}",
         f"train.seed={args.seed}",
         "train.threads=1",
@@ -130,6 +133,12 @@ def main() -> None:
         *data_over,
     ]
     cfg = resolve_config("rbm", preset=preset, overrides=overrides)
+    epochs, lr, task = cfg.train.epochs, cfg.train.lr, cfg.task
+    recipe = f"{'PCD' if task['persistent'] else 'CD'}-{task['k']}"
+    if task["persistent"]:
+        recipe += f" ({task['n_chains'] or args.batch} chains)"
+    if task.get("weight_cost"):
+        recipe += f", weight cost {task['weight_cost']:g}"
     run = RunDir.create(args.runs, "rbm", ("smoke-" if args.smoke else "") + default_run_name())
     t0 = time.perf_counter()
     result = train_run(cfg, run)
@@ -154,7 +163,8 @@ def main() -> None:
     )
     if args.large:
         note = (
-            f"CD-{args.k}, {epochs} epochs (~{ours_train / 60:.1f} CPU-minutes of training, one shared core; the "
+            f"{recipe}, SGD lr {lr:g} momentum 0.9 with a cosine decay, {epochs} epochs "
+            f"(~{ours_train / 60:.1f} CPU-minutes of training, one shared core; the "
             f"published models trained far longer), AIS with {args.ais_chains} chains x {args.ais_betas} "
             f"temperatures from the base-rate model (log-likelihood +-3 sd of the AIS weights: "
             f"{test.get('test/loglik_ais_low', float('nan')):.2f} at the low end)"
@@ -176,7 +186,7 @@ def main() -> None:
         )
         return
 
-    sk, sk_train = sklearn_rbm(train_x, hidden=hidden, epochs=epochs, lr=args.lr, batch=args.batch, seed=args.seed)
+    sk, sk_train = sklearn_rbm(train_x, hidden=hidden, epochs=epochs, lr=lr, batch=args.batch, seed=args.seed)
     sk_scores = score(sk, train_x, test_x, exact=True, chains=args.ais_chains, betas=args.ais_betas)
     print(f"scikit-learn BernoulliRBM (PCD-1): fit {sk_train:.0f} s, {sk_scores}")
     ours = {"loglik_exact": test["test/loglik_exact"], "loglik_ais": test["test/loglik_ais"]}
@@ -185,7 +195,7 @@ def main() -> None:
     if args.smoke:
         return
     note = (
-        f"one seed; CD-{args.k}, SGD lr {args.lr} momentum 0.9 with a cosine decay, batch {args.batch}, "
+        f"one seed; {recipe}, SGD lr {lr:g} momentum 0.9 with a cosine decay, batch {args.batch}, "
         f"{epochs} epochs; exact log Z by "
         f"enumerating 2^{hidden} hidden states; AIS ({args.ais_chains} chains x {args.ais_betas} temperatures, "
         f"base-rate model) on the same model is {ours['loglik_ais']:.2f} (|AIS - exact| = {gap:.3f} nats). "
