@@ -7,7 +7,7 @@ Contrastive divergence (Hinton 2002): the log-likelihood gradient of p(v) = exp(
 and CD-k replaces the model expectation by v_k, k block Gibbs sweeps started at the data v_0. As a
 loss whose gradient is exactly that estimate (v_k held constant):
 
-    L = mean_batch F(v_0) - mean_chains F(v_k)                                   (``loss``)
+    L = mean_batch F(v_0) - mean_chains F(v_k)  [+ weight_cost / 2 ||W||^2]      (``loss``)
 
 Persistent CD (Tieleman 2008) starts the chains where the last update left them instead of at the
 data; the chains are this objective's state (``state_dict``), saved in every checkpoint so a resumed
@@ -61,6 +61,12 @@ class RBMObjective(GenerativeObjective):
         n_chains: int | None = Field(
             None, ge=1, description="PCD: number of persistent chains (default: the batch size)"
         )
+        weight_cost: float = Field(
+            0.0,
+            ge=0,
+            description="L2 penalty on the weights W only, not the biases (Hinton 2010 Sec. 10: 1e-4 to 1e-2): "
+            "adds weight_cost / 2 * ||W||^2 to the loss",
+        )
         exact_max_hidden: int = Field(
             20, ge=0, le=30, description="report the exact log-likelihood (2^H enumeration) when H <= this"
         )
@@ -73,6 +79,7 @@ class RBMObjective(GenerativeObjective):
     def __init__(self, cfg: RBMObjective.Config) -> None:
         self.cfg = cfg
         self.chains: torch.Tensor | None = None  # (n_chains, D) PCD's persistent negative particles
+        self._signs_cache: tuple[tuple, torch.Tensor] | None = None
 
     # -- training --------------------------------------------------------------------------------
     def loss(self, model: Any, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -90,9 +97,19 @@ class RBMObjective(GenerativeObjective):
             if self.cfg.persistent:
                 self.chains = vk
         fe = model(torch.cat([v0, vk]))  # (B + n, ) one forward: DDP sees one call
-        loss = fe[: len(v0)].mean() - fe[len(v0) :].mean()
+        loss = fe @ self._signs(len(v0), len(vk), fe)  # mean F(v_0) - mean F(v_k) as one dot product
+        if self.cfg.weight_cost > 0:  # gradient + weight_cost * W: a pull of W towards 0, biases free
+            loss = loss + 0.5 * self.cfg.weight_cost * model.W.pow(2).sum()
         # (no reconstruction error here: it cost ~40% of a 25-unit step; evaluation reports it)
-        return loss, {"free_energy": fe[: len(v0)].mean().detach()}
+        return loss, {"free_energy": fe.detach()[: len(v0)].mean()}
+
+    def _signs(self, n_data: int, n_model: int, like: torch.Tensor) -> torch.Tensor:
+        """(+1/n_data,) * n_data then (-1/n_model,) * n_model: fe @ signs is the CD loss (cached per shape)."""
+        key = (n_data, n_model, like.dtype, like.device)
+        if self._signs_cache is None or self._signs_cache[0] != key:
+            signs = torch.cat([torch.full((n_data,), 1.0 / n_data), torch.full((n_model,), -1.0 / n_model)])
+            self._signs_cache = (key, signs.to(like.device, like.dtype))
+        return self._signs_cache[1]
 
     def state_dict(self) -> dict[str, Any]:
         """The persistent chains (PCD), or nothing."""

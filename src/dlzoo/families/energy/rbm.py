@@ -40,7 +40,7 @@ def bernoulli(p: torch.Tensor, generator: torch.Generator | None = None) -> torc
     at about half its CPU time (torch's tensor-probability Bernoulli is not vectorized), which is most
     of a small RBM's CD step and of AIS."""
     u = torch.rand(p.shape, generator=generator, device=p.device, dtype=p.dtype)
-    return (u < p).to(p.dtype)
+    return torch.lt(u, p, out=u)  # 1.0 / 0.0 written over u: no boolean temporary and cast
 
 
 def base_rate_bias(x: torch.Tensor, *, pseudo_count: float = 0.5) -> torch.Tensor:
@@ -122,7 +122,7 @@ class RBM(nn.Module, DataInit):
     def free_energy(self, v: torch.Tensor) -> torch.Tensor:
         """F(v) = visible term - sum_j softplus(c_j + W_j v): (B, *input_shape) -> (B,)."""
         v = self.flat(v)  # (B, D)
-        hidden = F.softplus(v @ self.W.T + self.c).sum(-1)  # (B,)
+        hidden = F.softplus(torch.addmm(self.c, v, self.W.T)).sum(-1)  # (B,) c + W v in one BLAS call
         visible = 0.5 * (v - self.b).pow(2).sum(-1) if self.visible == "gaussian" else -(v @ self.b)
         return visible - hidden
 
@@ -132,7 +132,7 @@ class RBM(nn.Module, DataInit):
     # -- conditionals and block Gibbs --------------------------------------------------------------
     def hidden_probs(self, v: torch.Tensor) -> torch.Tensor:
         """p(h_j = 1 | v) = sigmoid(c_j + W_j v): (B, ...) -> (B, H)."""
-        return torch.sigmoid(self.flat(v) @ self.W.T + self.c)
+        return torch.sigmoid(torch.addmm(self.c, self.flat(v), self.W.T))
 
     def visible_mean(self, h: torch.Tensor) -> torch.Tensor:
         """E[v | h], raw: sigmoid(b + W^T h) (Bernoulli) or b + W^T h (Gaussian, z-space): (B, H) -> (B, D)."""
@@ -144,7 +144,7 @@ class RBM(nn.Module, DataInit):
 
     def sample_visible(self, h: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """v ~ p(v | h), raw: (B, H) -> (B, D)."""
-        pre = h @ self.W + self.b  # (B, D)
+        pre = torch.addmm(self.b, h, self.W)  # (B, D) b + W^T h
         if self.visible == "bernoulli":
             return bernoulli(torch.sigmoid(pre), generator)
         return self.raw(pre + torch.randn(pre.shape, generator=generator, device=pre.device, dtype=pre.dtype))
