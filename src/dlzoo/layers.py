@@ -40,6 +40,30 @@ class Standardize(nn.Module):
         return z * self.std + self.mean
 
 
+class SinCosFeatures(nn.Module):
+    """x -> [x; sin(2^k x); cos(2^k x)] for k < ``frequencies``, per coordinate: (B, D) -> (B, D (1 + 2F)).
+
+    The positional encoding of Mildenhall et al. (2020) (Tancik et al. 2020 on why it works): an MLP on raw
+    coordinates learns high-frequency functions of them slowly (spectral bias), and the denoiser or energy
+    of a sharp low-dimensional mixture is such a function. ``frequencies=0`` is the identity.
+    """
+
+    def __init__(self, frequencies: int) -> None:
+        super().__init__()
+        if frequencies < 0:
+            raise ValueError(f"frequencies is a count of octaves, >= 0; got {frequencies}")
+        self.register_buffer("freqs", 2.0 ** torch.arange(frequencies, dtype=torch.float32), persistent=False)
+
+    def out_features(self, dim: int) -> int:
+        return dim * (1 + 2 * len(self.freqs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not len(self.freqs):
+            return x
+        angles = (x[:, :, None] * self.freqs).flatten(1)  # (B, D F): 2^k x_d
+        return torch.cat([x, angles.sin(), angles.cos()], dim=1)
+
+
 class DataInit:
     """Mixin for a module whose initial parameters come from statistics of the training inputs.
 

@@ -18,7 +18,7 @@ from dlzoo.families.diffusion.objective import DiffusionObjective
 from dlzoo.families.diffusion.presets import ddpm_2d
 from dlzoo.families.diffusion.samplers import SAMPLERS, ddim_step, ddpm_step, drain, generate, run_sampler
 from dlzoo.families.diffusion.schedule import NoiseSchedule, make_betas
-from dlzoo.layers import fit_standardizers
+from dlzoo.layers import SinCosFeatures, fit_standardizers
 from dlzoo.registry import RegistryError
 
 
@@ -116,7 +116,7 @@ def test_the_mlp_denoiser_sees_x_beside_its_sin_cos_features() -> None:
     angles = torch.cat([x[:, d : d + 1] * torch.tensor([1.0, 2.0, 4.0]) for d in range(2)], dim=1)  # (5, 6)
     features = torch.cat([x, angles.sin(), angles.cos()], dim=1)
     out = net(x, t)
-    net.freqs = torch.empty(0)  # the same network without its own features, handed them by hand
+    net.features = SinCosFeatures(0)  # the same network without its own features, handed them by hand
     torch.testing.assert_close(out, net(features, t))
     with pytest.raises(RegistryError, match="x_frequencies"):
         ddpm_2d(input_shape=(2,), x_frequencies=-1)

@@ -17,6 +17,8 @@ import math
 import torch
 from torch import nn
 
+from dlzoo.layers import SinCosFeatures
+
 
 def timestep_embedding(t: torch.Tensor, dim: int, *, max_period: float = 10000.0) -> torch.Tensor:
     """Transformer sinusoids of a real t (Vaswani et al. 2017; Ho et al. 2020 App. B): (B,) -> (B, dim),
@@ -48,9 +50,9 @@ class TimeEmbedding(nn.Module):
 class MLPDenoiser(nn.Module):
     """x -> [x; γ(x)] -> Linear -> [h + W2 SiLU(W1 h + U emb)] x blocks -> SiLU -> Linear; (B, D) -> (B, D).
 
-    γ(x) = (sin(2^k x), cos(2^k x)) for k < ``x_frequencies``, per coordinate (the positional encoding of
-    Mildenhall et al. 2020; Tancik et al. 2020): an MLP on raw coordinates learns high frequencies slowly
-    (spectral bias), and near t = 0 the noise of a sharp mixture is such a function of x_t.
+    γ(x) = (sin(2^k x), cos(2^k x)) for k < ``x_frequencies`` (``dlzoo.layers.SinCosFeatures``): an MLP
+    on raw coordinates learns high frequencies slowly, and near t = 0 the noise of a sharp mixture is
+    such a function of x_t.
     """
 
     def __init__(
@@ -65,8 +67,8 @@ class MLPDenoiser(nn.Module):
     ):
         super().__init__()
         self.embed = TimeEmbedding(emb_dim, num_classes=num_classes)
-        self.register_buffer("freqs", 2.0 ** torch.arange(x_frequencies, dtype=torch.float32), persistent=False)
-        self.inp = nn.Linear(dim * (1 + 2 * x_frequencies), hidden)
+        self.features = SinCosFeatures(x_frequencies)
+        self.inp = nn.Linear(self.features.out_features(dim), hidden)
         self.blocks = nn.ModuleList(
             nn.ModuleDict(
                 {"w1": nn.Linear(hidden, hidden), "u": nn.Linear(4 * emb_dim, hidden), "w2": nn.Linear(hidden, hidden)}
@@ -77,10 +79,7 @@ class MLPDenoiser(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         emb = self.embed(t, y)  # (B, 4 emb_dim)
-        if len(self.freqs):
-            angles = (x[:, :, None] * self.freqs).flatten(1)  # (B, D F): 2^k x_d
-            x = torch.cat([x, angles.sin(), angles.cos()], dim=1)  # (B, D (1 + 2F))
-        h = self.inp(x)  # (B, H)
+        h = self.inp(self.features(x))  # (B, H)
         for b in self.blocks:
             h = h + b["w2"](torch.nn.functional.silu(b["w1"](h) + b["u"](emb)))
         return self.out(h)  # (B, D)

@@ -77,7 +77,7 @@ def ddpm_2d(
         x_frequencies: sin/cos features of x at frequencies 2^0 .. 2^(F-1) beside x itself (0 = raw x).
     """
     if x_frequencies < 0:
-        raise RegistryError(f"x_frequencies is a count of frequencies, >= 0; got {x_frequencies}")
+        raise RegistryError(f"x_frequencies is a count of octaves, >= 0; got {x_frequencies}")
     if len(tuple(input_shape)) != 1:
         raise RegistryError(f"ddpm_2d needs vectors of shape (D,), got {tuple(input_shape)} (ddpm_mnist for images)")
     d = int(input_shape[0])

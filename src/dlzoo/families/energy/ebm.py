@@ -16,6 +16,8 @@ import math
 import torch
 from torch import nn
 
+from dlzoo.layers import SinCosFeatures
+
 
 class EnergyMLP(nn.Module):
     """E(x) = MLP(x) with SiLU activations (smooth: Langevin needs grad_x E), a scalar per example.
@@ -23,17 +25,20 @@ class EnergyMLP(nn.Module):
     Shapes: x (B, *input_shape) -> E (B,)
     """
 
-    def __init__(self, *, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (128, 128, 128)) -> None:
+    def __init__(
+        self, *, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (128, 128, 128), x_frequencies: int = 0
+    ) -> None:
         super().__init__()
         self.input_shape = tuple(input_shape)
-        dims = (math.prod(self.input_shape), *hidden)
+        self.features = SinCosFeatures(x_frequencies)  # [x; sin(2^k x); cos(2^k x)]: the identity at 0
+        dims = (self.features.out_features(math.prod(self.input_shape)), *hidden)
         layers: list[nn.Module] = []
         for d_in, d_out in zip(dims, dims[1:], strict=False):
             layers += [nn.Linear(d_in, d_out), nn.SiLU()]
         self.net = nn.Sequential(*layers, nn.Linear(dims[-1], 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.flatten(1)).squeeze(-1)  # (B,)
+        return self.net(self.features(x.flatten(1))).squeeze(-1)  # (B,)
 
 
 def langevin(

@@ -220,11 +220,16 @@ TOY_EBM_TRAIN = {"optimizer": "adam", "lr": 1e-3, "batch_size": 100, "log_every"
         "grid": {"data": {"name": "grid"}, "train": {**TOY_EBM_TRAIN, "epochs": 20, "eval_every": 5}},
     },
 )
-def ebm(*, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (128, 128, 128)) -> EnergyMLP:
+def ebm(
+    *, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (128, 128, 128), x_frequencies: int = 0
+) -> EnergyMLP:
     """Deep energy-based model E(x) (an MLP), trained by short-run Langevin with a replay buffer (Du & Mordatch 2019).
 
     Args:
         input_shape: shape of one example, e.g. (2,) for the 2-D toys; filled from the data when unset.
         hidden: widths of the energy network's hidden layers (SiLU), input to the scalar energy.
+        x_frequencies: sin/cos features of x at frequencies 2^0 .. 2^(F-1) beside x itself (0 = raw x).
     """
-    return EnergyMLP(input_shape=tuple(input_shape), hidden=tuple(hidden))
+    if x_frequencies < 0:
+        raise RegistryError(f"x_frequencies is a count of octaves, >= 0; got {x_frequencies}")
+    return EnergyMLP(input_shape=tuple(input_shape), hidden=tuple(hidden), x_frequencies=x_frequencies)
