@@ -245,8 +245,9 @@ class ContinualObjective(Objective, Protocol):
 
     One step: ``loss`` -> backward -> ``before_update`` (may edit the gradients: A-GEM's projection)
     -> optimizer step -> ``after_update`` (SI's path integral, a reservoir's insertion). At each task
-    boundary ``finish_task`` may still change the model; after the accuracy row is measured, ``consolidate`` sees the finished task's data (EWC's
-    Fisher, LwF's frozen copy). ``state_dict`` goes into every checkpoint (tensors only).
+    boundary ``finish_task`` may still change the model (GDumb, PackNet); after the accuracy row is
+    measured, ``consolidate`` sees the finished task's data (EWC's Fisher, LwF's frozen copy).
+    ``state_dict`` goes into every checkpoint (tensors only).
     """
 
     def loss(self, model: nn.Module, batch: Any, heads: Any) -> Losses:
