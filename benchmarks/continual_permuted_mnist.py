@@ -57,6 +57,13 @@ def overrides(model: str, args: argparse.Namespace) -> list[str]:
     return out
 
 
+def strength(model: str, args: argparse.Namespace) -> str:
+    """The record key's suffix: a strength swept by hand gets its own record."""
+    if model in ("cl_ewc", "cl_online_ewc"):
+        return f"-lambda{args.ewc_lambda:g}"
+    return f"-c{args.si_c:g}" if model == "cl_si" else ""
+
+
 def run_one(model: str, *, seed: int, args: argparse.Namespace, root: str) -> dict:
     base = ["train.seed=" + str(seed), "train.threads=1", "train.progress=false"]
     cfg = resolve_config(model, preset="tiny" if args.smoke else "default", overrides=[*base, *overrides(model, args)])
@@ -73,8 +80,8 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--epochs", type=int, default=1, help="epochs of 60,000 images per task")
     p.add_argument("--strategies", nargs="+", default=STRATEGIES)
-    p.add_argument("--ewc-lambda", type=float, default=1000.0)
-    p.add_argument("--si-c", type=float, default=1.0)
+    p.add_argument("--ewc-lambda", type=float, default=5000.0)
+    p.add_argument("--si-c", type=float, default=5.0)
     p.add_argument("--smoke", action="store_true", help="the tiny presets on sklearn's digits; nothing recorded")
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -99,7 +106,7 @@ def write(model: str, runs: list[dict], args: argparse.Namespace) -> None:
     paper = PAPER.get(model)
     record(
         "continual_permuted_mnist",
-        key=f"domain-{model}",
+        key=f"domain-{model}{strength(model, args)}",
         model=model,
         family="continual",
         dataset="mnist",

@@ -99,36 +99,38 @@ def main() -> None:
                     f"diag {r['plasticity']:.2f} ({r['wall_s']:.0f} s)",
                     flush=True,
                 )
-    if args.smoke:
-        return
-    draw(sweeps, FIGURE)
-    for model, points in sweeps.items():
-        best = max(points, key=lambda q: q["acc"])
-        record(
-            "continual_stability_plasticity",
-            key=f"domain-{model}",
-            model=model,
-            family="continual",
-            dataset="mnist",
-            dataset_version=best["cfg"].info.get("dataset_version"),
-            split="test: the 10000 MNIST test images, each scored in its task (5 tasks of 2 digits)",
-            metric=f"domain-IL average accuracy (%) at the best {SWEEP[model][0]} of the sweep (seed 0)",
-            values=[best["acc"]],
-            seeds=[0],
-            wall_time_s=sum(q["wall_s"] for q in points) / len(points),
-            config={"preset": "default", "overrides": best["overrides"], "train": best["cfg"].train.model_dump()},
-            notes=(
-                f"{args.epochs} epochs per task, 784-400-400 MLP, Adam 1e-3, batch 128, one CPU thread; the best "
-                "strength is chosen on the test split (describes the curve, not a tuned result)"
-            ),
-            extra={
-                "sweep": [
-                    {k: round(q[k], 3) if k != "value" else q[k] for k in ("value", "acc", "bwt", "plasticity")}
-                    for q in points
-                ],
-                "figure": "benchmarks/results/figures/continual/stability_plasticity.png",
-            },
-        )
+            if not args.smoke:  # each finished sweep is drawn and recorded at once
+                draw(sweeps, FIGURE)
+                write(model, sweeps[model], args.epochs)
+
+
+def write(model: str, points: list[dict], epochs: int) -> None:
+    best = max(points, key=lambda q: q["acc"])
+    record(
+        "continual_stability_plasticity",
+        key=f"domain-{model}",
+        model=model,
+        family="continual",
+        dataset="mnist",
+        dataset_version=best["cfg"].info.get("dataset_version"),
+        split="test: the 10000 MNIST test images, each scored in its task (5 tasks of 2 digits)",
+        metric=f"domain-IL average accuracy (%) at the best {SWEEP[model][0]} of the sweep (seed 0)",
+        values=[best["acc"]],
+        seeds=[0],
+        wall_time_s=sum(q["wall_s"] for q in points) / len(points),
+        config={"preset": "default", "overrides": best["overrides"], "train": best["cfg"].train.model_dump()},
+        notes=(
+            f"{epochs} epochs per task, 784-400-400 MLP, Adam 1e-3, batch 128, one CPU thread; the best "
+            "strength is chosen on the test split (describes the curve, not a tuned result)"
+        ),
+        extra={
+            "sweep": [
+                {k: round(q[k], 3) if k != "value" else q[k] for k in ("value", "acc", "bwt", "plasticity")}
+                for q in points
+            ],
+            "figure": "benchmarks/results/figures/continual/stability_plasticity.png",
+        },
+    )
 
 
 if __name__ == "__main__":
