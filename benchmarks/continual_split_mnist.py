@@ -54,7 +54,7 @@ STRATEGIES = [
 ]
 # the scenarios a strategy is defined in (PackNet needs the task id; iCaRL separate units per class)
 ONLY = {"cl_packnet": ("task",), "cl_icarl": ("task", "class")}
-SCENARIOS = ["task", "domain", "class"]
+SCENARIOS = ["class", "task", "domain"]  # class-IL first: a run stopped early keeps the hardest scenario
 # van de Ven & Tolias 2019, Table 4 (split MNIST), average accuracy (%) over all tasks after training
 PAPER = {
     "task": {
