@@ -12,8 +12,8 @@ balanced per task too). With C the classes seen so far, an incoming example of c
 so the memory tends to M / C examples per class, whatever the order or the class frequencies.
 
 **The learner** (their Algorithm 2, ``GDumbObjective.finish_task``). Nothing is learned from the
-stream: at the end of each task the task's examples are offered to the sampler (in a seeded random
-order, once), the network is re-initialized, and it is trained on the memory alone for
+stream: at the end of each task the task's examples are offered to the sampler (in a random order
+drawn from the run's seeded generator, once), the network is re-initialized, and it is trained on the memory alone for
 ``retrain_epochs`` epochs (Adam, cross-entropy over each example's active units: every class seen so
 far in class-IL, its own head in task-IL). The stream's steps only run a zero loss (``loss``): the
 paradigm's optimizer never moves a weight (Adam's update of a zero gradient is zero).
@@ -95,7 +95,7 @@ class GreedyClassBalancedMemory:
 
 class GDumbConfig(ContinualConfig):
     buffer_size: int = Field(1000, ge=1, description="M: examples the class-balanced memory keeps")
-    buffer_seed: int = Field(0, description="seed of the sampler, the re-initialization and the retraining batches")
+    buffer_seed: int = Field(0, description="seed of the sampler's evictions (the rest follows train.seed)")
     retrain_epochs: int = Field(30, ge=1, description="epochs over the memory at every task boundary, from scratch")
     retrain_batch_size: int = Field(128, ge=1, description="batch size of the retraining")
     retrain_lr: float = Field(1e-3, gt=0, description="Adam's learning rate of the retraining")
@@ -120,7 +120,9 @@ class GDumbObjective(FineTuneObjective):
         return zero, {"memory": float(len(self.memory))}
 
     def finish_task(self, model: nn.Module, task_data: StreamBatch, heads: StreamHeads) -> None:
-        seed = self.cfg.buffer_seed * 1000 + self.tasks_done
+        # the run's seed enters through the global generator (seeded by train.seed, checkpointed at every
+        # round boundary, so a resumed run draws the same): the offering order, the init and the batches
+        seed = int(torch.randint(0, 2**31 - 1, ()))
         order = torch.randperm(len(task_data.y), generator=torch.Generator().manual_seed(seed))
         self.memory.add(StreamBatch(task_data.x[order], task_data.y[order], task_data.task[order]))
         reinitialize(model, seed)
