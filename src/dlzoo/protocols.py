@@ -245,8 +245,9 @@ class ContinualObjective(Objective, Protocol):
 
     One step: ``loss`` -> backward -> ``before_update`` (may edit the gradients: A-GEM's projection)
     -> optimizer step -> ``after_update`` (SI's path integral, a reservoir's insertion). At each task
-    boundary, after the accuracy row is measured, ``consolidate`` sees the finished task's data (EWC's
-    Fisher, LwF's frozen copy). ``state_dict`` goes into every checkpoint (tensors only).
+    boundary ``finish_task`` may still change the model (GDumb, PackNet); after the accuracy row is
+    measured, ``consolidate`` sees the finished task's data (EWC's Fisher, LwF's frozen copy).
+    ``state_dict`` goes into every checkpoint (tensors only).
     """
 
     def loss(self, model: nn.Module, batch: Any, heads: Any) -> Losses:
@@ -265,6 +266,11 @@ class ContinualObjective(Objective, Protocol):
 
     def after_update(self, model: nn.Module, batch: Any) -> None:
         """Runs after the optimizer step; default nothing."""
+
+    def finish_task(self, model: nn.Module, task_data: Any, heads: Any) -> None:
+        """End of a task's last epoch, before its row of R is measured (every task, the last included):
+        may still change the model (GDumb retrains on its memory, PackNet prunes and freezes, iCaRL's
+        class means); ``task_data`` is the task's whole training set. Default nothing."""
 
     def consolidate(self, model: nn.Module, task_data: Any, heads: Any) -> None:
         """End of a task: ``task_data`` is its whole training set as a batch; default nothing."""

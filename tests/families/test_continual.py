@@ -190,7 +190,9 @@ class _Stop(Exception):
     pass
 
 
-@pytest.mark.parametrize("model", ["cl_ewc", "cl_si", "cl_lwf", "cl_replay", "cl_agem"])
+@pytest.mark.parametrize(
+    "model", ["cl_ewc", "cl_si", "cl_lwf", "cl_replay", "cl_agem", "cl_gdumb", "cl_icarl", "cl_packnet"]
+)
 @pytest.mark.parametrize("stop_after", [1, 2])  # killed just before / just after the task-0 boundary's checkpoint
 def test_resume_across_a_task_boundary_gives_the_same_matrix(tmp_path, model, stop_after) -> None:
     """epochs=2: task 0 ends with round 1. The run is stopped at round ``stop_after``'s evaluation (its

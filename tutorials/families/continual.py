@@ -6,7 +6,8 @@
 # classes (Split digits, the small cousin of Split MNIST) in the hardest scenario, class-incremental
 # learning: at test time the network must tell all 10 digits apart, without being told the task.
 # Fine-tuning (`cl_finetune`) is the lower bound; experience replay from a 100-example reservoir
-# (`cl_replay`) keeps the old tasks. Theory, EWC, SI, LwF, A-GEM and the three scenarios:
+# (`cl_replay`) keeps the old tasks; PackNet (`cl_packnet`) freezes a sub-network per task. Theory,
+# EWC, SI, LwF, A-GEM, GDumb, iCaRL and the three scenarios:
 # [the continual family README](../../src/dlzoo/families/continual/README.md).
 
 # %%
@@ -85,3 +86,16 @@ print(bad.status_code, bad.json()["detail"])
 first = {m: json.loads((run.path / "eval.json").read_text())["test/acc_task0"] for m, run in runs.items()}
 print(first)
 assert first["cl_finetune"] < 0.2 and first["cl_replay"] > 0.8, first
+
+# %% [markdown]
+# ## PackNet: a frozen sub-network per task (task-IL)
+#
+# `cl_packnet` keeps a quarter of the free weights for each task (pruning by magnitude), retrains
+# them, and freezes them; task j runs only on the weights of tasks 0..j. Its test needs the task id
+# (task-IL), and once task j is finished nothing it uses is written again: column j of R is constant.
+
+# %%
+pack = dlzoo.train("cl_packnet", preset="tiny", overrides=OVERRIDES, runs_dir=RUNS)
+R = torch.tensor(json.loads((pack.path / "eval.json").read_text())["accuracy_matrix"])
+print(R.numpy().round(3))
+assert all(torch.equal(R[j:, j], R[j, j].expand(5 - j)) for j in range(5))

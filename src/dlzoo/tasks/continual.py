@@ -8,6 +8,7 @@ has T x E rounds. Batches come from ``TensorBatches`` seeded by ``(train.seed, r
 
 Each step is the objective's (``dlzoo.protocols.ContinualObjective``): ``loss`` -> backward ->
 ``before_update`` (A-GEM edits the gradient) -> optimizer step -> ``after_update`` (SI, the reservoir).
+At the end of a task's last epoch ``finish_task`` may still change the model (GDumb, PackNet, iCaRL).
 After every round the accuracy on each task's test split is recorded (the per-task curves); at the
 end of a task's last epoch that row is R[i, :] (and the val split's row when the data has one), then
 ``consolidate`` runs on the finished task's training data (EWC's Fisher, LwF's frozen copy). The
@@ -114,8 +115,11 @@ class ContinualTask:
             self.objective.after_update(self.model, batch)
             yield {"train/loss": loss.detach(), **{f"train/{k}": v for k, v in logs.items()}}
         opt.end_epoch()
+        boundary = (round_idx + 1) % self.ctx.train.epochs == 0
+        if boundary:  # the strategy's last word on this task (GDumb's retraining, PackNet's pruning)
+            self.objective.finish_task(self.model, self.stream.batch([i]), heads)
         self.curves[round_idx] = self.accuracies("test", trained=i + 1)
-        if (round_idx + 1) % self.ctx.train.epochs == 0:  # task boundary: a row of R, then consolidation
+        if boundary:  # task boundary: a row of R, then consolidation
             for n in self.splits:
                 self.R[n][i] = self.curves[round_idx] if n == "test" else self.accuracies(n, trained=i + 1)
             self.completed = i + 1

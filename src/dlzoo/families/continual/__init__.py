@@ -1,1 +1,2 @@
-"""Continual learning: EWC, online EWC, SI, LwF, experience replay, A-GEM, fine-tuning and joint training."""
+"""Continual learning: EWC, online EWC, SI, LwF, experience replay, A-GEM, GDumb, iCaRL, PackNet,
+fine-tuning and joint training."""

@@ -13,6 +13,7 @@ plain module that ``consolidate`` sees list the same tensors in the same order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -43,6 +44,52 @@ def indexed(prefix: str, tensors: list[torch.Tensor]) -> dict[str, torch.Tensor]
 def unindexed(prefix: str, state: dict[str, Any]) -> list[torch.Tensor]:
     keys = sorted((k for k in state if k.startswith(prefix + "/")), key=lambda k: int(k.rsplit("/", 1)[1]))
     return [state[k] for k in keys]
+
+
+def reinitialize(model: nn.Module, seed: int) -> None:
+    """Every layer's own ``reset_parameters``, under a fixed seed (the global RNG is left as it was)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for m in model.modules():
+            if m is not model and hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+
+
+def fit(
+    model: nn.Module,
+    data: StreamBatch,
+    heads: StreamHeads,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    generator: torch.Generator,
+    trainable: list[torch.Tensor] | None = None,
+    after_step: Callable[[], None] | None = None,
+) -> float:
+    """Adam on ``data`` for ``epochs`` epochs (seeded batch order); returns the last epoch's mean loss."""
+    device = next(model.parameters()).device
+    theta = trainable if trainable is not None else params(model)
+    opt = torch.optim.Adam(theta, lr=lr)
+    was = model.training
+    model.train()
+    mean = 0.0
+    for _ in range(epochs):
+        order = torch.randperm(len(data.y), generator=generator)
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            b = StreamBatch(data.x[idx].to(device), data.y[idx].to(device), data.task[idx].to(device))
+            loss = task_loss(model, b, heads)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if after_step is not None:
+                after_step()
+            total += float(loss.detach()) * len(idx)
+        mean = total / max(1, len(order))
+    model.train(was)
+    return mean
 
 
 class FineTuneObjective(ContinualObjective):

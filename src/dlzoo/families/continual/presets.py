@@ -15,8 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from dlzoo.families.continual.distillation import LwFObjective
+from dlzoo.families.continual.gdumb import GDumbObjective
+from dlzoo.families.continual.icarl import ICaRLMLP, ICaRLObjective
 from dlzoo.families.continual.model import ContinualMLP
 from dlzoo.families.continual.objective import FineTuneObjective, JointObjective
+from dlzoo.families.continual.packnet import PackNetMLP, PackNetObjective
 from dlzoo.families.continual.pipeline import ContinualPipeline
 from dlzoo.families.continual.regularization import EWCObjective, OnlineEWCObjective, SIObjective
 from dlzoo.families.continual.rehearsal import AGEMObjective, ReplayObjective
@@ -45,9 +48,16 @@ def scenario_overrides(model: str, scenario: str) -> list[str]:
     return out
 
 
-def presets(tiny_task: dict[str, Any] | None = None, model: str | None = None) -> dict[str, dict[str, Any]]:
-    """tiny (Split digits) and default (Split MNIST, class-IL, the paper's settings) of one strategy."""
-    default_task: dict[str, Any] = {"protocol": "split", "scenario": "class"}
+def presets(
+    tiny_task: dict[str, Any] | None = None,
+    model: str | None = None,
+    *,
+    default: dict[str, Any] | None = None,
+    scenario: str = "class",
+) -> dict[str, dict[str, Any]]:
+    """tiny (Split digits) and default (Split MNIST, the paper's settings) of one strategy; ``default``:
+    the strategy's own task settings; ``scenario``: class-IL unless the strategy needs another."""
+    default_task: dict[str, Any] = {"protocol": "split", "scenario": scenario, **(default or {})}
     if model in STRENGTH:
         name, values = STRENGTH[model]
         default_task[name] = values["class"]
@@ -55,7 +65,7 @@ def presets(tiny_task: dict[str, Any] | None = None, model: str | None = None) -
         "tiny": {
             "model": {"hidden": [32, 32]},
             "data": TINY_DATA,
-            "task": {"protocol": "split", "scenario": "class", **(tiny_task or {})},
+            "task": {"protocol": "split", "scenario": scenario, **(tiny_task or {})},
             "train": TINY_TRAIN,
         },
         "default": {
@@ -132,3 +142,37 @@ def cl_replay(*, input_shape: tuple[int, ...], num_outputs: int, hidden: tuple[i
 def cl_agem(*, input_shape: tuple[int, ...], num_outputs: int, hidden: tuple[int, ...] = (400, 400)) -> ContinualMLP:
     """A-GEM (Chaudhry et al. 2019): project the gradient when it would raise the loss on the memory."""
     return _mlp(input_shape, hidden, num_outputs)
+
+
+@register_model(
+    objective=GDumbObjective,
+    presets=presets({"buffer_size": 100, "retrain_epochs": 10, "retrain_batch_size": 16, "retrain_lr": 5e-3}),
+    **KW,
+)
+def cl_gdumb(*, input_shape: tuple[int, ...], num_outputs: int, hidden: tuple[int, ...] = (400, 400)) -> ContinualMLP:
+    """GDumb (Prabhu et al. 2020): a class-balanced greedy memory, the network retrained from scratch on it."""
+    return _mlp(input_shape, hidden, num_outputs)
+
+
+@register_model(objective=ICaRLObjective, presets=presets({"buffer_size": 100, "replay_batch_size": 32}), **KW)
+def cl_icarl(*, input_shape: tuple[int, ...], num_outputs: int, hidden: tuple[int, ...] = (400, 400)) -> ICaRLMLP:
+    """iCaRL (Rebuffi et al. 2017): herding exemplars, sigmoid distillation, nearest-mean-of-exemplars classifier."""
+    return ICaRLMLP(input_shape=tuple(input_shape), hidden=tuple(hidden), num_outputs=num_outputs)
+
+
+@register_model(
+    objective=PackNetObjective,
+    presets=presets({"retrain_epochs": 1, "retrain_batch_size": 16, "retrain_lr": 1e-3}, scenario="task"),
+    **KW,
+)
+def cl_packnet(
+    *,
+    input_shape: tuple[int, ...],
+    num_outputs: int,
+    hidden: tuple[int, ...] = (400, 400),
+    classes_per_task: int = 2,
+) -> PackNetMLP:
+    """PackNet (Mallya & Lazebnik 2018): prune, retrain, freeze a sub-network per task (task-IL)."""
+    return PackNetMLP(
+        input_shape=tuple(input_shape), hidden=tuple(hidden), num_outputs=num_outputs, classes_per_task=classes_per_task
+    )
