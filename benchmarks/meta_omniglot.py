@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import record  # noqa: E402
 
 from dlzoo.data import load_dataset  # noqa: E402
+from dlzoo.data.affine import AffineJitter  # noqa: E402
 from dlzoo.data.fewshot import EpisodeSampler, omniglot_one_shot_runs  # noqa: E402
 from dlzoo.registry import create_model, get_spec  # noqa: E402
 from dlzoo.tasks.episodic import ci95, episode_scores  # noqa: E402
@@ -102,8 +103,11 @@ def train(method: str, data, *, seconds: float, seed: int, recipe: dict, deadlin
     opt = (
         torch.optim.Adam(model.parameters(), lr=lr) if optimizer == "adam" else torch.optim.SGD(model.parameters(), lr)
     )
-    halve = recipe.get("halve_every") or 10**9
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=halve, gamma=0.5)
+    halve, max_updates = recipe.get("halve_every") or 10**9, recipe.get("updates") or 10**9
+    if recipe.get("cosine"):  # cosine from lr to 0 over --updates
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max_updates)
+    else:
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=halve, gamma=0.5)
     sampler = EpisodeSampler(
         data,
         n_way=task["n_way"],
@@ -111,11 +115,12 @@ def train(method: str, data, *, seconds: float, seed: int, recipe: dict, deadlin
         n_query=task["n_query"],
         seed=seed,
         within_group=recipe.get("within_alphabet", False),
+        augment=AffineJitter() if recipe.get("augment") else None,
     )
     # the budget is this process's CPU time (the machine is shared: wall time would vary with the load)
     c0, updates, r = time.process_time(), 0, 0
     model.train()
-    while time.process_time() - c0 < seconds and time.time() < deadline:
+    while time.process_time() - c0 < seconds and time.time() < deadline and updates < max_updates:
         for batch in sampler.round(r, count=50, meta_batch_size=task["meta_batch_size"]):
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.get("bf16", False)):
                 loss, _ = objective.meta_loss(model, batch)
@@ -124,7 +129,7 @@ def train(method: str, data, *, seconds: float, seed: int, recipe: dict, deadlin
             opt.step()
             sched.step()
             updates += 1
-            if time.process_time() - c0 >= seconds or time.time() >= deadline:
+            if time.process_time() - c0 >= seconds or time.time() >= deadline or updates >= max_updates:
                 break
         r += 1
     return objective, model, updates, time.process_time() - c0
@@ -143,9 +148,11 @@ def evaluate(
     return out
 
 
-def lake_runs(objective, model) -> float:
-    """Accuracy (%) over the 400 test images of Lake et al.'s 20 runs."""
+def lake_runs(objective, model, copies: int = 0) -> float:
+    """Accuracy (%) over the 400 test images of Lake et al.'s 20 runs (``copies``: distorted support copies)."""
     runs = omniglot_one_shot_runs()
+    if copies:
+        objective = type(objective)(objective.cfg.model_copy(update={"support_copies": copies}))
     acc = episode_scores(objective, model, runs)  # per run: 20 queries
     return 100 * float(acc.mean())
 
@@ -163,6 +170,12 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--within-alphabet", action="store_true", help="training episodes from one alphabet+rotation")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast of the training forward/backward")
     ap.add_argument("--halve-every", type=int, default=0, help="halve the LR every this many meta-updates")
+    ap.add_argument("--updates", type=int, default=0, help="also stop after this many meta-updates")
+    ap.add_argument("--cosine", action="store_true", help="cosine LR from lr to 0 over --updates (not halving)")
+    ap.add_argument("--augment", action="store_true", help="affine distortions of training images (Koch et al.)")
+    ap.add_argument(
+        "--support-copies", type=int, default=0, help="also score Lake's runs with distorted support copies"
+    )
     ap.add_argument("--val-alphabets", type=int, default=1, help="0: the val alphabet trains too")
     ap.add_argument("--deadline", help="HH:MM (UTC, today): training also stops then (CPU-minutes first)")
     ap.add_argument("--tag", default="", help="suffix of the record keys (a recipe: protonet_lake, ...)")
@@ -182,6 +195,9 @@ def main() -> None:
             "within_alphabet": args.within_alphabet,
             "bf16": args.bf16,
             "halve_every": args.halve_every,
+            "updates": args.updates,
+            "cosine": args.cosine,
+            "augment": args.augment,
         }.items()
         if v
     }
@@ -216,6 +232,8 @@ def main() -> None:
         ways = [5] if "out_features" in METHODS[method][2] else [5, 20]
         scores = evaluate(objective, model, data, episodes=args.episodes, ways=ways, settings=settings)
         lake = None if args.smoke or 20 not in ways else lake_runs(objective, model)
+        copies = args.support_copies if lake is not None and hasattr(objective.cfg, "support_copies") else 0
+        lake_copies = lake_runs(objective, model, copies) if copies else None
         wall = time.perf_counter() - t0
         name = method + args.tag
         print(
@@ -225,6 +243,8 @@ def main() -> None:
         )
         if lake is not None:
             print(f"{name}: Lake et al. 20 one-shot 20-way runs: {lake:.1f}%", flush=True)
+        if lake_copies is not None:
+            print(f"{name}: the same with {copies} distorted copies of each support image: {lake_copies:.1f}%")
         if args.smoke:
             continue
         train_task = {**METHODS[method][1], **recipe}
@@ -253,12 +273,15 @@ def main() -> None:
                 extra={"ci95": ci},
                 **common,
             )
-        if lake is not None:
+        lakes = {"lake20": (lake, "")} if lake is not None else {}
+        if lake_copies is not None:  # prototypes from each support image and its distorted copies
+            lakes[f"lake20_copies{copies}"] = (lake_copies, f", prototypes over {copies} distorted support copies")
+        for suffix, (value, how) in lakes.items():
             record(
                 "meta_omniglot",
-                key=f"{name}-lake20",
-                metric="accuracy (%) on Lake et al.'s 20 one-shot 20-way runs",
-                values=[lake],
+                key=f"{name}-{suffix}",
+                metric=f"accuracy (%) on Lake et al.'s 20 one-shot 20-way runs{how}",
+                values=[value],
                 split="all_runs.zip: 20 runs x 20 test images (images_evaluation alphabets)",
                 reference={
                     "source": "Koch et al. 2015 Siamese network on Lake et al.'s 20 runs (Lake, Salakhutdinov & "
