@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import os
 import sys
 import time
@@ -42,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import record  # noqa: E402
 
 from dlzoo.data import load_dataset  # noqa: E402
+from dlzoo.data.affine import AffineJitter  # noqa: E402
 from dlzoo.data.fewshot import EpisodeSampler, omniglot_one_shot_runs  # noqa: E402
 from dlzoo.registry import create_model, get_spec  # noqa: E402
 from dlzoo.tasks.episodic import ci95, episode_scores  # noqa: E402
@@ -86,10 +88,13 @@ REUSE = {"baseline_pp_tsa": "baseline_pp", "baseline_tsa": "baseline"}
 ADAPTER_SETTINGS = ("5w1s",)
 
 
-def train(method: str, data, *, seconds: float, seed: int, recipe: dict, deadline: float = float("inf")):
+def train(
+    method: str, data, *, seconds: float, seed: int, recipe: dict, deadline: float = float("inf"), probe_every: int = 0
+):
     """Adam on the method's episodes for ``seconds``; ``recipe`` overrides the training task (ways, shots,
     within-alphabet episodes), ``bf16`` autocasts the meta-loss, ``halve_every`` halves the LR every that
-    many meta-updates (Snell et al.: every 2000 episodes)."""
+    many meta-updates (Snell et al.: every 2000 episodes), ``cosine`` anneals it to 0 over the budget
+    (CPU time, ``deadline`` or ``updates``, whichever ends first); ``augment``: affine distortions."""
     registered, task, model_args, (optimizer, lr) = METHODS[method]
     task = {**task, **{k: v for k, v in recipe.items() if k in ("n_way", "k_shot", "n_query")}}
     spec = get_spec(registered)
@@ -102,7 +107,7 @@ def train(method: str, data, *, seconds: float, seed: int, recipe: dict, deadlin
     opt = (
         torch.optim.Adam(model.parameters(), lr=lr) if optimizer == "adam" else torch.optim.SGD(model.parameters(), lr)
     )
-    halve = recipe.get("halve_every") or 10**9
+    halve, max_updates = recipe.get("halve_every") or 10**9, recipe.get("updates") or 10**9
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=halve, gamma=0.5)
     sampler = EpisodeSampler(
         data,
@@ -111,23 +116,40 @@ def train(method: str, data, *, seconds: float, seed: int, recipe: dict, deadlin
         n_query=task["n_query"],
         seed=seed,
         within_group=recipe.get("within_alphabet", False),
+        augment=AffineJitter() if recipe.get("augment") else None,
     )
-    # the budget is this process's CPU time (the machine is shared: wall time would vary with the load)
-    c0, updates, r = time.process_time(), 0, 0
+    # the budget is this process's CPU time (the machine is shared: wall time would vary with the load);
+    # probes of Lake's runs (every --probe-every updates) are not counted in it
+    c0, t0, updates, r, probe_s, curve = time.process_time(), time.time(), 0, 0, 0.0, []
+
+    def progress() -> float:  # the fraction of the budget used: CPU time, the deadline or the updates
+        cpu = (time.process_time() - c0 - probe_s) / seconds
+        return max(cpu, (time.time() - t0) / max(deadline - t0, 1e-9), updates / max_updates)
+
     model.train()
-    while time.process_time() - c0 < seconds and time.time() < deadline:
+    while progress() < 1:
         for batch in sampler.round(r, count=50, meta_batch_size=task["meta_batch_size"]):
+            if recipe.get("cosine"):  # cosine from lr to 0 over the budget (whichever ends first)
+                for group in opt.param_groups:
+                    group["lr"] = 0.5 * lr * (1 + math.cos(math.pi * min(progress(), 1.0)))
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.get("bf16", False)):
                 loss, _ = objective.meta_loss(model, batch)
             opt.zero_grad()
             loss.backward()
             opt.step()
-            sched.step()
+            if not recipe.get("cosine"):
+                sched.step()
             updates += 1
-            if time.process_time() - c0 >= seconds or time.time() >= deadline:
+            if probe_every and updates % probe_every == 0:
+                p0 = time.process_time()
+                curve.append((updates, round(lake_runs(objective, model), 2)))
+                print(f"{method}: {updates} updates, Lake's runs {curve[-1][1]:.1f}%", flush=True)
+                model.train()
+                probe_s += time.process_time() - p0
+            if progress() >= 1:
                 break
         r += 1
-    return objective, model, updates, time.process_time() - c0
+    return objective, model, updates, time.process_time() - c0 - probe_s, curve
 
 
 def evaluate(
@@ -143,9 +165,11 @@ def evaluate(
     return out
 
 
-def lake_runs(objective, model) -> float:
-    """Accuracy (%) over the 400 test images of Lake et al.'s 20 runs."""
+def lake_runs(objective, model, copies: int = 0) -> float:
+    """Accuracy (%) over the 400 test images of Lake et al.'s 20 runs (``copies``: distorted support copies)."""
     runs = omniglot_one_shot_runs()
+    if copies:
+        objective = type(objective)(objective.cfg.model_copy(update={"support_copies": copies}))
     acc = episode_scores(objective, model, runs)  # per run: 20 queries
     return 100 * float(acc.mean())
 
@@ -163,8 +187,16 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--within-alphabet", action="store_true", help="training episodes from one alphabet+rotation")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast of the training forward/backward")
     ap.add_argument("--halve-every", type=int, default=0, help="halve the LR every this many meta-updates")
+    ap.add_argument("--updates", type=int, default=0, help="also stop after this many meta-updates")
+    ap.add_argument("--cosine", action="store_true", help="cosine LR from lr to 0 over the budget (not halving)")
+    ap.add_argument("--probe-every", type=int, default=0, help="score Lake's runs every this many updates")
+    ap.add_argument("--augment", action="store_true", help="affine distortions of training images (Koch et al.)")
+    ap.add_argument(
+        "--support-copies", type=int, default=0, help="also score Lake's runs with distorted support copies"
+    )
     ap.add_argument("--val-alphabets", type=int, default=1, help="0: the val alphabet trains too")
     ap.add_argument("--deadline", help="HH:MM (UTC, today): training also stops then (CPU-minutes first)")
+    ap.add_argument("--save", help="a folder: also write the trained model's state_dict there (<method><tag>.pt)")
     ap.add_argument("--tag", default="", help="suffix of the record keys (a recipe: protonet_lake, ...)")
     ap.add_argument("--smoke", action="store_true", help="generated strokes, seconds, nothing recorded")
     return ap.parse_args()
@@ -182,6 +214,9 @@ def main() -> None:
             "within_alphabet": args.within_alphabet,
             "bf16": args.bf16,
             "halve_every": args.halve_every,
+            "updates": args.updates,
+            "cosine": args.cosine,
+            "augment": args.augment,
         }.items()
         if v
     }
@@ -205,17 +240,28 @@ def main() -> None:
         t0 = time.perf_counter()
         settings = args.settings.split(",")
         if method in REUSE and REUSE[method] in trained:  # adapters on the backbone trained just before
-            _, model, updates, train_s = trained[REUSE[method]]
+            _, model, updates, train_s, curve = trained[REUSE[method]]
             spec = get_spec(METHODS[method][0])
             objective = spec.objective(spec.objective.Config(**METHODS[method][1]))
             settings = [k for k in settings if k in ADAPTER_SETTINGS]
         else:
-            trained[method] = objective, model, updates, train_s = train(
-                method, data, seconds=60 * args.minutes, seed=args.seed, recipe=recipe, deadline=deadline
+            trained[method] = objective, model, updates, train_s, curve = train(
+                method,
+                data,
+                seconds=60 * args.minutes,
+                seed=args.seed,
+                recipe=recipe,
+                deadline=deadline,
+                probe_every=args.probe_every,
             )
+        if args.save:
+            Path(args.save).mkdir(parents=True, exist_ok=True)
+            torch.save(model.state_dict(), Path(args.save) / f"{method}{args.tag}.pt")
         ways = [5] if "out_features" in METHODS[method][2] else [5, 20]
         scores = evaluate(objective, model, data, episodes=args.episodes, ways=ways, settings=settings)
         lake = None if args.smoke or 20 not in ways else lake_runs(objective, model)
+        copies = args.support_copies if lake is not None and hasattr(objective.cfg, "support_copies") else 0
+        lake_copies = lake_runs(objective, model, copies) if copies else None
         wall = time.perf_counter() - t0
         name = method + args.tag
         print(
@@ -225,6 +271,8 @@ def main() -> None:
         )
         if lake is not None:
             print(f"{name}: Lake et al. 20 one-shot 20-way runs: {lake:.1f}%", flush=True)
+        if lake_copies is not None:
+            print(f"{name}: the same with {copies} distorted copies of each support image: {lake_copies:.1f}%")
         if args.smoke:
             continue
         train_task = {**METHODS[method][1], **recipe}
@@ -236,7 +284,12 @@ def main() -> None:
             "seeds": [args.seed],
             "wall_time_s": wall,
             "precision": "bf16-mixed" if args.bf16 else "32-true",
-            "config": {"train_task": train_task, "train_minutes": args.minutes, "meta_updates": updates},
+            "config": {
+                "train_task": train_task,
+                "train_minutes": args.minutes,
+                "meta_updates": updates,
+                **({"lake20_by_updates": curve} if curve else {}),
+            },
         }
         note = (
             f"trained {train_s:.0f} CPU-seconds ({updates} meta-updates) on one shared CPU core, one seed; "
@@ -253,12 +306,15 @@ def main() -> None:
                 extra={"ci95": ci},
                 **common,
             )
-        if lake is not None:
+        lakes = {"lake20": (lake, "")} if lake is not None else {}
+        if lake_copies is not None:  # prototypes from each support image and its distorted copies
+            lakes[f"lake20_copies{copies}"] = (lake_copies, f", prototypes over {copies} distorted support copies")
+        for suffix, (value, how) in lakes.items():
             record(
                 "meta_omniglot",
-                key=f"{name}-lake20",
-                metric="accuracy (%) on Lake et al.'s 20 one-shot 20-way runs",
-                values=[lake],
+                key=f"{name}-{suffix}",
+                metric=f"accuracy (%) on Lake et al.'s 20 one-shot 20-way runs{how}",
+                values=[value],
                 split="all_runs.zip: 20 runs x 20 test images (images_evaluation alphabets)",
                 reference={
                     "source": "Koch et al. 2015 Siamese network on Lake et al.'s 20 runs (Lake, Salakhutdinov & "

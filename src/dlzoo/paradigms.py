@@ -255,6 +255,10 @@ class EpisodicConfig(BaseModel):
     within_alphabet: bool = Field(
         False, description="training episodes draw their classes from one alphabet (and rotation), as Lake's runs do"
     )
+    augment: Literal["none", "affine"] = Field(
+        "none",
+        description="affine: every training image gets a random affine distortion (Koch et al. 2015; images only)",
+    )
 
 
 class ContinualConfig(BaseModel):

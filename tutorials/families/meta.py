@@ -116,7 +116,8 @@ assert mse[10] < 0.7 * mse[0], mse
 # The family also has Prototypical / Matching Networks and Chen et al.'s `baseline` (linear head) and
 # `baseline_pp` (cosine head). For Lake et al.'s 20 within-alphabet one-shot runs:
 # `dlzoo train protonet --preset omniglot_lake` (1-shot, up to 60 ways, episodes drawn within one
-# alphabet, `task.within_alphabet=true`). Few-shot adapters (TSA, Li et al. 2022): `task.adapter=film`
+# alphabet, `task.within_alphabet=true`; every training image with a random affine distortion,
+# `task.augment=affine`, Koch et al. 2015). Few-shot adapters (TSA, Li et al. 2022): `task.adapter=film`
 # or `residual` on `baseline` / `baseline_pp` fits small adapters with the new head on each support
 # set, the backbone frozen (`baseline_pp --preset omniglot_tsa_5w1s`). Below, an untrained `baseline`
 # and one 3-way support set of generated strokes: the adapters and head lower the support loss and
@@ -144,3 +145,19 @@ with torch.no_grad():
     }
 print({f"support loss after {k} steps": round(v, 3) for k, v in losses.items()})
 assert losses[30] < losses[0] and all(torch.equal(weights[k], v) for k, v in net.state_dict().items())
+
+# %% [markdown]
+# Affine distortions of training episodes (`task.augment=affine`, Koch et al. 2015): each image gets its
+# own small rotation, shear, scale and shift, drawn from a generator seeded by (seed, round), so the same
+# round gives the same distortions; labels and the support/query split stay those of the episode.
+
+# %%
+from dlzoo.data.affine import AffineJitter  # noqa: E402
+from dlzoo.data.fewshot import EpisodeSampler  # noqa: E402
+
+kw = {"n_way": 3, "k_shot": 1, "n_query": 2, "seed": 0}
+plain = next(EpisodeSampler(strokes, **kw).round(0, count=1, meta_batch_size=1))[0]
+warped = next(EpisodeSampler(strokes, augment=AffineJitter(), **kw).round(0, count=1, meta_batch_size=1))[0]
+again = next(EpisodeSampler(strokes, augment=AffineJitter(), **kw).round(0, count=1, meta_batch_size=1))[0]
+print("mean |distorted - original| per pixel:", round((warped.query_x - plain.query_x).abs().mean().item(), 3))
+assert torch.equal(warped.query_y, plain.query_y) and torch.equal(warped.query_x, again.query_x)

@@ -22,7 +22,7 @@ import io
 import math
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -66,6 +66,8 @@ OMNIGLOT_FILES: dict[str, Resource] = {
 }
 #: eval episodes of split s are drawn with seeds EVAL_SEEDS[s] * 1_000_003 + episode index
 EVAL_SEEDS = {"train": 1, "val": 2, "test": 3}
+#: round r's distortions (``EpisodeSampler(augment=...)``) are drawn with seed AUGMENT_SEED + seed * 1_000_003 + r
+AUGMENT_SEED = 1 << 40
 
 
 @dataclass
@@ -183,10 +185,19 @@ class EpisodeSampler:
     """
 
     def __init__(
-        self, data: FewShotData, *, n_way: int, k_shot: int, n_query: int, seed: int, within_group: bool = False
+        self,
+        data: FewShotData,
+        *,
+        n_way: int,
+        k_shot: int,
+        n_query: int,
+        seed: int,
+        within_group: bool = False,
+        augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     ) -> None:
         self.data, self.n_way, self.k_shot, self.n_query, self.seed = data, n_way, k_shot, n_query, seed
         self.within = {"within_group": True} if within_group else {}  # one alphabet (and rotation) per episode
+        self.augment = augment  # training episodes only: e.g. dlzoo.data.affine.AffineJitter
 
     def draw(self, split: str, gen: torch.Generator) -> Episode:
         pool = self.data.pools[split]
@@ -194,8 +205,18 @@ class EpisodeSampler:
 
     def round(self, round_idx: int, *, count: int, meta_batch_size: int) -> Iterator[list[Episode]]:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + round_idx)
+        # the distortions have a generator of their own: the same episodes are drawn with or without them
+        aug = torch.Generator().manual_seed(AUGMENT_SEED + self.seed * 1_000_003 + round_idx)
         for _ in range(count):
-            yield [self.draw("train", gen) for _ in range(meta_batch_size)]
+            episodes = [self.draw("train", gen) for _ in range(meta_batch_size)]
+            yield [self.distort(ep, aug) for ep in episodes] if self.augment else episodes
+
+    def distort(self, ep: Episode, gen: torch.Generator) -> Episode:
+        """The episode with every support and query image distorted on its own; labels and split unchanged."""
+        assert self.augment is not None
+        return Episode(
+            self.augment(ep.support_x, gen), ep.support_y, self.augment(ep.query_x, gen), ep.query_y, ep.classes
+        )
 
     def fixed(self, split: str, count: int) -> Iterator[Episode]:
         """Evaluation episodes: episode i of a split is the same for every run and every model."""

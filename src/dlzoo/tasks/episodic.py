@@ -70,8 +70,21 @@ class EpisodicTask:
                 "functional weights (torch.func), which DDP's gradient hooks do not see"
             )
         self.opt = Optimization(fabric, self.model, t)
+        augment = None
+        if c.augment == "affine":
+            from dlzoo.data.affine import AffineJitter
+
+            if len(self.data.info.input_shape) != 3:
+                raise ValueError(f"task.augment=affine distorts images (C, H, W); {ctx.cfg.data['name']} has none")
+            augment = AffineJitter()
         self.sampler = EpisodeSampler(
-            self.data, n_way=c.n_way, k_shot=c.k_shot, n_query=c.n_query, seed=t.seed, within_group=c.within_alphabet
+            self.data,
+            n_way=c.n_way,
+            k_shot=c.k_shot,
+            n_query=c.n_query,
+            seed=t.seed,
+            within_group=c.within_alphabet,
+            augment=augment,
         )
         self.eval_sampler = EpisodeSampler(
             self.data,

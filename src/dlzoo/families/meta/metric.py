@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from dlzoo.data.affine import AffineJitter
 from dlzoo.families.meta.objective import accuracy
 from dlzoo.paradigms import EpisodicConfig
 from dlzoo.protocols import EpisodicObjective, Losses
@@ -34,6 +35,13 @@ def squared_distances(q: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
 
 class MetricConfig(EpisodicConfig):
     n_way: int = Field(20, ge=2, description="classes per training episode (Snell et al.: more ways in training help)")
+    support_copies: int = Field(
+        0,
+        ge=0,
+        le=32,
+        description="at adaptation, also embed this many affine-distorted copies of every support image "
+        "(dlzoo.data.affine.AffineJitter, a fixed generator); a prototype is the mean over them all",
+    )
 
 
 class ProtoNetObjective(EpisodicObjective):
@@ -62,9 +70,14 @@ class ProtoNetObjective(EpisodicObjective):
     def adapt(
         self, model: nn.Module, support_x: torch.Tensor, support_y: torch.Tensor, *, steps: int | None = None, **_: Any
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The support embeddings and labels (the prototypes come from them); ``steps`` is not used."""
+        """The support embeddings and labels (the prototypes come from them); ``steps`` is not used.
+        With ``support_copies`` c: the support set and c distorted copies of it, (S (c + 1), D) and (S (c + 1),)."""
         with torch.no_grad():
-            return model(support_x), support_y
+            if not self.cfg.support_copies:
+                return model(support_x), support_y
+            gen, jitter = torch.Generator().manual_seed(0), AffineJitter()  # the same copies for every call
+            copies = [support_x] + [jitter(support_x, gen) for _ in range(self.cfg.support_copies)]
+            return model(torch.cat(copies)), support_y.repeat(len(copies))
 
     def predict(
         self, model: nn.Module, adapted: tuple[torch.Tensor, torch.Tensor], query_x: torch.Tensor
