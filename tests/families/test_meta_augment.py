@@ -80,14 +80,14 @@ def test_support_copies_average_distorted_embeddings_and_leave_the_model_unchang
 def test_augment_setting_is_checked_and_a_distorted_run_resumes_exactly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dlzoo.config import resolve_config
+    from dlzoo.config import ConfigError, resolve_config
     from dlzoo.runs import RunDir
     from dlzoo.tasks.episodic import EpisodicTask
     from dlzoo.training import train_run
 
     with pytest.raises(ValidationError):
         EpisodicConfig(augment="elastic")
-    with pytest.raises(ValueError, match="distorts images"):
+    with pytest.raises(ConfigError, match="distorts images"):
         over = ["train.progress=false", "task.augment=affine"]
         train_run(resolve_config("maml", preset="tiny", overrides=over), RunDir.create(tmp_path, "maml", "sine"))
 

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
+from dlzoo.config import ConfigError
 from dlzoo.tasks.base import Context, Logs, Optimization, build_model, load_data
 from dlzoo.tasks.supervised import data_facts, record_info
 
@@ -75,7 +76,7 @@ class EpisodicTask:
             from dlzoo.data.affine import AffineJitter
 
             if len(self.data.info.input_shape) != 3:
-                raise ValueError(f"task.augment=affine distorts images (C, H, W); {ctx.cfg.data['name']} has none")
+                raise ConfigError(f"task.augment=affine distorts images (C, H, W); {ctx.cfg.data['name']} has none")
             augment = AffineJitter()
         self.sampler = EpisodeSampler(
             self.data,

@@ -17,7 +17,7 @@ from dlzoo.families.energy.objective import RBMObjective
 from dlzoo.families.energy.pipeline import EBMPipeline, HopfieldPipeline, RBMPipeline
 from dlzoo.families.energy.plots import EBMPlots, HopfieldPlots, RBMPlots
 from dlzoo.families.energy.rbm import RBM
-from dlzoo.registry import register_model
+from dlzoo.registry import RegistryError, register_model
 
 BINARY_DIGITS = {"name": "digits_images", "binarize": "threshold"}  # 8x8 digits, x > 0.5: no download
 # binarized MNIST like Salakhutdinov & Murray (2008): 60000 train / 10000 test, one fixed Bernoulli draw
