@@ -199,6 +199,10 @@ def modern_hopfield(
 
 
 TOY_EBM_TRAIN = {"optimizer": "adam", "lr": 1e-3, "batch_size": 100, "log_every": 20}
+# sin/cos features of x at 2^0..2^2: at 8 epochs the grid goes from 19 to 25 modes and from 2.6% to 99.6%
+# high-quality samples, the ring from 9% to 60% (one seed each); 4 or more octaves trap the Langevin chains
+# in the features' ripples (the ring at 4: no mode; the energy README's Results)
+TOY_EBM_FEATURES = {"model": {"x_frequencies": 3}}
 
 
 @register_model(
@@ -216,8 +220,16 @@ TOY_EBM_TRAIN = {"optimizer": "adam", "lr": 1e-3, "batch_size": 100, "log_every"
             "train": {**TOY_EBM_TRAIN, "epochs": 3},
         },
         "default": {"data": {"name": "ring"}, "train": {**TOY_EBM_TRAIN, "epochs": 20, "eval_every": 5}},
-        "ring": {"data": {"name": "ring"}, "train": {**TOY_EBM_TRAIN, "epochs": 20, "eval_every": 5}},
-        "grid": {"data": {"name": "grid"}, "train": {**TOY_EBM_TRAIN, "epochs": 20, "eval_every": 5}},
+        "ring": {
+            **TOY_EBM_FEATURES,
+            "data": {"name": "ring"},
+            "train": {**TOY_EBM_TRAIN, "epochs": 20, "eval_every": 5},
+        },
+        "grid": {
+            **TOY_EBM_FEATURES,
+            "data": {"name": "grid"},
+            "train": {**TOY_EBM_TRAIN, "epochs": 20, "eval_every": 5},
+        },
     },
 )
 def ebm(
