@@ -1,6 +1,7 @@
 """Langevin EBM on MNIST: FID / KID of its samples in the gan family's feature space, beside DCGAN and the floor.
 
     DLZOO_DATA=../shared/data python benchmarks/ebm_mnist.py train.precision=bf16-mixed      # ~12 CPU-min
+    DLZOO_DATA=../shared/data python benchmarks/ebm_mnist.py train.precision=bf16-mixed train.epochs=2 --tag=-2ep
     DLZOO_DATA=../shared/data python benchmarks/ebm_mnist.py --smoke --no-record             # a try: a minute
 
 1. Feature network: ``lenet --preset mnist``, 2 epochs, trained into ``--runs``/lenet/features unless it
@@ -15,11 +16,11 @@
      (the run's step size and noise), the replay-free sampler (evaluation seed 0).
    Each set has its own real floor at its size (that many training images vs the test images): FID is
    biased upward at small N, so compare a row with the floor of its size.
-4. Figures: ``benchmarks/results/figures/ebm_mnist/samples.png`` (8x8 grids: real, buffer, chain).
+4. Figures: ``benchmarks/results/figures/ebm_mnist/samples<tag>.png`` (8x8 grids: real, buffer, chain).
 
 Records ``ebm_mnist-buffer-fid.json``, ``-buffer-kid.json``, ``-chain-fid.json``, ``-chain-kid.json``
 (lower is better) with the floor as the reference and the gan family's DCGAN and k-means rows (10000
-samples, same features) as baselines.
+samples, same features) as baselines; ``--tag=-2ep`` appends to the keys of a variant run.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def main() -> None:
     p.add_argument("--chain-steps", type=int, default=None, help="Langevin steps of the fresh chains (task.eval_steps)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--smoke", action="store_true", help="tiny data and budgets: checks the pipeline")
+    p.add_argument("--tag", default="", help="appended to the record keys of a variant run (e.g. -2ep)")
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -146,7 +148,7 @@ def main() -> None:
             f"floor FID {floor['fid']:.2f} KID {floor['kid']:.4g}"
         )
     grids({"real (test)": real[:64], "replay buffer": samples["buffer"][:64], f"{steps} steps from noise": chain[:64]},
-          (FIGURES if not args.smoke else Path(args.runs) / "ebm") / "samples.png")  # fmt: skip
+          (FIGURES if not args.smoke else Path(args.runs) / "ebm") / f"samples{args.tag}.png")  # fmt: skip
     if args.no_record:
         return
     how = {
@@ -157,8 +159,8 @@ def main() -> None:
         for metric in ("fid", "kid"):
             record(
                 BENCH,
-                key=f"{name}-{metric}",
-                model=f"ebm (conv, {name})",
+                key=f"{name}{args.tag}-{metric}",
+                model=f"ebm (conv, {name}{', ' + args.tag.lstrip('-') if args.tag else ''})",
                 family="energy",
                 dataset="mnist",
                 dataset_version=mnist.info.version,
