@@ -2,8 +2,9 @@
 
 Maximum likelihood's gradient for p(x) = exp(-E(x)) / Z is  E_data[grad E(x)] - E_model[grad E(x)];
 the model expectation uses samples x- of K Langevin steps (``ebm.langevin``) started from a replay buffer
-(probability 1 - ``reinit``) or uniform noise on [-init_range, init_range]^d. The loss, with the energy
-magnitude regularizer of Sec. 3.3 (alpha):
+(probability 1 - ``reinit``) or uniform noise on the sampling box: [-init_range, init_range]^d, or
+[``low``, ``high``]^d when both are set (images in [0, 1]: MNIST); Langevin clamps its steps to the box.
+The loss, with the energy magnitude regularizer of Sec. 3.3 (alpha):
 
     L = mean E(x+) - mean E(x-) + alpha (mean E(x+)^2 + mean E(x-)^2)
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dlzoo.families.energy.ebm import langevin
 from dlzoo.protocols import GenerativeObjective
@@ -35,17 +36,29 @@ class LangevinObjective(GenerativeObjective):
         buffer_size: int = Field(10_000, ge=1, description="replay buffer of past negative samples")
         reinit: float = Field(0.05, ge=0, le=1, description="fraction of chains restarted from uniform noise")
         init_range: float = Field(5.0, gt=0, description="noise and samples live in [-init_range, init_range]^d")
+        low: float | None = Field(None, description="lower bound of the box (with high; default -init_range)")
+        high: float | None = Field(None, description="upper bound of the box (with low; default init_range)")
         alpha: float = Field(0.1, ge=0, description="weight of the energy magnitude regularizer")
         eval_samples: int = Field(2500, ge=1, description="samples drawn per evaluation (2500: the toy protocol)")
         eval_steps: int = Field(500, ge=1, description="Langevin steps from noise of each evaluation sample")
 
+        @model_validator(mode="after")
+        def _box(self) -> LangevinObjective.Config:
+            if (self.low is None) != (self.high is None):
+                raise ValueError(f"task.low and task.high go together; got low={self.low}, high={self.high}")
+            if self.low is not None and not self.low < self.high:
+                raise ValueError(f"task.low must be below task.high; got low={self.low}, high={self.high}")
+            return self
+
     def __init__(self, cfg: LangevinObjective.Config) -> None:
         self.cfg = cfg
         self.buffer: torch.Tensor | None = None  # (buffer_size, *input_shape)
+        r = cfg.init_range
+        self.bounds = (-r, r) if cfg.low is None else (cfg.low, cfg.high)  # the sampling box
 
     def uniform(self, n: int, shape: tuple[int, ...], generator: torch.Generator | None = None) -> torch.Tensor:
-        r = self.cfg.init_range
-        return (torch.rand((n, *shape), generator=generator) * 2 - 1) * r
+        lo, hi = self.bounds
+        return lo + torch.rand((n, *shape), generator=generator) * (hi - lo)
 
     def loss(self, model: Any, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         shape = tuple(x.shape[1:])
@@ -55,10 +68,9 @@ class LangevinObjective(GenerativeObjective):
         start = self.buffer[idx].clone()
         fresh = torch.rand(len(x)) < self.cfg.reinit
         start[fresh] = self.uniform(int(fresh.sum()), shape)
-        bounds = (-self.cfg.init_range, self.cfg.init_range)
         x_neg = langevin(
             model, start.to(x.device), steps=self.cfg.steps, step_size=self.cfg.step_size,
-            noise=self.cfg.noise, bounds=bounds,
+            noise=self.cfg.noise, bounds=self.bounds,
         )  # fmt: skip
         self.buffer[idx] = x_neg.cpu()
         e = model(torch.cat([x, x_neg]))  # (2B,) one forward
@@ -91,8 +103,7 @@ class LangevinObjective(GenerativeObjective):
 
     def sample_with(self, model: Any, n: int, generator: torch.Generator | None, *, steps: int) -> torch.Tensor:
         start = self.uniform(n, tuple(model.input_shape), generator)
-        bounds = (-self.cfg.init_range, self.cfg.init_range)
         return langevin(
-            model, start, steps=steps, step_size=self.cfg.step_size, noise=self.cfg.noise, bounds=bounds,
+            model, start, steps=steps, step_size=self.cfg.step_size, noise=self.cfg.noise, bounds=self.bounds,
             generator=generator,
         )  # fmt: skip

@@ -71,12 +71,20 @@ class HopfieldPlots(Plots):
 
 
 class EBMPlots(Plots):
-    """samples.png: Langevin samples from noise over the data (and the modes' 3-std circles on the 2-D toys)."""
+    """samples.png: Langevin samples from noise over the data (and the modes' 3-std circles on the 2-D toys);
+    on images a grid of 40 samples from noise above 40 from the replay buffer."""
 
     @staticmethod
     def draw(objective: Any, model: Any, data: Any, folder: Path, *, modes: Any = None) -> list[Path]:
         if tuple(model.input_shape) != (2,):
-            return []
+            if len(model.input_shape) != 3:
+                return []
+            g = torch.Generator().manual_seed(PLOT_SEED)
+            x = objective.sample_with(model, 40, g, steps=objective.cfg.eval_steps)  # (40, C, H, W)
+            if objective.buffer is not None:
+                x = torch.cat([x, objective.buffer[torch.randperm(len(objective.buffer), generator=g)[:40]]])
+            title = f"{objective.cfg.eval_steps} Langevin steps from noise; below: replay buffer"
+            return grid(x, tuple(model.input_shape), folder / "samples.png", title)
         from dlzoo.data.toy2d import grid_modes, ring_modes
         from dlzoo.plots import points_2d
 
