@@ -66,8 +66,8 @@ def strength(model: str, cfg) -> str:
     """The record key's suffix: each strength (and a learning rate other than 1e-3) gets its own record."""
     lr = "" if cfg.train.lr == 1e-3 else f"-lr{cfg.train.lr:g}"
     if model in ("cl_ewc", "cl_online_ewc"):
-        return f"-lambda{cfg.task.ewc_lambda:g}{lr}"
-    return (f"-c{cfg.task.si_c:g}" if model == "cl_si" else "") + lr
+        return f"-lambda{cfg.task['ewc_lambda']:g}{lr}"
+    return (f"-c{cfg.task['si_c']:g}" if model == "cl_si" else "") + lr
 
 
 def run_one(model: str, *, seed: int, args: argparse.Namespace, root: str) -> dict:
