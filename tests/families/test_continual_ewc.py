@@ -113,3 +113,22 @@ def test_fisher_subsample_is_seeded_and_survives_a_reload(online) -> None:
     for fa, fc in zip(a.fishers[-1], c.fishers[-1], strict=True):
         assert torch.equal(fa, fc)
     assert torch.equal(a.penalty(model), c.penalty(model))
+
+
+def test_a_reused_linear_layer_falls_back_to_per_example_gradients() -> None:
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner, self.out = nn.Linear(5, 5), nn.Linear(5, 6)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.out(torch.relu(self.inner(torch.relu(self.inner(x)))))
+
+    _, data, heads = _task_il_data()
+    torch.manual_seed(2)
+    model = Twice()
+    assert _linears_of(model) is not None  # every parameter in a Linear, but ``inner`` runs twice
+    for f, s in zip(
+        diagonal_fisher(model, data, heads), _vmap_fisher(model, data, heads, chunk=3, linears=None), strict=True
+    ):
+        torch.testing.assert_close(f, s)

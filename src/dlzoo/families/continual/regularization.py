@@ -43,15 +43,24 @@ def diagonal_fisher(model: nn.Module, data: StreamBatch, heads: StreamHeads, *, 
     examples and each one's active units; one tensor per parameter, shaped like it (``params`` order).
 
     A network whose trainable parameters all belong to ``nn.Linear`` layers, each applied once to a
-    (B, in) input, takes the fast path (``_linear_fisher``); any other, per-example gradients (``vmap``)."""
+    (B, in) input, takes the fast path (``_linear_fisher``, 32 x ``chunk`` examples a batch); any other,
+    per-example gradients (``vmap``, ``chunk`` examples a call)."""
     linears = _linears_of(model)
-    fisher = _linear_fisher if linears is not None else _vmap_fisher
     was_training = model.training
     model.eval()
     try:
-        return fisher(model, data, heads, chunk=chunk, linears=linears)
+        if linears is not None:
+            try:
+                return _linear_fisher(model, data, heads, chunk=chunk, linears=linears)
+            except _NotPlainLinear:  # a layer reused, or fed a (B, ..., in) input: the general path
+                pass
+        return _vmap_fisher(model, data, heads, chunk=chunk, linears=None)
     finally:
         model.train(was_training)
+
+
+class _NotPlainLinear(Exception):
+    pass
 
 
 def _linears_of(model: nn.Module) -> list[nn.Linear] | None:
@@ -74,7 +83,7 @@ def _linear_fisher(
 
     def keep(layer: nn.Module, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
         if layer in seen or inputs[0].ndim != 2:
-            raise RuntimeError("the Linear fast path needs each layer applied once to a (B, in) input")
+            raise _NotPlainLinear(layer)
         seen[layer] = (inputs[0].detach(), out)  # type: ignore[index]
 
     fisher = {id(p): torch.zeros_like(p) for p in params(model)}
