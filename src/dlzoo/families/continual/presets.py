@@ -7,7 +7,8 @@ settings: 784-400-400 ReLU, Adam lr 1e-3, batch 128, 2000 iterations per task (t
 ``splitMNIST`` defaults; here 21 epochs of ~12,000 examples = ~1,980 iterations). The other two
 scenarios are overrides, ``scenario_overrides(model, scenario)``: ``task.scenario`` and their
 regularization strength for it (EWC lambda 1e5 / 1e10 / 1e9, SI c 10 / 5e4 / 5e3 for task / domain /
-class), e.g. ``dlzoo train cl_ewc task.scenario=task task.ewc_lambda=1e5``.
+class), e.g. ``dlzoo train cl_ewc task.scenario=task task.ewc_lambda=1e5``. Permuted MNIST is
+``permuted_overrides(model)``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ STRENGTH = {
     "cl_online_ewc": ("ewc_lambda", {"task": 1e5, "domain": 1e10, "class": 1e9}),
     "cl_si": ("si_c", {"task": 10.0, "domain": 5e4, "class": 5e3}),
 }
+# Permuted MNIST (10 tasks, domain-IL) as recorded in benchmarks/continual_permuted_mnist.py: the strengths
+# of van de Ven & Tolias' (2019) code for permMNIST, domain-IL (EWC lambda 500, online EWC lambda 1000 with
+# gamma 0.9, SI c 5), whose Fisher is normalized as ours (a mean over the examples)
+PERMUTED_STRENGTH = {
+    "cl_ewc": {"ewc_lambda": 500.0},
+    "cl_online_ewc": {"ewc_lambda": 1000.0, "gamma": 0.9},
+    "cl_si": {"si_c": 5.0},
+}
 TINY_DATA = {"name": "digits_images"}
 TINY_TRAIN = {"epochs": 2, "batch_size": 16, "optimizer": "adam", "lr": 5e-3, "log_every": 5}
 PAPER_TRAIN = {"epochs": 21, "batch_size": 128, "optimizer": "adam", "lr": 1e-3, "log_every": 50}
@@ -46,6 +55,13 @@ def scenario_overrides(model: str, scenario: str) -> list[str]:
         name, values = STRENGTH[model]
         out.append(f"task.{name}={values[scenario]}")
     return out
+
+
+def permuted_overrides(model: str, *, epochs: int = 1) -> list[str]:
+    """The overrides that turn ``default`` into Permuted MNIST: 10 tasks, domain-IL, ``epochs`` per task
+    (60,000 images each; 1 epoch = 469 iterations of 128), with the strategy's strength."""
+    out = ["task.protocol=permuted", "task.scenario=domain", "task.num_tasks=10", f"train.epochs={epochs}"]
+    return out + [f"task.{k}={v}" for k, v in PERMUTED_STRENGTH.get(model, {}).items()]
 
 
 def presets(
