@@ -26,18 +26,16 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import record  # noqa: E402
+from continual_split_mnist import timed_run  # noqa: E402
 
 from dlzoo.config import resolve_config  # noqa: E402
 from dlzoo.families.continual.presets import permuted_overrides  # noqa: E402
-from dlzoo.runs import RunDir  # noqa: E402
-from dlzoo.training.loop import train_run  # noqa: E402
 
 STRATEGIES = ["cl_finetune", "cl_ewc", "cl_si", "cl_replay"]
 # van de Ven & Tolias 2019, Table 5 (permuted MNIST, domain-IL), average accuracy (%) after 10 tasks
@@ -73,12 +71,7 @@ def strength(model: str, cfg) -> str:
 def run_one(model: str, *, seed: int, args: argparse.Namespace, root: str) -> dict:
     base = ["train.seed=" + str(seed), "train.threads=1", "train.progress=false"]
     cfg = resolve_config(model, preset="tiny" if args.smoke else "default", overrides=[*base, *overrides(model, args)])
-    run = RunDir.create(root, model, f"permuted-seed{seed}")
-    t0 = time.perf_counter()
-    result = train_run(cfg, run)
-    result["total_s"] = time.perf_counter() - t0
-    result["cfg"] = cfg
-    return result
+    return timed_run(cfg, root, f"permuted-seed{seed}")
 
 
 def main() -> None:

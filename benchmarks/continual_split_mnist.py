@@ -101,13 +101,14 @@ def run_one(model: str, scenario: str, *, seed: int, epochs: int, smoke: bool, r
     overrides = [f"train.seed={seed}", "train.threads=1", "train.progress=false", *scenario_overrides(model, scenario)]
     if not smoke:
         overrides.append(f"train.epochs={epochs}")
-    cfg = resolve_config(model, preset=preset, overrides=overrides)
-    run = RunDir.create(root, model, f"{scenario}-seed{seed}")
+    return timed_run(resolve_config(model, preset=preset, overrides=overrides), root, f"{scenario}-seed{seed}")
+
+
+def timed_run(cfg, root: str, name: str) -> dict:
+    """``train_run`` of ``cfg`` into ``root/<model>/name``: its result, plus ``total_s`` (wall) and ``cfg``."""
     t0 = time.perf_counter()
-    result = train_run(cfg, run)
-    result["total_s"] = time.perf_counter() - t0
-    result["cfg"] = cfg
-    return result
+    result = train_run(cfg, RunDir.create(root, cfg.model["name"], name))
+    return {**result, "total_s": time.perf_counter() - t0, "cfg": cfg}
 
 
 def main() -> None:

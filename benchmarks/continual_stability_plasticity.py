@@ -20,17 +20,15 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import record  # noqa: E402
+from continual_split_mnist import timed_run  # noqa: E402
 
 from dlzoo.config import resolve_config  # noqa: E402
-from dlzoo.runs import RunDir  # noqa: E402
-from dlzoo.training.loop import train_run  # noqa: E402
 
 SWEEP = {
     "cl_ewc": ("ewc_lambda", [1e2, 1e4, 1e6, 1e8, 1e10, 1e12]),
@@ -43,17 +41,17 @@ def run_one(model: str, name: str, value: float, *, epochs: int, smoke: bool, ro
     over = ["train.seed=0", "train.threads=1", "train.progress=false", "task.scenario=domain", f"task.{name}={value}"]
     if not smoke:
         over.append(f"train.epochs={epochs}")
-    cfg = resolve_config(model, preset="tiny" if smoke else "default", overrides=over)
-    t0 = time.perf_counter()
-    result = train_run(cfg, RunDir.create(root, model, f"{name}-{value:g}"))
+    result = timed_run(
+        resolve_config(model, preset="tiny" if smoke else "default", overrides=over), root, f"{name}-{value:g}"
+    )
     R = torch.tensor(result["accuracy_matrix"])
     return {
         "value": value,
         "acc": 100 * result["test/acc"],
         "bwt": 100 * result["test/bwt"],
         "plasticity": 100 * float(R.diagonal().mean()),
-        "wall_s": time.perf_counter() - t0,
-        "cfg": cfg,
+        "wall_s": result["total_s"],
+        "cfg": result["cfg"],
         "overrides": over,
     }
 
