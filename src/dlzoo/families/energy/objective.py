@@ -79,7 +79,6 @@ class RBMObjective(GenerativeObjective):
     def __init__(self, cfg: RBMObjective.Config) -> None:
         self.cfg = cfg
         self.chains: torch.Tensor | None = None  # (n_chains, D) PCD's persistent negative particles
-        self._signs_cache: tuple[tuple, torch.Tensor] | None = None
 
     # -- training --------------------------------------------------------------------------------
     def loss(self, model: Any, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -97,19 +96,11 @@ class RBMObjective(GenerativeObjective):
             if self.cfg.persistent:
                 self.chains = vk
         fe = model(torch.cat([v0, vk]))  # (B + n, ) one forward: DDP sees one call
-        loss = fe @ self._signs(len(v0), len(vk), fe)  # mean F(v_0) - mean F(v_k) as one dot product
+        loss = fe[: len(v0)].mean() - fe[len(v0) :].mean()  # mean F(v_0) - mean F(v_k)
         if self.cfg.weight_cost > 0:  # gradient + weight_cost * W: a pull of W towards 0, biases free
             loss = loss + 0.5 * self.cfg.weight_cost * model.W.pow(2).sum()
         # (no reconstruction error here: it cost ~40% of a 25-unit step; evaluation reports it)
         return loss, {"free_energy": fe.detach()[: len(v0)].mean()}
-
-    def _signs(self, n_data: int, n_model: int, like: torch.Tensor) -> torch.Tensor:
-        """(+1/n_data,) * n_data then (-1/n_model,) * n_model: fe @ signs is the CD loss (cached per shape)."""
-        key = (n_data, n_model, like.dtype, like.device)
-        if self._signs_cache is None or self._signs_cache[0] != key:
-            signs = torch.cat([torch.full((n_data,), 1.0 / n_data), torch.full((n_model,), -1.0 / n_model)])
-            self._signs_cache = (key, signs.to(like.device, like.dtype))
-        return self._signs_cache[1]
 
     def state_dict(self) -> dict[str, Any]:
         """The persistent chains (PCD), or nothing."""
